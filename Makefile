@@ -1,0 +1,76 @@
+# auratag build.  `make` builds ./auratag; `make test`, `make asan`, `make bench`.
+# The CUDA backend joins when its issue lands (CUDA=0/1 will force it).
+
+BUILD   ?= build
+CC      ?= gcc
+SAN     ?= 0
+OPT     ?= -O2 -march=native -g
+
+# OpenBLAS's OpenMP flavour: one thread pool shared with our OpenMP loops and
+# oneDNN (the pthread flavour would spin against them; see cpu-performance.md).
+BLAS_DIR  := /usr/lib/x86_64-linux-gnu/openblas-openmp
+BLAS_INC  := /usr/include/x86_64-linux-gnu/openblas-openmp
+HDF5_CFLAGS := $(shell pkg-config --cflags hdf5 2>/dev/null || echo -I/usr/include/hdf5/serial)
+HDF5_LIBS   := $(shell pkg-config --libs hdf5 2>/dev/null || echo -L/usr/lib/x86_64-linux-gnu/hdf5/serial -lhdf5)
+
+CFLAGS  := -std=c11 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
+           -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -fopenmp $(OPT) \
+           -Ihost -I$(BLAS_INC) $(HDF5_CFLAGS)
+LDLIBS  := $(HDF5_LIBS) -linih -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas -ldnnl -lm -fopenmp
+
+ifeq ($(SAN),1)
+  OPT     := -O1 -g -fno-omit-frame-pointer
+  CFLAGS  += -fsanitize=address,undefined -fno-sanitize-recover=undefined
+  LDLIBS  += -fsanitize=address,undefined
+endif
+
+HOST_SRC  := $(sort $(shell find host -name '*.c' ! -path 'host/cli/main.c'))
+HOST_OBJ  := $(HOST_SRC:%.c=$(BUILD)/%.o)
+TEST_SRC  := $(sort $(wildcard tests/test_*.c tests/oracle/*.c))
+TEST_BIN  := $(patsubst %.c,$(BUILD)/%,$(TEST_SRC))
+BENCH_SRC := $(sort $(wildcard tests/bench/*.c))
+BENCH_BIN := $(patsubst %.c,$(BUILD)/%,$(BENCH_SRC))
+LIB       := $(BUILD)/libauratag.a
+
+.PHONY: all test asan bench clean demo deps
+all: auratag
+
+$(BUILD)/auratag: $(BUILD)/host/cli/main.o $(LIB)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+auratag: $(BUILD)/auratag
+	@if [ "$(BUILD)" = build ]; then cp $< $@; fi
+
+$(LIB): $(HOST_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/tests/%: tests/%.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests -o $@ $< $(LIB) $(LDLIBS)
+
+test: $(BUILD)/auratag $(TEST_BIN)
+	AURATAG_BUILD=$(BUILD) bash tests/run_tests.sh
+
+# Everything again under AddressSanitizer + UBSan (the PyTorch oracle runs its
+# small cases there; the full-size FCN-4 comparison runs in `make test`).
+asan:
+	$(MAKE) BUILD=build-asan SAN=1 AURATAG_QUICK=1 test
+
+bench: $(BUILD)/auratag $(BENCH_BIN)
+	AURATAG_BUILD=$(BUILD) bash tests/bench/run_bench.sh
+
+deps:
+	bash scripts/install-deps.sh
+
+demo: auratag
+	bash scripts/demo.sh
+
+clean:
+	rm -rf build build-asan auratag
+
+-include $(HOST_OBJ:.o=.d) $(BUILD)/host/cli/main.d

@@ -1,0 +1,35 @@
+/* auratag: train, evaluate and explain the CNNs of music auto-tagging research. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+typedef struct Command {
+  const char *name;
+  int (*run)(int argc, char **argv);
+  const char *summary;
+} Command;
+
+static const Command k_commands[] = {
+    {"model", cmd_model, "CONFIG [--set K=V]     print the layer table: shapes, parameters, MACs"},
+    {"init", cmd_init, "CONFIG -o W.h5 [--seed N]  write seeded initial weights (HDF5)"},
+};
+
+static void usage(FILE *out) {
+  fprintf(out, "usage: auratag COMMAND [ARGS]\n\ncommands:\n");
+  for (size_t i = 0; i < sizeof k_commands / sizeof k_commands[0]; i++)
+    fprintf(out, "  %-6s %s\n", k_commands[i].name, k_commands[i].summary);
+  fprintf(out, "\nShapes are written FREQUENCYxTIME(xCHANNELS); models are INI files in configs/models/.\n");
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+    usage(argc < 2 ? stderr : stdout);
+    return argc < 2 ? 2 : 0;
+  }
+  for (size_t i = 0; i < sizeof k_commands / sizeof k_commands[0]; i++)
+    if (!strcmp(argv[1], k_commands[i].name)) return k_commands[i].run(argc - 2, argv + 2);
+  fprintf(stderr, "auratag: error: unknown command '%s'\n\n", argv[1]);
+  usage(stderr);
+  return 2;
+}

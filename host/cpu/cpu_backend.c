@@ -1,0 +1,123 @@
+/* The CPU backend's table, its memory operations and the shared scratch
+ * buffer used by the convolution. */
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "cpu/cpu_ops.h"
+
+/* ---- memory ---- */
+
+void *at_cpu_alloc(size_t bytes) {
+  void *p = at_malloc_aligned(bytes, "a CPU tensor");
+  memset(p, 0, bytes);
+  return p;
+}
+
+void at_cpu_release(void *p) { at_free_aligned(p); }
+
+void at_cpu_copy(void *dst, const void *src, size_t bytes) {
+  if (bytes && dst != src) memcpy(dst, src, bytes);
+}
+
+void at_cpu_synchronize(void) {}
+
+/* ---- scratch ----
+ * One cached buffer, lent to one caller at a time. The conv layers of a network
+ * run one after another, so after the first (largest) layer has grown it the
+ * hot path never allocates. A caller that finds it lent out (two threads
+ * running ops at once) gets a private buffer instead of waiting. */
+
+static float *g_scratch;
+static size_t g_scratch_cap; /* floats */
+static atomic_flag g_scratch_busy = ATOMIC_FLAG_INIT;
+static atomic_int g_scratch_atexit;
+
+static void scratch_free_at_exit(void) { at_cpu_scratch_free(); }
+
+float *at_cpu_scratch_borrow(size_t floats) {
+  if (floats == 0) floats = 1;
+  if (atomic_flag_test_and_set(&g_scratch_busy))
+    return at_malloc_aligned(floats * sizeof(float), "convolution scratch");
+  if (g_scratch_cap < floats) {
+    at_free_aligned(g_scratch);
+    g_scratch = NULL;
+    g_scratch_cap = 0;
+    /* grow with headroom so that slightly larger layers do not reallocate */
+    size_t cap = floats + floats / 8;
+    g_scratch = at_malloc_aligned(cap * sizeof(float), "convolution scratch");
+    g_scratch_cap = cap;
+    if (atomic_exchange(&g_scratch_atexit, 1) == 0) atexit(scratch_free_at_exit);
+  }
+  return g_scratch;
+}
+
+void at_cpu_scratch_return(float *p) {
+  if (p == NULL) return;
+  if (p == g_scratch)
+    atomic_flag_clear(&g_scratch_busy);
+  else
+    at_free_aligned(p);
+}
+
+void at_cpu_scratch_free(void) {
+  if (atomic_flag_test_and_set(&g_scratch_busy)) return; /* lent out: leave it */
+  at_free_aligned(g_scratch);
+  g_scratch = NULL;
+  g_scratch_cap = 0;
+  atomic_flag_clear(&g_scratch_busy);
+}
+
+/* ---- the table ---- */
+
+static const Backend g_cpu = {
+    .name = "cpu",
+    .alloc = at_cpu_alloc,
+    .release = at_cpu_release,
+    .to_device = at_cpu_copy,
+    .to_host = at_cpu_copy,
+    .copy = at_cpu_copy,
+    .synchronize = at_cpu_synchronize,
+
+    .fill = at_cpu_fill,
+    .add = at_cpu_add,
+    .scale = at_cpu_scale,
+    .sum_squares = at_cpu_sum_squares,
+    .all_finite = at_cpu_all_finite,
+
+    .conv2d_forward = at_cpu_conv2d_forward,
+    .conv2d_backward = at_cpu_conv2d_backward,
+
+    .maxpool_forward = at_cpu_maxpool_forward,
+    .maxpool_backward = at_cpu_maxpool_backward,
+    .avgpool_forward = at_cpu_avgpool_forward,
+    .avgpool_backward = at_cpu_avgpool_backward,
+
+    .batchnorm_forward_train = at_cpu_batchnorm_forward_train,
+    .batchnorm_forward_infer = at_cpu_batchnorm_forward_infer,
+    .batchnorm_backward = at_cpu_batchnorm_backward,
+
+    .relu_forward = at_cpu_relu_forward,
+    .relu_backward = at_cpu_relu_backward,
+    .elu_forward = at_cpu_elu_forward,
+    .elu_backward = at_cpu_elu_backward,
+    .dropout_forward = at_cpu_dropout_forward,
+    .dropout_backward = at_cpu_dropout_backward,
+
+    .dense_forward = at_cpu_dense_forward,
+    .dense_backward = at_cpu_dense_backward,
+
+    .concat_forward = at_cpu_concat_forward,
+    .concat_backward = at_cpu_concat_backward,
+
+    .sigmoid = at_cpu_sigmoid,
+    .softmax = at_cpu_softmax,
+    .bce_with_logits = at_cpu_bce_with_logits,
+    .softmax_cross_entropy = at_cpu_softmax_cross_entropy,
+
+    .sgd_update = at_cpu_sgd_update,
+    .adam_update = at_cpu_adam_update,
+};
+
+const Backend *at_backend_cpu(void) { return &g_cpu; }

@@ -1,0 +1,198 @@
+/* 2-D convolution by im2col + SGEMM, one example at a time.
+ *
+ * For example n the input is unfolded into col[K, P] with K = c_in*kh*kw rows
+ * (row r = (c*kh + i)*kw + j) and P = h_out*w_out columns, so that
+ *     y_n[c_out, P]  = W[c_out, K] . col[K, P]            (+ bias)
+ *     dW[c_out, K]  += dy_n[c_out, P] . col[K, P]^T
+ *     dcol[K, P]     = W^T . dy_n,  dx_n = col2im(dcol)
+ * A 1x1 kernel with stride 1 and no padding needs no unfolding: col = x_n.
+ * OpenBLAS (OpenMP flavour) threads the GEMMs; im2col/col2im are threaded here.
+ * Every reduction happens in a fixed order, so results do not depend on
+ * scheduling. */
+#include <cblas.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "cpu/cpu_ops.h"
+
+static void check_shape(const ConvShape *s) {
+  AT_ASSERT(s->n >= 0 && s->c_in > 0 && s->c_out > 0 && s->kh > 0 && s->kw > 0);
+  AT_ASSERT(s->stride_h > 0 && s->stride_w > 0);
+  AT_ASSERT(s->pad_top >= 0 && s->pad_bottom >= 0 && s->pad_left >= 0 && s->pad_right >= 0);
+  AT_ASSERT(s->h_in + s->pad_top + s->pad_bottom >= s->kh);
+  AT_ASSERT(s->w_in + s->pad_left + s->pad_right >= s->kw);
+  AT_ASSERT(s->h_out == (s->h_in + s->pad_top + s->pad_bottom - s->kh) / s->stride_h + 1);
+  AT_ASSERT(s->w_out == (s->w_in + s->pad_left + s->pad_right - s->kw) / s->stride_w + 1);
+}
+
+static int is_pointwise(const ConvShape *s) {
+  return s->kh == 1 && s->kw == 1 && s->stride_h == 1 && s->stride_w == 1 && s->pad_top == 0 &&
+         s->pad_bottom == 0 && s->pad_left == 0 && s->pad_right == 0;
+}
+
+/* Output columns ow whose input column ow*sw - pad_left + j lies inside
+ * [0, w_in): the range [*lo, *hi). */
+static void valid_cols(const ConvShape *s, int j, int *lo, int *hi) {
+  const int sw = s->stride_w;
+  const int first = s->pad_left - j; /* ow*sw >= first */
+  const int last = s->w_in - 1 + s->pad_left - j; /* ow*sw <= last */
+  int l = first <= 0 ? 0 : (first + sw - 1) / sw;
+  int h = last < 0 ? 0 : last / sw + 1;
+  if (h > s->w_out) h = s->w_out;
+  if (l > h) l = h;
+  *lo = l;
+  *hi = h;
+}
+
+/* col[K, P] from one example x[c_in, h_in, w_in]; one task per (row, oh). */
+static void im2col(const ConvShape *s, const float *restrict x, float *restrict col) {
+  const int kh = s->kh, kw = s->kw, h_out = s->h_out, w_out = s->w_out;
+  const int sh = s->stride_h, sw = s->stride_w, h_in = s->h_in, w_in = s->w_in;
+  const long K = (long)s->c_in * kh * kw;
+  const long tasks = K * h_out;
+  const size_t P = (size_t)h_out * w_out;
+#pragma omp parallel for schedule(static) if ((size_t)K * P > AT_CPU_PAR_MIN)
+  for (long t = 0; t < tasks; t++) {
+    const long r = t / h_out;
+    const int oh = (int)(t % h_out);
+    const int c = (int)(r / (kh * kw)), i = (int)(r / kw % kh), j = (int)(r % kw);
+    float *restrict dst = col + (size_t)r * P + (size_t)oh * w_out;
+    const int ih = oh * sh - s->pad_top + i;
+    if (ih < 0 || ih >= h_in) {
+      memset(dst, 0, (size_t)w_out * sizeof(float));
+      continue;
+    }
+    int lo, hi;
+    valid_cols(s, j, &lo, &hi);
+    const float *restrict src = x + ((size_t)c * h_in + ih) * w_in;
+    for (int ow = 0; ow < lo; ow++) dst[ow] = 0.0f;
+    if (sw == 1) {
+      if (hi > lo) memcpy(dst + lo, src + lo - s->pad_left + j, (size_t)(hi - lo) * sizeof(float));
+    } else {
+      for (int ow = lo; ow < hi; ow++) dst[ow] = src[ow * sw - s->pad_left + j];
+    }
+    for (int ow = hi; ow < w_out; ow++) dst[ow] = 0.0f;
+  }
+}
+
+/* dx[c_in, h_in, w_in] = col2im(dcol): each input row gathers, in a fixed
+ * (i, j, ow) order, the columns that read it. One task per (c, ih) row. */
+static void col2im(const ConvShape *s, const float *restrict dcol, float *restrict dx) {
+  const int kh = s->kh, kw = s->kw, h_out = s->h_out, w_out = s->w_out;
+  const int sh = s->stride_h, sw = s->stride_w, h_in = s->h_in, w_in = s->w_in;
+  const long tasks = (long)s->c_in * h_in;
+  const size_t P = (size_t)h_out * w_out;
+  const size_t work = (size_t)s->c_in * kh * kw * P;
+#pragma omp parallel for schedule(static) if (work > AT_CPU_PAR_MIN)
+  for (long t = 0; t < tasks; t++) {
+    const int c = (int)(t / h_in), ih = (int)(t % h_in);
+    float *restrict dst = dx + ((size_t)c * h_in + ih) * w_in;
+    memset(dst, 0, (size_t)w_in * sizeof(float));
+    for (int i = 0; i < kh; i++) {
+      const int num = ih + s->pad_top - i; /* = oh * sh */
+      if (num < 0 || num % sh != 0) continue;
+      const int oh = num / sh;
+      if (oh >= h_out) continue;
+      for (int j = 0; j < kw; j++) {
+        int lo, hi;
+        valid_cols(s, j, &lo, &hi);
+        const size_t r = ((size_t)c * kh + i) * kw + j;
+        const float *restrict src = dcol + r * P + (size_t)oh * w_out;
+        float *restrict d = dst - s->pad_left + j; /* d[ow*sw] is x column ow*sw - pad_left + j */
+        if (sw == 1) {
+          for (int ow = lo; ow < hi; ow++) d[ow] += src[ow];
+        } else {
+          for (int ow = lo; ow < hi; ow++) d[ow * sw] += src[ow];
+        }
+      }
+    }
+  }
+}
+
+void at_cpu_conv2d_forward(const ConvShape *s, const float *x, const float *w, const float *bias,
+                           float *y) {
+  check_shape(s);
+  const int K = s->c_in * s->kh * s->kw;
+  const int P = s->h_out * s->w_out;
+  const size_t x_stride = (size_t)s->c_in * s->h_in * s->w_in;
+  const size_t y_stride = (size_t)s->c_out * P;
+  const int pointwise = is_pointwise(s);
+  float *col = pointwise || s->n == 0 ? NULL : at_cpu_scratch_borrow((size_t)K * P);
+
+  for (int n = 0; n < s->n; n++) {
+    const float *xn = x + n * x_stride;
+    float *yn = y + n * y_stride;
+    const float *b_mat = xn;
+    if (!pointwise) {
+      im2col(s, xn, col);
+      b_mat = col;
+    }
+    float beta = 0.0f;
+    if (bias) {
+      const int c_out = s->c_out;
+#pragma omp parallel for schedule(static) if (y_stride > AT_CPU_PAR_MIN)
+      for (int co = 0; co < c_out; co++) {
+        float *restrict row = yn + (size_t)co * P;
+        const float b = bias[co];
+        for (int p = 0; p < P; p++) row[p] = b;
+      }
+      beta = 1.0f;
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s->c_out, P, K, 1.0f, w, K, b_mat, P,
+                beta, yn, P);
+  }
+  at_cpu_scratch_return(col);
+}
+
+void at_cpu_conv2d_backward(const ConvShape *s, const float *x, const float *w, const float *dy,
+                            float *dx, float *dw, float *dbias) {
+  check_shape(s);
+  const int K = s->c_in * s->kh * s->kw;
+  const int P = s->h_out * s->w_out;
+  const int c_out = s->c_out;
+  const size_t x_stride = (size_t)s->c_in * s->h_in * s->w_in;
+  const size_t y_stride = (size_t)c_out * P;
+  const int pointwise = is_pointwise(s);
+
+  if (dbias) {
+    const int nb = s->n;
+#pragma omp parallel for schedule(static) if ((size_t)nb * y_stride > AT_CPU_PAR_MIN)
+    for (int co = 0; co < c_out; co++) {
+      double acc = 0.0;
+      for (int n = 0; n < nb; n++) acc += at_cpu_sum(dy + n * y_stride + (size_t)co * P, (size_t)P);
+      dbias[co] = (float)acc;
+    }
+  }
+  if (s->n == 0) {
+    if (dw) memset(dw, 0, (size_t)c_out * K * sizeof(float));
+    return;
+  }
+  if (!dw && !dx) return;
+
+  float *col = pointwise ? NULL : at_cpu_scratch_borrow((size_t)K * P);
+  for (int n = 0; n < s->n; n++) {
+    const float *xn = x + n * x_stride;
+    const float *dyn = dy + n * y_stride;
+    if (dw) {
+      const float *b_mat = xn;
+      if (!pointwise) {
+        im2col(s, xn, col);
+        b_mat = col;
+      }
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, c_out, K, P, 1.0f, dyn, P, b_mat, P,
+                  n == 0 ? 0.0f : 1.0f, dw, K);
+    }
+    if (dx) {
+      float *dxn = dx + n * x_stride;
+      if (pointwise) {
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, P, c_out, 1.0f, w, K, dyn, P, 0.0f,
+                    dxn, P);
+      } else {
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, P, c_out, 1.0f, w, K, dyn, P, 0.0f,
+                    col, P);
+        col2im(s, col, dxn);
+      }
+    }
+  }
+  at_cpu_scratch_return(col);
+}

@@ -1,0 +1,112 @@
+/* Max and average pooling without padding (floor semantics). Forward passes
+ * thread over output rows, backward passes over planes (windows may overlap
+ * when the stride is smaller than the window, so a plane's scatter-adds stay
+ * on one thread and in a fixed order). */
+#include <math.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "cpu/cpu_ops.h"
+
+static void check_shape(const PoolShape *s) {
+  AT_ASSERT(s->n >= 0 && s->c >= 0 && s->kh > 0 && s->kw > 0 && s->stride_h > 0 && s->stride_w > 0);
+  AT_ASSERT(s->h_in >= s->kh && s->w_in >= s->kw);
+  AT_ASSERT(s->h_out == (s->h_in - s->kh) / s->stride_h + 1);
+  AT_ASSERT(s->w_out == (s->w_in - s->kw) / s->stride_w + 1);
+}
+
+void at_cpu_maxpool_forward(const PoolShape *s, const float *x, float *y, int32_t *switches) {
+  check_shape(s);
+  const int kh = s->kh, kw = s->kw, sh = s->stride_h, sw = s->stride_w;
+  const int h_in = s->h_in, w_in = s->w_in, h_out = s->h_out, w_out = s->w_out;
+  const size_t in_plane = (size_t)h_in * w_in, out_plane = (size_t)h_out * w_out;
+  const long tasks = (long)s->n * s->c * h_out;
+  const size_t work = (size_t)s->n * s->c * out_plane * kh * kw;
+#pragma omp parallel for schedule(static) if (work > AT_CPU_PAR_MIN)
+  for (long t = 0; t < tasks; t++) {
+    const long plane = t / h_out;
+    const int oh = (int)(t % h_out);
+    const float *restrict xp = x + plane * in_plane;
+    float *restrict yrow = y + plane * out_plane + (size_t)oh * w_out;
+    int32_t *restrict srow = switches + plane * out_plane + (size_t)oh * w_out;
+    const int h0 = oh * sh;
+    for (int ow = 0; ow < w_out; ow++) {
+      const int w0 = ow * sw;
+      int best_idx = h0 * w_in + w0;
+      float best = -INFINITY;
+      for (int i = 0; i < kh; i++) {
+        const float *restrict row = xp + (size_t)(h0 + i) * w_in + w0;
+        for (int j = 0; j < kw; j++) {
+          const float v = row[j];
+          /* strict > keeps the first maximum; NaN wins (and propagates) as in PyTorch */
+          if (v > best || isnan(v)) {
+            best = v;
+            best_idx = (h0 + i) * w_in + w0 + j;
+          }
+        }
+      }
+      yrow[ow] = best;
+      srow[ow] = best_idx;
+    }
+  }
+}
+
+void at_cpu_maxpool_backward(const PoolShape *s, const float *dy, const int32_t *switches,
+                             float *dx) {
+  check_shape(s);
+  const size_t in_plane = (size_t)s->h_in * s->w_in, out_plane = (size_t)s->h_out * s->w_out;
+  const long planes = (long)s->n * s->c;
+#pragma omp parallel for schedule(static) if ((size_t)planes * in_plane > AT_CPU_PAR_MIN)
+  for (long p = 0; p < planes; p++) {
+    float *restrict dxp = dx + p * in_plane;
+    const float *restrict dyp = dy + p * out_plane;
+    const int32_t *restrict sp = switches + p * out_plane;
+    memset(dxp, 0, in_plane * sizeof(float));
+    for (size_t o = 0; o < out_plane; o++) dxp[sp[o]] += dyp[o];
+  }
+}
+
+void at_cpu_avgpool_forward(const PoolShape *s, const float *x, float *y) {
+  check_shape(s);
+  const int kh = s->kh, kw = s->kw, sh = s->stride_h, sw = s->stride_w;
+  const int w_in = s->w_in, h_out = s->h_out, w_out = s->w_out;
+  const size_t in_plane = (size_t)s->h_in * w_in, out_plane = (size_t)h_out * w_out;
+  const long tasks = (long)s->n * s->c * h_out;
+  const size_t work = (size_t)s->n * s->c * out_plane * kh * kw;
+  const double inv = 1.0 / ((double)kh * kw);
+#pragma omp parallel for schedule(static) if (work > AT_CPU_PAR_MIN)
+  for (long t = 0; t < tasks; t++) {
+    const long plane = t / h_out;
+    const int oh = (int)(t % h_out);
+    const float *restrict xp = x + plane * in_plane + (size_t)oh * sh * w_in;
+    float *restrict yrow = y + plane * out_plane + (size_t)oh * w_out;
+    for (int ow = 0; ow < w_out; ow++) {
+      double acc = 0.0;
+      for (int i = 0; i < kh; i++) acc += at_cpu_sum(xp + (size_t)i * w_in + (size_t)ow * sw, (size_t)kw);
+      yrow[ow] = (float)(acc * inv);
+    }
+  }
+}
+
+void at_cpu_avgpool_backward(const PoolShape *s, const float *dy, float *dx) {
+  check_shape(s);
+  const int kh = s->kh, kw = s->kw, sh = s->stride_h, sw = s->stride_w;
+  const int w_in = s->w_in, h_out = s->h_out, w_out = s->w_out;
+  const size_t in_plane = (size_t)s->h_in * w_in, out_plane = (size_t)h_out * w_out;
+  const long planes = (long)s->n * s->c;
+  const float div = (float)kh * (float)kw;
+#pragma omp parallel for schedule(static) if ((size_t)planes * in_plane > AT_CPU_PAR_MIN)
+  for (long p = 0; p < planes; p++) {
+    float *restrict dxp = dx + p * in_plane;
+    const float *restrict dyp = dy + p * out_plane;
+    memset(dxp, 0, in_plane * sizeof(float));
+    for (int oh = 0; oh < h_out; oh++)
+      for (int ow = 0; ow < w_out; ow++) {
+        const float g = dyp[(size_t)oh * w_out + ow] / div;
+        for (int i = 0; i < kh; i++) {
+          float *restrict row = dxp + (size_t)(oh * sh + i) * w_in + (size_t)ow * sw;
+          for (int j = 0; j < kw; j++) row[j] += g;
+        }
+      }
+  }
+}

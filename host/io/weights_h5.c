@@ -1,0 +1,222 @@
+#include "io/weights_h5.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <hdf5.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/error.h"
+
+void h5_quiet(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
+
+void h5_write_string_attr(long long loc, const char *name, const char *value) {
+  hid_t type = H5Tcopy(H5T_C_S1);
+  H5Tset_size(type, H5T_VARIABLE);
+  H5Tset_cset(type, H5T_CSET_UTF8);
+  hid_t space = H5Screate(H5S_SCALAR);
+  hid_t attr = H5Acreate2((hid_t)loc, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
+  if (attr < 0 || H5Awrite(attr, type, &value) < 0) at_fatal("HDF5: cannot write attribute '%s'", name);
+  H5Aclose(attr);
+  H5Sclose(space);
+  H5Tclose(type);
+}
+
+char *h5_read_string_attr(long long loc, const char *name, const char *path) {
+  if (H5Aexists((hid_t)loc, name) <= 0) return NULL;
+  hid_t attr = H5Aopen((hid_t)loc, name, H5P_DEFAULT);
+  hid_t ftype = H5Aget_type(attr);
+  if (H5Tget_class(ftype) != H5T_STRING) at_fatal("%s: attribute '%s' is not a string", path, name);
+  char *out;
+  if (H5Tis_variable_str(ftype) > 0) {
+    hid_t mtype = H5Tcopy(H5T_C_S1);
+    H5Tset_size(mtype, H5T_VARIABLE);
+    char *value = NULL;
+    if (H5Aread(attr, mtype, &value) < 0) at_fatal("%s: cannot read attribute '%s'", path, name);
+    out = at_strdup(value ? value : "");
+    H5free_memory(value);
+    H5Tclose(mtype);
+  } else {
+    size_t size = H5Tget_size(ftype);
+    out = at_calloc(size + 1, 1, "attribute text");
+    hid_t mtype = H5Tcopy(H5T_C_S1);
+    H5Tset_size(mtype, size);
+    if (H5Aread(attr, mtype, out) < 0) at_fatal("%s: cannot read attribute '%s'", path, name);
+    H5Tclose(mtype);
+  }
+  H5Tclose(ftype);
+  H5Aclose(attr);
+  return out;
+}
+
+void h5_commit_file(const char *tmp_path, const char *path) {
+  int fd = open(tmp_path, O_RDONLY);
+  if (fd < 0 || fsync(fd) != 0) at_fatal("cannot flush '%s' to disk: %s", tmp_path, strerror(errno));
+  close(fd);
+  if (rename(tmp_path, path) != 0) {
+    int err = errno;
+    remove(tmp_path);
+    at_fatal("cannot move '%s' into place as '%s': %s", tmp_path, path, strerror(err));
+  }
+}
+
+static void write_params(hid_t file, const Model *m, const float *w, const float *st) {
+  hid_t params = H5Gcreate2(file, "params", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  for (int li = 0; li < m->n_layers; li++) {
+    const Layer *L = &m->layers[li];
+    if (L->weight < 0 && L->running_mean < 0) continue;
+    hid_t g = H5Gcreate2(params, L->name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (g < 0) at_fatal("HDF5: cannot create group /params/%s", L->name);
+    for (int pi = 0; pi < m->n_params; pi++) {
+      const ParamTensor *p = &m->params[pi];
+      if (p->layer != li) continue;
+      hsize_t dims[4];
+      for (int d = 0; d < p->ndim; d++) dims[d] = (hsize_t)p->dims[d];
+      hid_t space = H5Screate_simple(p->ndim, dims, NULL);
+      hid_t ds = H5Dcreate2(g, p->name, H5T_IEEE_F32LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+      const float *src = (p->trainable ? w : st) + p->offset;
+      if (ds < 0 || H5Dwrite(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, src) < 0)
+        at_fatal("HDF5: cannot write /params/%s/%s (is the disk full?)", L->name, p->name);
+      H5Dclose(ds);
+      H5Sclose(space);
+    }
+    if (L->type == LAYER_BATCHNORM) {
+      hid_t space = H5Screate(H5S_SCALAR);
+      hid_t ds = H5Dcreate2(g, "num_batches_tracked", H5T_STD_I64LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+      long long tracked = L->bn_batches_tracked;
+      if (ds < 0 || H5Dwrite(ds, H5T_NATIVE_LLONG, H5S_ALL, H5S_ALL, H5P_DEFAULT, &tracked) < 0)
+        at_fatal("HDF5: cannot write /params/%s/num_batches_tracked", L->name);
+      H5Dclose(ds);
+      H5Sclose(space);
+    }
+    H5Gclose(g);
+  }
+  H5Gclose(params);
+}
+
+void weights_save(const Model *m, const char *path) {
+  h5_quiet();
+  float *w = at_malloc(sizeof(float) * (m->n_weights + 1), "weights to save");
+  float *st = at_malloc(sizeof(float) * (m->n_state + 1), "statistics to save");
+  m->be->to_host(w, m->weights, sizeof(float) * m->n_weights);
+  m->be->to_host(st, m->state, sizeof(float) * m->n_state);
+  char tmp[4096];
+  snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
+  hid_t file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  if (file < 0) at_fatal("cannot create '%s' (does the folder exist and is it writable?)", tmp);
+  h5_write_string_attr(file, "format", AT_WEIGHTS_FORMAT);
+  hid_t space = H5Screate(H5S_SCALAR);
+  hid_t attr = H5Acreate2(file, "version", H5T_STD_I32LE, space, H5P_DEFAULT, H5P_DEFAULT);
+  int version = AT_WEIGHTS_VERSION;
+  H5Awrite(attr, H5T_NATIVE_INT, &version);
+  H5Aclose(attr);
+  H5Sclose(space);
+  h5_write_string_attr(file, "config", m->config_text);
+  h5_write_string_attr(file, "model", m->name);
+  write_params(file, m, w, st);
+  if (H5Fclose(file) < 0) {
+    remove(tmp);
+    at_fatal("cannot finish writing '%s' (is the disk full?)", tmp);
+  }
+  h5_commit_file(tmp, path);
+  free(w);
+  free(st);
+}
+
+static hid_t open_checked(const char *path) {
+  h5_quiet();
+  if (access(path, R_OK) != 0) at_fatal("cannot read weights '%s': %s", path, strerror(errno));
+  hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+  if (file < 0) at_fatal("'%s' is not a readable HDF5 file (truncated or corrupt?)", path);
+  char *format = h5_read_string_attr(file, "format", path);
+  if (!format || strcmp(format, AT_WEIGHTS_FORMAT) != 0)
+    at_fatal("'%s' is not an auratag weights file (attribute format = '%s', expected '%s')", path,
+             format ? format : "(missing)", AT_WEIGHTS_FORMAT);
+  free(format);
+  int version = -1;
+  if (H5Aexists(file, "version") > 0) {
+    hid_t attr = H5Aopen(file, "version", H5P_DEFAULT);
+    H5Aread(attr, H5T_NATIVE_INT, &version);
+    H5Aclose(attr);
+  }
+  if (version != AT_WEIGHTS_VERSION)
+    at_fatal("'%s' has weights format version %d; this auratag reads version %d", path, version, AT_WEIGHTS_VERSION);
+  return file;
+}
+
+char *weights_read_config(const char *path) {
+  hid_t file = open_checked(path);
+  char *config = h5_read_string_attr(file, "config", path);
+  if (!config) at_fatal("'%s' has no 'config' attribute; it cannot describe its own model", path);
+  H5Fclose(file);
+  return config;
+}
+
+static herr_t check_known_layer(hid_t group, const char *name, const H5L_info_t *info, void *data) {
+  (void)group;
+  (void)info;
+  const Model *m = data;
+  for (int i = 0; i < m->n_layers; i++)
+    if (!strcmp(m->layers[i].name, name)) return 0;
+  at_fatal("the weights file has parameters for a layer '%s' that the model '%s' does not have; "
+           "is it the weights of another model?", name, m->name);
+}
+
+void weights_load(Model *m, const char *path) {
+  hid_t file = open_checked(path);
+  hid_t params = H5Gopen2(file, "params", H5P_DEFAULT);
+  if (params < 0) at_fatal("'%s' has no /params group", path);
+  H5Literate(params, H5_INDEX_NAME, H5_ITER_NATIVE, NULL, check_known_layer, m);
+  float *w = at_malloc(sizeof(float) * (m->n_weights + 1), "weights to load");
+  float *st = at_malloc(sizeof(float) * (m->n_state + 1), "statistics to load");
+  for (int pi = 0; pi < m->n_params; pi++) {
+    const ParamTensor *p = &m->params[pi];
+    const Layer *L = &m->layers[p->layer];
+    char name[256];
+    snprintf(name, sizeof name, "%s/%s", L->name, p->name);
+    hid_t ds = H5Dopen2(params, name, H5P_DEFAULT);
+    if (ds < 0) at_fatal("'%s' lacks /params/%s, which the model needs", path, name);
+    hid_t space = H5Dget_space(ds);
+    hid_t type = H5Dget_type(ds);
+    hsize_t dims[8];
+    int ndim = H5Sget_simple_extent_ndims(space);
+    int ok = ndim == p->ndim && H5Tget_class(type) == H5T_FLOAT;
+    if (ndim >= 0 && ndim <= 8) H5Sget_simple_extent_dims(space, dims, NULL);
+    for (int d = 0; ok && d < ndim; d++) ok = dims[d] == (hsize_t)p->dims[d];
+    if (!ok) {
+      char want[128] = "", got[128] = "";
+      for (int d = 0; d < p->ndim; d++) snprintf(want + strlen(want), sizeof want - strlen(want), "%s%d", d ? "x" : "", p->dims[d]);
+      for (int d = 0; d < ndim && d < 8; d++) snprintf(got + strlen(got), sizeof got - strlen(got), "%s%llu", d ? "x" : "", (unsigned long long)dims[d]);
+      at_fatal("'%s': /params/%s is %s %s, the model needs float %s", path, name,
+               H5Tget_class(type) == H5T_FLOAT ? "float" : "non-float", got, want);
+    }
+    float *dst = (p->trainable ? w : st) + p->offset;
+    if (H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, dst) < 0)
+      at_fatal("'%s': cannot read /params/%s (corrupt file?)", path, name);
+    H5Tclose(type);
+    H5Sclose(space);
+    H5Dclose(ds);
+  }
+  for (int li = 0; li < m->n_layers; li++) {
+    Layer *L = &m->layers[li];
+    if (L->type != LAYER_BATCHNORM) continue;
+    char name[256];
+    snprintf(name, sizeof name, "%s/num_batches_tracked", L->name);
+    long long tracked = 0;
+    if (H5Lexists(params, name, H5P_DEFAULT) > 0) {
+      hid_t ds = H5Dopen2(params, name, H5P_DEFAULT);
+      if (H5Dread(ds, H5T_NATIVE_LLONG, H5S_ALL, H5S_ALL, H5P_DEFAULT, &tracked) < 0)
+        at_fatal("'%s': cannot read /params/%s", path, name);
+      H5Dclose(ds);
+    }
+    L->bn_batches_tracked = (long)tracked;
+  }
+  H5Gclose(params);
+  H5Fclose(file);
+  m->be->to_device(m->weights, w, sizeof(float) * m->n_weights);
+  m->be->to_device(m->state, st, sizeof(float) * m->n_state);
+  free(w);
+  free(st);
+}

@@ -1,0 +1,30 @@
+/* Weights in HDF5, readable with h5py alone (layout in README.md):
+ *   /            attributes format = "auratag-weights", version = 1,
+ *                config = the resolved model config text, model = its name
+ *   /params/<layer>/weight, bias               float32, PyTorch shapes
+ *   /params/<layer>/running_mean, running_var  float32 (batch norm)
+ *   /params/<layer>/num_batches_tracked        int64 scalar (batch norm)
+ * Files are written to a temporary name, fsynced and renamed into place. */
+#ifndef AT_WEIGHTS_H5_H
+#define AT_WEIGHTS_H5_H
+
+#include "nn/model.h"
+
+#define AT_WEIGHTS_FORMAT "auratag-weights"
+#define AT_WEIGHTS_VERSION 1
+
+void weights_save(const Model *m, const char *path);
+/* Loads into an allocated model; every tensor must be present with the exact
+ * shape, and the file may hold no layer the model lacks. */
+void weights_load(Model *m, const char *path);
+/* The `config` attribute of a weights file (caller frees). */
+char *weights_read_config(const char *path);
+
+/* Shared HDF5 helpers (also used by the test tools). */
+void h5_quiet(void);
+void h5_write_string_attr(long long loc, const char *name, const char *value);
+char *h5_read_string_attr(long long loc, const char *name, const char *path); /* NULL if absent */
+/* Writes path.tmp then fsync + rename: a crash leaves the old file intact. */
+void h5_commit_file(const char *tmp_path, const char *path);
+
+#endif

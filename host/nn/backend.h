@@ -1,0 +1,156 @@
+/* The backend interface: a table of operations on device memory.
+ *
+ * Tensors are NCHW float32 with H = frequency and W = time. Every pointer an
+ * operation receives lives in the backend's own memory (host memory for the
+ * CPU backend, device memory for CUDA); model and training code move data in
+ * and out only through to_device / to_host and never learn which backend they
+ * drive. Shapes travel in small plain structs so that a GPU backend can build
+ * its descriptors from the same numbers.
+ *
+ * Conventions shared by all operations:
+ *  - outputs are overwritten, never accumulated into (the graph executor sums
+ *    the gradients of tensors with several consumers itself);
+ *  - a NULL gradient output means "not needed" (e.g. the input gradient of the
+ *    first layer) and is skipped;
+ *  - parameter gradients are averaged over nothing: the loss is already a
+ *    mean over the batch, so gradients are plain derivatives of that mean. */
+#ifndef AT_BACKEND_H
+#define AT_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* 2-D convolution (cross-correlation, as in every DL framework).
+ * Output size: h_out = (h_in + pad_top + pad_bottom - kh) / stride_h + 1. */
+typedef struct ConvShape {
+  int n, c_in, h_in, w_in;
+  int c_out, h_out, w_out;
+  int kh, kw;
+  int stride_h, stride_w;
+  int pad_top, pad_bottom, pad_left, pad_right;
+} ConvShape;
+
+/* Pooling without padding, floor semantics: h_out = (h_in - kh) / stride_h + 1.
+ * A global pool over an axis is a window equal to that axis. */
+typedef struct PoolShape {
+  int n, c, h_in, w_in;
+  int h_out, w_out;
+  int kh, kw;
+  int stride_h, stride_w;
+} PoolShape;
+
+typedef enum {
+  AT_BN_PER_CHANNEL = 0,   /* one (gamma, beta) per channel, stats over N, H, W */
+  AT_BN_PER_FREQUENCY = 1  /* one per frequency row, stats over N, C, W (Keras axis=freq) */
+} BatchNormAxis;
+
+typedef struct BatchNormShape {
+  int n, c, h, w;
+  BatchNormAxis axis;
+  float eps;
+  float momentum; /* running = (1 - momentum) * running + momentum * batch (PyTorch) */
+} BatchNormShape;
+
+static inline int at_bn_features(const BatchNormShape *s) {
+  return s->axis == AT_BN_PER_CHANNEL ? s->c : s->h;
+}
+
+typedef struct SgdConfig {
+  float lr, momentum, dampening, weight_decay;
+  int nesterov;
+} SgdConfig;
+
+typedef struct AdamConfig {
+  float lr, beta1, beta2, eps, weight_decay;
+  long step; /* 1 on the first update (bias correction) */
+} AdamConfig;
+
+typedef struct Backend Backend;
+
+struct Backend {
+  const char *name;
+
+  /* ---- memory ---- */
+  void *(*alloc)(size_t bytes);                 /* 64-byte aligned, zero-filled */
+  void (*release)(void *p);
+  void (*to_device)(void *dst, const void *host_src, size_t bytes);
+  void (*to_host)(void *host_dst, const void *src, size_t bytes);
+  void (*copy)(void *dst, const void *src, size_t bytes);
+  void (*synchronize)(void);
+
+  /* ---- elementwise ---- */
+  void (*fill)(float *x, size_t n, float value);
+  void (*add)(float *y, const float *a, const float *b, size_t n); /* y = a + b (y may alias a or b) */
+  void (*scale)(float *x, size_t n, float factor);                 /* x *= factor */
+  double (*sum_squares)(const float *x, size_t n);                 /* in double, deterministic order */
+  int (*all_finite)(const float *x, size_t n);
+
+  /* ---- convolution ---- */
+  void (*conv2d_forward)(const ConvShape *s, const float *x, const float *w, const float *bias, float *y);
+  /* dx, dw, dbias may each be NULL. bias may be absent: pass dbias NULL. */
+  void (*conv2d_backward)(const ConvShape *s, const float *x, const float *w, const float *dy,
+                          float *dx, float *dw, float *dbias);
+
+  /* ---- pooling ---- */
+  /* switches[i] = index of the winner inside its input plane (h * w_in + w);
+   * ties go to the first maximum in row-major window order. */
+  void (*maxpool_forward)(const PoolShape *s, const float *x, float *y, int32_t *switches);
+  void (*maxpool_backward)(const PoolShape *s, const float *dy, const int32_t *switches, float *dx);
+  void (*avgpool_forward)(const PoolShape *s, const float *x, float *y);
+  void (*avgpool_backward)(const PoolShape *s, const float *dy, float *dx);
+
+  /* ---- batch normalisation ---- */
+  /* Training: normalise with batch statistics (biased variance), save mean and
+   * 1/sqrt(var + eps) for backward, update running stats (unbiased variance). */
+  void (*batchnorm_forward_train)(const BatchNormShape *s, const float *x, const float *gamma,
+                                  const float *beta, float *y, float *save_mean, float *save_invstd,
+                                  float *running_mean, float *running_var);
+  void (*batchnorm_forward_infer)(const BatchNormShape *s, const float *x, const float *gamma,
+                                  const float *beta, const float *running_mean,
+                                  const float *running_var, float *y);
+  void (*batchnorm_backward)(const BatchNormShape *s, const float *x, const float *dy,
+                             const float *gamma, const float *save_mean, const float *save_invstd,
+                             float *dx, float *dgamma, float *dbeta);
+
+  /* ---- activations (y may alias x; backward takes the forward output) ---- */
+  void (*relu_forward)(const float *x, float *y, size_t n);
+  void (*relu_backward)(const float *y, const float *dy, float *dx, size_t n);
+  void (*elu_forward)(const float *x, float *y, size_t n, float alpha);
+  void (*elu_backward)(const float *y, const float *dy, float *dx, size_t n, float alpha);
+
+  /* Inverted dropout: keep with probability 1 - p, scale kept values by
+   * 1 / (1 - p). mask[i] = 1 where kept. Element i keeps iff
+   * at_rng_uniform(seed, stream, i) >= p, so every backend draws the same mask. */
+  void (*dropout_forward)(const float *x, float *y, uint8_t *mask, size_t n, float p,
+                          uint64_t seed, uint64_t stream);
+  void (*dropout_backward)(const float *dy, const uint8_t *mask, float *dx, size_t n, float p);
+
+  /* ---- dense: y[n, out] = x[n, in] . w[out, in]^T + b ---- */
+  void (*dense_forward)(int n, int in, int out, const float *x, const float *w, const float *b, float *y);
+  void (*dense_backward)(int n, int in, int out, const float *x, const float *w, const float *dy,
+                         float *dx, float *dw, float *db);
+
+  /* ---- channel concatenation of k inputs, each [n, c_i, plane] ---- */
+  void (*concat_forward)(int n, int plane, int k, const int *channels, const float *const *xs, float *y);
+  void (*concat_backward)(int n, int plane, int k, const int *channels, const float *dy, float *const *dxs);
+
+  /* ---- outputs and losses (mean over the batch) ---- */
+  void (*sigmoid)(const float *x, float *y, size_t n);
+  void (*softmax)(int n, int classes, const float *x, float *y);
+  /* Binary cross-entropy with logits, mean over all n * classes elements.
+   * Returns the loss (computed in double); writes dlogits. */
+  double (*bce_with_logits)(int n, int classes, const float *logits, const float *targets, float *dlogits);
+  /* Softmax cross-entropy, mean over n. labels[i] in [0, classes). */
+  double (*softmax_cross_entropy)(int n, int classes, const float *logits, const int32_t *labels,
+                                  float *dlogits);
+
+  /* ---- optimisers (PyTorch semantics; weight decay is L2 added to the gradient) ---- */
+  void (*sgd_update)(const SgdConfig *c, float *param, const float *grad, float *momentum_buf,
+                     size_t n, int first_step);
+  void (*adam_update)(const AdamConfig *c, float *param, const float *grad, float *m, float *v, size_t n);
+};
+
+/* The CPU backend: always present, the numerical oracle for the others. */
+const Backend *at_backend_cpu(void);
+
+#endif

@@ -1,0 +1,157 @@
+/* A model: a graph of layers read from a config, its parameters in one flat
+ * buffer, and forward / backward passes that run on any backend.
+ *
+ * Layers are stored in config order, which is a topological order: a layer
+ * may only read the model input or layers declared before it. */
+#ifndef AT_MODEL_H
+#define AT_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "nn/backend.h"
+
+#define AT_MAX_INPUTS 8
+#define AT_INPUT (-1) /* "the model input" in Layer.inputs */
+
+typedef enum {
+  LAYER_CONV,
+  LAYER_CONV1D,
+  LAYER_BATCHNORM,
+  LAYER_RELU,
+  LAYER_ELU,
+  LAYER_MAXPOOL,
+  LAYER_AVGPOOL,
+  LAYER_DROPOUT,
+  LAYER_DENSE,
+  LAYER_CONCAT,
+  LAYER_ADD,
+  LAYER_RESHAPE,
+  LAYER_FLATTEN,
+  LAYER_TYPE_COUNT
+} LayerType;
+
+typedef enum { INIT_HE_NORMAL, INIT_HE_UNIFORM, INIT_GLOROT_UNIFORM, INIT_GLOROT_NORMAL } InitKind;
+typedef enum { OUTPUT_SIGMOID, OUTPUT_SOFTMAX } OutputKind;
+
+/* Per-example shape: channels x frequency x time. */
+typedef struct Dims {
+  int c, h, w;
+} Dims;
+
+static inline size_t at_dims_count(Dims d) { return (size_t)d.c * (size_t)d.h * (size_t)d.w; }
+
+/* One named tensor inside the flat parameter (or state) buffer. */
+typedef struct ParamTensor {
+  char name[32]; /* PyTorch's name: weight, bias, running_mean, running_var */
+  int layer;
+  int trainable; /* 1: in Model.weights, 0: in Model.state */
+  size_t offset, count;
+  int ndim, dims[4];
+} ParamTensor;
+
+typedef struct Layer {
+  LayerType type;
+  char name[64];
+  const char *file; /* where it was declared, for messages */
+  int line;
+
+  int inputs[AT_MAX_INPUTS];
+  int n_inputs;
+  Dims in, out; /* in = first input's dims */
+
+  /* convolution (conv1d is a conv with kh = 1 over C*H input channels) */
+  int filters, kh, kw, stride_h, stride_w;
+  int pad_top, pad_bottom, pad_left, pad_right;
+  int has_bias;
+  InitKind init;
+  /* batch norm */
+  BatchNormAxis bn_axis;
+  float bn_eps, bn_momentum;
+  long bn_batches_tracked;
+  /* activations, dropout, dense */
+  float alpha, p;
+  int units;
+
+  /* indices into Model.params (-1 when absent) */
+  int weight, bias, running_mean, running_var;
+  size_t n_params; /* trainable floats */
+  double macs;     /* forward multiply-accumulates per example */
+
+  /* memory on the backend (allocated by model_allocate) */
+  float *out_buf;   /* [max_batch, out] (aliases the input's for in-place layers) */
+  float *grad_buf;  /* d loss / d out */
+  int32_t *switches;
+  uint8_t *mask;
+  float *save_mean, *save_invstd;
+  int in_place;     /* writes its output over its input (ReLU/ELU after a layer that does not need its own output) */
+  int consumers;    /* how many layers read this layer's output */
+  int grad_ready;   /* backward bookkeeping: grad_buf holds a value this pass */
+} Layer;
+
+typedef struct Model {
+  char name[64];
+  char *config_text; /* the resolved model config, stored in weight files */
+  Dims input;
+  OutputKind output;
+  int classes;
+  InitKind default_init;
+
+  Layer *layers;
+  int n_layers;
+  ParamTensor *params;
+  int n_params;
+  size_t n_weights; /* trainable floats */
+  size_t n_state;   /* running statistics floats */
+
+  /* memory on the backend */
+  const Backend *be;
+  int max_batch;
+  float *weights, *grads, *state;
+  float *scratch;   /* for gradients of tensors with several consumers */
+  float *logit_grad;
+  const float *input_ptr; /* input of the last forward pass */
+} Model;
+
+/* Reads a model config (with includes and --set overrides), checks it
+ * strictly and infers every shape. No memory on any backend yet. */
+Model *model_from_config(const char *path, const char *const *overrides, int n_overrides);
+/* Same, from config text held in memory (e.g. the `config` attribute of a
+ * weights file); origin names it in messages. */
+Model *model_from_text(const char *text, const char *origin);
+void model_free(Model *m);
+
+const char *layer_type_name(LayerType t);
+
+/* Prints: layer, type, output shape (frequency x time x channels),
+ * parameters, forward MACs, and totals. */
+void model_print_summary(const Model *m, FILE *out);
+
+/* Allocates weights, gradients, state and activations for batches up to
+ * max_batch on the backend. */
+void model_allocate(Model *m, const Backend *be, int max_batch);
+
+/* Seeded initialisation (He / Glorot as the papers' frameworks did), written
+ * on the host and uploaded. BN: gamma 1, beta 0, running mean 0, var 1. */
+void model_init_weights(Model *m, uint64_t seed);
+
+/* Forward pass on device input [n, c, h, w]. training=1: batch statistics,
+ * dropout with masks from (seed, step). Returns the logits [n, classes]. */
+const float *model_forward(Model *m, const float *input, int n, int training, uint64_t seed, uint64_t step);
+
+/* Loss of the last forward pass and, if backward, all parameter gradients.
+ * targets: float [n, classes] (sigmoid) or int32 [n] labels (softmax), on the device. */
+double model_loss(Model *m, int n, const void *targets, int backward);
+
+/* Backward from a given gradient of the logits (used by model_loss). */
+void model_backward(Model *m, int n, const float *dlogits);
+
+/* Output probabilities of the last forward pass (sigmoid or softmax). */
+void model_probabilities(Model *m, int n, float *probs_device);
+
+/* The parameter tensor of layer `layer` called `name`, or NULL. */
+const ParamTensor *model_param(const Model *m, int layer, const char *name);
+float *model_param_data(const Model *m, const ParamTensor *p); /* device pointer */
+
+#endif

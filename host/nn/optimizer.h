@@ -1,0 +1,26 @@
+/* Optimisers over the model's flat parameter buffer (PyTorch semantics). */
+#ifndef AT_OPTIMIZER_H
+#define AT_OPTIMIZER_H
+
+#include <stddef.h>
+
+#include "nn/backend.h"
+
+typedef enum { OPT_SGD, OPT_ADAM } OptimizerKind;
+
+typedef struct Optimizer {
+  OptimizerKind kind;
+  SgdConfig sgd;
+  AdamConfig adam; /* adam.step counts completed updates */
+  const Backend *be;
+  size_t n;
+  float *buf1, *buf2; /* SGD: momentum; Adam: first and second moments */
+  long steps;         /* updates done */
+} Optimizer;
+
+/* Defaults as torch.optim: SGD(lr, momentum 0), Adam(lr 1e-3, 0.9, 0.999, 1e-8). */
+Optimizer *optimizer_create(const Backend *be, OptimizerKind kind, size_t n);
+void optimizer_step(Optimizer *opt, float *params, const float *grads);
+void optimizer_free(Optimizer *opt);
+
+#endif
