@@ -10,12 +10,12 @@
 #define PAR_IF(n) if ((n) > 4 * AT_CPU_PAR_MIN)
 
 void at_cpu_relu_forward(const float *x, float *y, size_t n) {
-#pragma omp parallel for schedule(static) PAR_IF(n)
+#pragma omp parallel for simd schedule(static) PAR_IF(n)
   for (size_t i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
 }
 
 void at_cpu_relu_backward(const float *y, const float *dy, float *dx, size_t n) {
-#pragma omp parallel for schedule(static) PAR_IF(n)
+#pragma omp parallel for simd schedule(static) PAR_IF(n)
   for (size_t i = 0; i < n; i++) dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
 }
 
@@ -29,7 +29,7 @@ void at_cpu_elu_forward(const float *x, float *y, size_t n, float alpha) {
 
 /* from the output: dy/dx = 1 where y > 0, alpha * exp(x) = y + alpha elsewhere */
 void at_cpu_elu_backward(const float *y, const float *dy, float *dx, size_t n, float alpha) {
-#pragma omp parallel for schedule(static) PAR_IF(n)
+#pragma omp parallel for simd schedule(static) PAR_IF(n)
   for (size_t i = 0; i < n; i++) {
     const float v = y[i];
     dx[i] = v > 0.0f ? dy[i] : dy[i] * (v + alpha);
@@ -65,6 +65,6 @@ void at_cpu_dropout_forward(const float *x, float *y, uint8_t *mask, size_t n, f
 
 void at_cpu_dropout_backward(const float *dy, const uint8_t *mask, float *dx, size_t n, float p) {
   const float scale = p <= 0.0f ? 1.0f : p < 1.0f ? 1.0f / (1.0f - p) : 0.0f;
-#pragma omp parallel for schedule(static) PAR_IF(n)
+#pragma omp parallel for simd schedule(static) PAR_IF(n)
   for (size_t i = 0; i < n; i++) dx[i] = mask[i] ? dy[i] * scale : 0.0f;
 }

@@ -44,6 +44,7 @@ static void affine_feature(const BnLayout *l, int f, const float *x, float *y, f
     const size_t o = run_at(l, f, r);
     const float *xr = x + o;
     float *yr = y + o;
+#pragma omp simd
     for (size_t i = 0; i < l->len; i++) yr[i] = xr[i] * scale + shift;
   }
 }
@@ -131,6 +132,7 @@ void at_cpu_batchnorm_backward(const BatchNormShape *s, const float *x, const fl
         /* no restrict: a caller may let dx overwrite dy (same index only) */
         const float *xr = x + o, *dyr = dy + o;
         float *dxr = dx + o;
+#pragma omp simd
         for (size_t i = 0; i < l.len; i++) dxr[i] = fa * dyr[i] + fb * (xr[i] - fmean) + fc;
       }
     }

@@ -6,10 +6,11 @@
  *     dW[c_out, K]  += dy_n[c_out, P] . col[K, P]^T
  *     dcol[K, P]     = W^T . dy_n,  dx_n = col2im(dcol)
  * A 1x1 kernel with stride 1 and no padding needs no unfolding: col = x_n.
- * OpenBLAS (OpenMP flavour) threads the GEMMs; im2col/col2im are threaded here.
+ * The GEMMs (at_cpu_sgemm: oneDNN or OpenBLAS) thread themselves; im2col and
+ * col2im are threaded here. Layers with K <= SMALL_K use the loops below.
  * Every reduction happens in a fixed order, so results do not depend on
  * scheduling. */
-#include <cblas.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/error.h"
@@ -100,12 +101,79 @@ static void col2im(const ConvShape *s, const float *restrict dcol, float *restri
         const float *restrict src = dcol + r * P + (size_t)oh * w_out;
         float *restrict d = dst - s->pad_left + j; /* d[ow*sw] is x column ow*sw - pad_left + j */
         if (sw == 1) {
+#pragma omp simd
           for (int ow = lo; ow < hi; ow++) d[ow] += src[ow];
         } else {
           for (int ow = lo; ow < hi; ow++) d[ow * sw] += src[ow];
         }
       }
     }
+  }
+}
+
+/* ---- layers with few input taps (K = c_in*kh*kw <= SMALL_K: the first layer
+ * of a spectrogram CNN, 1 channel x 3x3). A GEMM with K = 9 is bound by memory
+ * traffic on y: OpenBLAS zeroes or reads C and writes it again. These loops
+ * walk tiles of TILE output columns whose col block stays in L1 and write
+ * each y element once (forward), or read each dy element once (dw). ---- */
+#define SMALL_K 16
+#define TILE 512
+
+static void forward_small_k(const ConvShape *s, const float *restrict w, const float *restrict bias,
+                            const float *restrict col, float *restrict yn) {
+  const int K = s->c_in * s->kh * s->kw, c_out = s->c_out;
+  const size_t P = (size_t)s->h_out * s->w_out;
+  const long tiles = (long)((P + TILE - 1) / TILE);
+#pragma omp parallel for schedule(static) if (P * (size_t)c_out > AT_CPU_PAR_MIN)
+  for (long t = 0; t < tiles; t++) {
+    const size_t p0 = (size_t)t * TILE;
+    const int len = (int)(P - p0 < TILE ? P - p0 : TILE);
+    for (int co = 0; co < c_out; co++) {
+      float *restrict out = yn + (size_t)co * P + p0;
+      const float *restrict wr = w + (size_t)co * K;
+      const float b = bias ? bias[co] : 0.0f;
+      float acc[TILE];
+#pragma omp simd
+      for (int i = 0; i < len; i++) acc[i] = b;
+      for (int k = 0; k < K; k++) {
+        const float wk = wr[k];
+        const float *restrict ck = col + (size_t)k * P + p0;
+#pragma omp simd
+        for (int i = 0; i < len; i++) acc[i] += wk * ck[i];
+      }
+      memcpy(out, acc, (size_t)len * sizeof(float));
+    }
+  }
+}
+
+/* sum a[i] * b[i] in float over 16 lanes, combined in a fixed order */
+static inline float dot16(const float *restrict a, const float *restrict b, int n) {
+  float acc[16] = {0};
+  int i = 0;
+  for (; i + 16 <= n; i += 16)
+    for (int k = 0; k < 16; k++) acc[k] += a[i + k] * b[i + k];
+  for (int k = 0; i < n; i++, k++) acc[k] += a[i] * b[i];
+  for (int h = 8; h >= 1; h /= 2)
+    for (int k = 0; k < h; k++) acc[k] += acc[k + h];
+  return acc[0];
+}
+
+/* dw_acc[co, k] += sum_p dy_n[co, p] * col[k, p]: tiles of TILE columns summed
+ * in float, tiles added in double, every (co, k) by one thread in order. */
+static void dw_small_k(const ConvShape *s, const float *restrict dyn, const float *restrict col,
+                       double *restrict dw_acc) {
+  const int K = s->c_in * s->kh * s->kw, c_out = s->c_out;
+  const size_t P = (size_t)s->h_out * s->w_out;
+#pragma omp parallel for schedule(static) if (P * (size_t)c_out > AT_CPU_PAR_MIN)
+  for (int co = 0; co < c_out; co++) {
+    const float *restrict dyr = dyn + (size_t)co * P;
+    double acc[SMALL_K];
+    for (int k = 0; k < K; k++) acc[k] = 0.0;
+    for (size_t p0 = 0; p0 < P; p0 += TILE) {
+      const int len = (int)(P - p0 < TILE ? P - p0 : TILE);
+      for (int k = 0; k < K; k++) acc[k] += (double)dot16(dyr + p0, col + (size_t)k * P + p0, len);
+    }
+    for (int k = 0; k < K; k++) dw_acc[(size_t)co * K + k] += acc[k];
   }
 }
 
@@ -127,6 +195,10 @@ void at_cpu_conv2d_forward(const ConvShape *s, const float *x, const float *w, c
       im2col(s, xn, col);
       b_mat = col;
     }
+    if (K <= SMALL_K) {
+      forward_small_k(s, w, bias, b_mat, yn);
+      continue;
+    }
     float beta = 0.0f;
     if (bias) {
       const int c_out = s->c_out;
@@ -134,12 +206,12 @@ void at_cpu_conv2d_forward(const ConvShape *s, const float *x, const float *w, c
       for (int co = 0; co < c_out; co++) {
         float *restrict row = yn + (size_t)co * P;
         const float b = bias[co];
+#pragma omp simd
         for (int p = 0; p < P; p++) row[p] = b;
       }
       beta = 1.0f;
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s->c_out, P, K, 1.0f, w, K, b_mat, P,
-                beta, yn, P);
+    at_cpu_sgemm(0, 0, s->c_out, P, K, 1.0f, w, K, b_mat, P, beta, yn, P);
   }
   at_cpu_scratch_return(col);
 }
@@ -170,6 +242,7 @@ void at_cpu_conv2d_backward(const ConvShape *s, const float *x, const float *w, 
   if (!dw && !dx) return;
 
   float *col = pointwise ? NULL : at_cpu_scratch_borrow((size_t)K * P);
+  double *dw_acc = dw && K <= SMALL_K ? at_calloc((size_t)c_out * K, sizeof(double), "conv dw") : NULL;
   for (int n = 0; n < s->n; n++) {
     const float *xn = x + n * x_stride;
     const float *dyn = dy + n * y_stride;
@@ -179,20 +252,24 @@ void at_cpu_conv2d_backward(const ConvShape *s, const float *x, const float *w, 
         im2col(s, xn, col);
         b_mat = col;
       }
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, c_out, K, P, 1.0f, dyn, P, b_mat, P,
-                  n == 0 ? 0.0f : 1.0f, dw, K);
+      if (dw_acc)
+        dw_small_k(s, dyn, b_mat, dw_acc);
+      else
+        at_cpu_sgemm(0, 1, c_out, K, P, 1.0f, dyn, P, b_mat, P, n == 0 ? 0.0f : 1.0f, dw, K);
     }
     if (dx) {
       float *dxn = dx + n * x_stride;
       if (pointwise) {
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, P, c_out, 1.0f, w, K, dyn, P, 0.0f,
-                    dxn, P);
+        at_cpu_sgemm(1, 0, K, P, c_out, 1.0f, w, K, dyn, P, 0.0f, dxn, P);
       } else {
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, P, c_out, 1.0f, w, K, dyn, P, 0.0f,
-                    col, P);
+        at_cpu_sgemm(1, 0, K, P, c_out, 1.0f, w, K, dyn, P, 0.0f, col, P);
         col2im(s, col, dxn);
       }
     }
+  }
+  if (dw_acc) {
+    for (size_t i = 0; i < (size_t)c_out * K; i++) dw[i] = (float)dw_acc[i];
+    free(dw_acc);
   }
   at_cpu_scratch_return(col);
 }

@@ -1,5 +1,4 @@
 /* Fully connected layer: y[n, out] = x[n, in] . w[out, in]^T + b, by SGEMM. */
-#include <cblas.h>
 #include <string.h>
 
 #include "core/error.h"
@@ -14,7 +13,7 @@ void at_cpu_dense_forward(int n, int in, int out, const float *x, const float *w
     for (int i = 0; i < n; i++) memcpy(y + (size_t)i * out, b, (size_t)out * sizeof(float));
     beta = 1.0f;
   }
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, out, in, 1.0f, x, in, w, in, beta, y, out);
+  at_cpu_sgemm(0, 1, n, out, in, 1.0f, x, in, w, in, beta, y, out);
 }
 
 void at_cpu_dense_backward(int n, int in, int out, const float *x, const float *w, const float *dy,
@@ -27,12 +26,10 @@ void at_cpu_dense_backward(int n, int in, int out, const float *x, const float *
   }
   /* dx[n, in] = dy[n, out] . w[out, in] */
   if (dx)
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, in, out, 1.0f, dy, out, w, in, 0.0f,
-                dx, in);
+    at_cpu_sgemm(0, 0, n, in, out, 1.0f, dy, out, w, in, 0.0f, dx, in);
   /* dw[out, in] = dy^T . x */
   if (dw)
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, n, 1.0f, dy, out, x, in, 0.0f, dw,
-                in);
+    at_cpu_sgemm(1, 0, out, in, n, 1.0f, dy, out, x, in, 0.0f, dw, in);
   if (db) {
 #pragma omp parallel for schedule(static) if ((size_t)n * out > AT_CPU_PAR_MIN)
     for (int o = 0; o < out; o++) {

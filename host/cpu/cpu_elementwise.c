@@ -11,19 +11,19 @@ void at_cpu_fill(float *restrict x, size_t n, float value) {
     memset(x, 0, n * sizeof(float));
     return;
   }
-#pragma omp parallel for schedule(static) if (n > 16 * AT_CPU_PAR_MIN)
+#pragma omp parallel for simd schedule(static) if (n > 16 * AT_CPU_PAR_MIN)
   for (size_t i = 0; i < n; i++) x[i] = value;
 }
 
 /* y may alias a or b: each element is read before it is written, at the same
  * index, so no restrict here but the loop is still vectorised (gcc checks). */
 void at_cpu_add(float *y, const float *a, const float *b, size_t n) {
-#pragma omp parallel for schedule(static) if (n > 4 * AT_CPU_PAR_MIN)
+#pragma omp parallel for simd schedule(static) if (n > 4 * AT_CPU_PAR_MIN)
   for (size_t i = 0; i < n; i++) y[i] = a[i] + b[i];
 }
 
 void at_cpu_scale(float *restrict x, size_t n, float factor) {
-#pragma omp parallel for schedule(static) if (n > 4 * AT_CPU_PAR_MIN)
+#pragma omp parallel for simd schedule(static) if (n > 4 * AT_CPU_PAR_MIN)
   for (size_t i = 0; i < n; i++) x[i] *= factor;
 }
 
@@ -51,7 +51,7 @@ double at_cpu_sum_squares(const float *restrict x, size_t n) {
 int at_cpu_all_finite(const float *restrict x, size_t n) {
   int bad = 0;
   /* x - x is 0 for finite x and NaN for +-Inf and NaN */
-#pragma omp parallel for schedule(static) reduction(| : bad) if (n > 4 * AT_CPU_PAR_MIN)
+#pragma omp parallel for simd schedule(static) reduction(| : bad) if (n > 4 * AT_CPU_PAR_MIN)
   for (size_t i = 0; i < n; i++) bad |= !(x[i] - x[i] == 0.0f);
   return !bad;
 }

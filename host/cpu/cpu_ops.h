@@ -30,6 +30,14 @@ void at_cpu_scratch_return(float *p);
 /* Frees the cached scratch buffer (no-op when none or while lent out). */
 void at_cpu_scratch_free(void);
 
+/* ---- GEMM (cpu_gemm.c) ----
+ * Row-major C[m, n] = alpha * op(A) . op(B) + beta * C, op = transpose when
+ * trans_* is nonzero; lda/ldb/ldc are row strides as stored. Provider: oneDNN
+ * (default) or OpenBLAS (environment AURATAG_GEMM=openblas). */
+void at_cpu_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a, int lda,
+                  const float *b, int ldb, float beta, float *c, int ldc);
+const char *at_cpu_gemm_provider(void); /* "onednn" or "openblas" */
+
 /* ---- elementwise (cpu_elementwise.c) ---- */
 void at_cpu_fill(float *x, size_t n, float value);
 void at_cpu_add(float *y, const float *a, const float *b, size_t n);

@@ -10,7 +10,7 @@ void at_cpu_sgd_update(const SgdConfig *c, float *restrict param, const float *r
   const float lr = c->lr, wd = c->weight_decay, mom = c->momentum;
   const float damp = 1.0f - c->dampening;
   if (mom == 0.0f) {
-#pragma omp parallel for schedule(static) if (n > 4 * AT_CPU_PAR_MIN)
+#pragma omp parallel for simd schedule(static) if (n > 4 * AT_CPU_PAR_MIN)
     for (size_t i = 0; i < n; i++) {
       const float d = grad[i] + wd * param[i];
       param[i] -= lr * d;
@@ -19,7 +19,7 @@ void at_cpu_sgd_update(const SgdConfig *c, float *restrict param, const float *r
   }
   AT_ASSERT(momentum_buf != NULL);
   const int nesterov = c->nesterov;
-#pragma omp parallel for schedule(static) if (n > 4 * AT_CPU_PAR_MIN)
+#pragma omp parallel for simd schedule(static) if (n > 4 * AT_CPU_PAR_MIN)
   for (size_t i = 0; i < n; i++) {
     float d = grad[i] + wd * param[i];
     const float buf = first_step ? d : mom * momentum_buf[i] + damp * d;
@@ -38,7 +38,7 @@ void at_cpu_adam_update(const AdamConfig *c, float *restrict param, const float 
   const float bc2_sqrt = (float)sqrt(bc2);
   const float b1 = c->beta1, b2 = c->beta2, eps = c->eps, wd = c->weight_decay;
   const float one_b1 = 1.0f - b1, one_b2 = 1.0f - b2;
-#pragma omp parallel for schedule(static) if (n > 4 * AT_CPU_PAR_MIN)
+#pragma omp parallel for simd schedule(static) if (n > 4 * AT_CPU_PAR_MIN)
   for (size_t i = 0; i < n; i++) {
     const float g = grad[i] + wd * param[i];
     const float mi = b1 * m[i] + one_b1 * g;

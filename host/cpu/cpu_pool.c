@@ -105,6 +105,7 @@ void at_cpu_avgpool_backward(const PoolShape *s, const float *dy, float *dx) {
         const float g = dyp[(size_t)oh * w_out + ow] / div;
         for (int i = 0; i < kh; i++) {
           float *restrict row = dxp + (size_t)(oh * sh + i) * w_in + (size_t)ow * sw;
+#pragma omp simd
           for (int j = 0; j < kw; j++) row[j] += g;
         }
       }

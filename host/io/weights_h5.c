@@ -33,6 +33,7 @@ char *h5_read_string_attr(long long loc, const char *name, const char *path) {
   if (H5Tis_variable_str(ftype) > 0) {
     hid_t mtype = H5Tcopy(H5T_C_S1);
     H5Tset_size(mtype, H5T_VARIABLE);
+    H5Tset_cset(mtype, H5Tget_cset(ftype)); /* HDF5 does not convert ASCII <-> UTF-8 */
     char *value = NULL;
     if (H5Aread(attr, mtype, &value) < 0) at_fatal("%s: cannot read attribute '%s'", path, name);
     out = at_strdup(value ? value : "");
@@ -43,6 +44,7 @@ char *h5_read_string_attr(long long loc, const char *name, const char *path) {
     out = at_calloc(size + 1, 1, "attribute text");
     hid_t mtype = H5Tcopy(H5T_C_S1);
     H5Tset_size(mtype, size);
+    H5Tset_cset(mtype, H5Tget_cset(ftype));
     if (H5Aread(attr, mtype, out) < 0) at_fatal("%s: cannot read attribute '%s'", path, name);
     H5Tclose(mtype);
   }

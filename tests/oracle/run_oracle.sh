@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Every shipped model (and a graph that uses every layer type) run by auratag
+# and replayed in PyTorch: logits (training and inference mode), loss, every
+# gradient, every parameter after 3 steps of Adam and of SGD + Nesterov.
+# AURATAG_QUICK=1 skips the full-size FCN-4 case (used by the sanitizer run).
+set -u
+BUILD=${AURATAG_BUILD:-build}
+DUMP=$BUILD/tests/oracle/oracle_dump
+PY=/usr/bin/python3
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+fail=0
+
+# Narrow an FCN's channels (8 per conv) but keep its real 96x1366 input, pools and BN.
+narrow() { for i in 1 2 3 4 5 6 7; do echo "--set conv$i.filters=8"; done | head -n "$1"; }
+
+case_() { # label config batch extra-args...
+  local label=$1 config=$2 batch=$3
+  shift 3
+  for opt in "--optim adam --lr 1e-3" "--optim sgd --lr 0.01 --momentum 0.9 --nesterov --wd 1e-4"; do
+    # shellcheck disable=SC2086
+    if ! "$DUMP" "$config" "$work/t.h5" --batch "$batch" --steps 3 $opt "$@"; then
+      echo "FAIL $label: oracle_dump failed"; fail=1; continue
+    fi
+    echo -n "$label ${opt%% --lr*}: "
+    $PY tests/oracle/torch_oracle.py "$work/t.h5" || fail=1
+  done
+}
+
+case_ graph_small tests/configs/graph_small.ini 3
+for m in pons_blackbox pons_time pons_frequency pons_timefreq; do case_ "$m" "configs/models/$m.ini" 4; done
+case_ choi_auralise5 configs/models/choi_auralise5.ini 2
+# shellcheck disable=SC2046
+case_ "fcn3 (8 channels)" configs/models/fcn3.ini 2 $(narrow 3)
+# shellcheck disable=SC2046
+case_ "fcn5 (8 channels)" configs/models/fcn5.ini 2 $(narrow 5)
+# shellcheck disable=SC2046
+case_ "fcn6 (8 channels)" configs/models/fcn6.ini 2 $(narrow 6)
+# shellcheck disable=SC2046
+case_ "fcn7 (8 channels)" configs/models/fcn7.ini 2 $(narrow 7)
+if [ "${AURATAG_QUICK:-0}" != 1 ]; then
+  case_ "fcn4 (full size, 96x1366, 17.4 M parameters)" configs/models/fcn4.ini 2
+fi
+exit $fail
