@@ -32,7 +32,7 @@ BENCH_SRC := $(sort $(wildcard tests/bench/*.c))
 BENCH_BIN := $(patsubst %.c,$(BUILD)/%,$(BENCH_SRC))
 LIB       := $(BUILD)/libauratag.a
 
-.PHONY: all test asan bench clean demo deps
+.PHONY: all test asan bench check clean demo deps
 all: auratag
 
 $(BUILD)/auratag: $(BUILD)/host/cli/main.o $(LIB)
@@ -64,11 +64,17 @@ asan:
 bench: $(BUILD)/auratag $(BENCH_BIN)
 	AURATAG_BUILD=$(BUILD) bash tests/bench/run_bench.sh
 
+# The README's two commands: each installs missing packages, builds and runs.
 deps:
-	bash scripts/install-deps.sh
+	@bash scripts/install-deps.sh
 
-demo: auratag
+demo: deps
+	$(MAKE) auratag $(BUILD)/tests/bench/bench_step
 	bash scripts/demo.sh
+
+check: deps
+	$(MAKE) test
+	$(MAKE) asan
 
 clean:
 	rm -rf build build-asan auratag

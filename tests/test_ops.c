@@ -608,6 +608,30 @@ static void test_activations(void) {
   B->elu_forward(x, y, n, alpha);
   for (size_t i = 0; i < n; i++) ref[i] = x[i] > 0 ? x[i] : alpha * (exp((double)x[i]) - 1);
   cmp("elu forward", y, ref, n, 1e-6);
+  {
+    /* accuracy sweep of the negative branch against double expm1: relative
+     * error <= 3e-7 (about 2.5 ulp) from -90 to the smallest subnormals */
+    const size_t m = 200000;
+    float *sx = falloc(m), *sy = falloc(m);
+    for (size_t i = 0; i < m; i++) {
+      const double u = (double)i / (m - 1);
+      sx[i] = i % 2 ? (float)(-90.0 * u) : -(float)pow(10.0, -45.0 + 46.0 * u); /* -1e-45 .. -10 */
+    }
+    sx[0] = -0.0f, sx[2] = -INFINITY;
+    B->elu_forward(sx, sy, m, 1.0f);
+    double worst = 0.0;
+    for (size_t i = 0; i < m; i++) {
+      const double r = expm1((double)sx[i]);
+      const double e = fabs((double)sy[i] - r) / fmax(fabs(r), 1e-45);
+      if (!(e <= worst)) worst = e;
+    }
+    report(worst <= 3e-7, "elu forward accuracy sweep [-90, -1e-45] vs expm1", "max_rel", worst);
+    float special[3] = {NAN, INFINITY, 0.0f}, so[3];
+    B->elu_forward(special, so, 3, 0.5f);
+    int ok = isnan(so[0]) && so[1] == INFINITY && so[2] == 0.0f;
+    report(ok, "elu forward NaN, +Inf, 0", "ok", ok ? 0.0 : 1.0);
+    free(sx), free(sy);
+  }
   B->elu_backward(y, dy, dx, n, alpha);
   for (size_t i = 0; i < n; i++) ref[i] = x[i] > 0 ? dy[i] : dy[i] * alpha * exp((double)x[i]);
   cmp("elu backward (from output)", dx, ref, n, 1e-6);

@@ -30,24 +30,26 @@ void at_cpu_maxpool_forward(const PoolShape *s, const float *x, float *y, int32_
     float *restrict yrow = y + plane * out_plane + (size_t)oh * w_out;
     int32_t *restrict srow = switches + plane * out_plane + (size_t)oh * w_out;
     const int h0 = oh * sh;
+    /* window elements in row-major order, each across the whole output row
+     * (branch-free, so gcc vectorises over ow) */
+#pragma omp simd
     for (int ow = 0; ow < w_out; ow++) {
-      const int w0 = ow * sw;
-      int best_idx = h0 * w_in + w0;
-      float best = -INFINITY;
-      for (int i = 0; i < kh; i++) {
-        const float *restrict row = xp + (size_t)(h0 + i) * w_in + w0;
-        for (int j = 0; j < kw; j++) {
-          const float v = row[j];
+      yrow[ow] = -INFINITY;
+      srow[ow] = h0 * w_in + ow * sw;
+    }
+    for (int i = 0; i < kh; i++)
+      for (int j = 0; j < kw; j++) {
+        const int base = (h0 + i) * w_in + j;
+        const float *restrict src = xp + base;
+#pragma omp simd
+        for (int ow = 0; ow < w_out; ow++) {
+          const float v = src[ow * sw];
           /* strict > keeps the first maximum; NaN wins (and propagates) as in PyTorch */
-          if (v > best || isnan(v)) {
-            best = v;
-            best_idx = (h0 + i) * w_in + w0 + j;
-          }
+          const int take = v > yrow[ow] || isnan(v);
+          yrow[ow] = take ? v : yrow[ow];
+          srow[ow] = take ? base + ow * sw : srow[ow];
         }
       }
-      yrow[ow] = best;
-      srow[ow] = best_idx;
-    }
   }
 }
 

@@ -15,7 +15,7 @@
  *   /final/<layer>/<param>        after all optimizer steps (incl. running stats)
  *
  * usage: oracle_dump CONFIG OUT.h5 [--batch N] [--steps S] [--optim adam|sgd]
- *                    [--lr X] [--momentum M] [--nesterov] [--wd W] [--seed S]
+ *                    [--lr X] [--eps E] [--momentum M] [--nesterov] [--wd W] [--seed S]
  *                    [--set K=V ...] */
 #include <hdf5.h>
 #include <stdio.h>
@@ -75,7 +75,7 @@ int main(int argc, char **argv) {
   const char *config = argv[1], *out = argv[2];
   int batch = 2, steps = 3, nesterov = 0;
   const char *optim = "adam";
-  double lr = 1e-3, momentum = 0.0, wd = 0.0;
+  double lr = 1e-3, momentum = 0.0, wd = 0.0, eps = 1e-8;
   unsigned long long seed = 7;
   const char *overrides[64];
   int n_overrides = 0;
@@ -89,6 +89,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--optim")) optim = v;
     else if (!strcmp(a, "--lr")) lr = atof(v);
     else if (!strcmp(a, "--momentum")) momentum = atof(v);
+    else if (!strcmp(a, "--eps")) eps = atof(v);
     else if (!strcmp(a, "--wd")) wd = atof(v);
     else if (!strcmp(a, "--seed")) seed = strtoull(v, NULL, 10);
     else if (!strcmp(a, "--set") && n_overrides < 64) overrides[n_overrides++] = v;
@@ -117,6 +118,7 @@ int main(int argc, char **argv) {
   write_attr_double(file, "steps", steps);
   write_attr_double(file, "lr", lr);
   write_attr_double(file, "momentum", momentum);
+  write_attr_double(file, "eps", eps);
   write_attr_double(file, "nesterov", nesterov);
   write_attr_double(file, "weight_decay", wd);
   hsize_t in_dims[4] = {(hsize_t)batch, (hsize_t)m->input.c, (hsize_t)m->input.h, (hsize_t)m->input.w};
@@ -149,6 +151,7 @@ int main(int argc, char **argv) {
   opt->sgd = (SgdConfig){.lr = (float)lr, .momentum = (float)momentum, .weight_decay = (float)wd, .nesterov = nesterov};
   opt->adam.lr = (float)lr;
   opt->adam.weight_decay = (float)wd;
+  opt->adam.eps = (float)eps;
   for (int k = 0; k < steps; k++) {
     char name[256];
     logits = model_forward(m, x_dev, batch, 1, seed, (uint64_t)k);

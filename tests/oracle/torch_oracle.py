@@ -54,7 +54,7 @@ def replay(f, config, dtype, threads):
     params = model.parameters()
     lr, wd = float(f.attrs["lr"]), float(f.attrs["weight_decay"])
     if text(f.attrs["optimizer"]) == "adam":
-        opt = torch.optim.Adam(params, lr=lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=wd)
+        opt = torch.optim.Adam(params, lr=lr, betas=(0.9, 0.999), eps=float(f.attrs["eps"]), weight_decay=wd)
     else:
         opt = torch.optim.SGD(params, lr=lr, momentum=float(f.attrs["momentum"]),
                               nesterov=bool(f.attrs["nesterov"]), weight_decay=wd)

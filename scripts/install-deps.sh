@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs the Debian packages auratag needs (build, run, and test), once.
+# As root it runs apt-get (non-interactive, only for what is missing);
+# otherwise it prints the exact command to run.
+set -eu
+PACKAGES=(
+  gcc make pkg-config
+  libhdf5-dev libdnnl-dev libopenblas-openmp-dev libinih-dev
+  python3 python3-torch python3-h5py python3-numpy
+)
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+cmd="apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ${missing[*]}"
+if [ "$(id -u)" -ne 0 ]; then
+  echo "auratag needs these Debian packages: ${missing[*]}" >&2
+  echo "run as root:  $cmd" >&2
+  exit 1
+fi
+echo "installing: ${missing[*]}"
+apt-get update -qq
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"

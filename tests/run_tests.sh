@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Every test: the C unit tests (build/tests/test_*), the command line, and the
+# PyTorch oracle. AURATAG_BUILD picks the build folder (build, build-asan);
+# AURATAG_QUICK=1 skips the slowest oracle case. Exit status 1 on any failure.
+set -u
+BUILD=${AURATAG_BUILD:-build}
+export AURATAG_BUILD=$BUILD
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2} OMP_WAIT_POLICY=passive
+# LeakSanitizer: libgomp keeps its thread pool alive at exit by design.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$(pwd)/tests/lsan.supp:print_suppressions=0}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+failed=()
+run() {
+  local name=$1
+  shift
+  local t0=$SECONDS
+  echo "=== $name"
+  if "$@"; then echo "=== ok: $name ($((SECONDS - t0)) s)"; else echo "=== FAILED: $name"; failed+=("$name"); fi
+}
+for t in "$BUILD"/tests/test_*; do run "$(basename "$t")" "$t"; done
+run "command line" bash tests/cli/test_cli.sh
+run "PyTorch oracle" bash tests/oracle/run_oracle.sh
+if [ ${#failed[@]} -ne 0 ]; then
+  echo "FAILED (${BUILD}): ${failed[*]}"
+  exit 1
+fi
+echo "all tests passed (${BUILD})"
