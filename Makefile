@@ -5,6 +5,9 @@ BUILD   ?= build
 CC      ?= gcc
 SAN     ?= 0
 OPT     ?= -O2 -march=native -g
+ifeq ($(SAN),1)
+  OPT     := -O1 -g -fno-omit-frame-pointer
+endif
 
 # OpenBLAS's OpenMP flavour: one thread pool shared with our OpenMP loops and
 # oneDNN (the pthread flavour would spin against them; see cpu-performance.md).
@@ -17,12 +20,11 @@ CFLAGS  := -std=c11 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
            -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -fopenmp $(OPT) \
            -Ihost -I$(BLAS_INC) $(HDF5_CFLAGS)
 LDLIBS  := $(HDF5_LIBS) -linih -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas -ldnnl -lm -fopenmp
-
 ifeq ($(SAN),1)
-  OPT     := -O1 -g -fno-omit-frame-pointer
   CFLAGS  += -fsanitize=address,undefined -fno-sanitize-recover=undefined
   LDLIBS  += -fsanitize=address,undefined
 endif
+
 
 HOST_SRC  := $(sort $(shell find host -name '*.c' ! -path 'host/cli/main.c'))
 HOST_OBJ  := $(HOST_SRC:%.c=$(BUILD)/%.o)
