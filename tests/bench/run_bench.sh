@@ -13,12 +13,13 @@
 #   BENCH_THREADS       threads for both sides (default 2)
 #   BENCH_STEPS         timed fcn4 steps (default 3; warmup BENCH_WARMUP, default 1)
 #   BENCH_SMALL_STEPS   timed steps of the small models (default 200, warmup 10)
-#   BENCH_MODELS        subset, e.g. "sgemm pons" (default "sgemm fcn4 pons")
+#   BENCH_MODELS        subset, e.g. "sgemm pons" (default "sgemm fcn4 pons"; "conv"
+#                       adds bench_conv, the per-direction conv timings, if built)
 #   PYTHON              the interpreter with torch (default /usr/bin/python3)
 #   BENCH_KEEP_OPENBLAS_ENV=1  keep OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE from the
 #                       caller's environment (by default they are unset so that
 #                       OpenBLAS detects the CPU itself: a forced Haswell core
-#                       halves sgemm on Zen 4; the forced value gets its own
+#                       halves sgemm on AVX-512 Zen; the forced value gets its own
 #                       sgemm row so the cost shows)
 # Output: the logs and a summary table on stdout; the table as JSON lines in
 # $AURATAG_BUILD/bench/results.jsonl, every run's log beside it.
@@ -142,6 +143,10 @@ if has sgemm; then
     run "sgemm-coretype-$INHERITED_CORETYPE" -- env OPENBLAS_CORETYPE="$INHERITED_CORETYPE" \
       "$BIN/bench_sgemm" 2048 --impl "openblas-forced-$INHERITED_CORETYPE"
   fi
+fi
+
+if has conv && [ -x "$BIN/bench_conv" ]; then
+  run conv -- "$BIN/bench_conv"
 fi
 
 if has fcn4; then
