@@ -6,7 +6,7 @@ set -eu
 PACKAGES=(
   gcc make pkg-config
   libhdf5-dev libdnnl-dev libopenblas-openmp-dev libinih-dev
-  python3 python3-torch python3-h5py python3-numpy
+  python3 python3-torch python3-h5py python3-numpy python3-sklearn
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

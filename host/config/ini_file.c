@@ -58,6 +58,7 @@ static void add_entry(IniSection *s, const char *key, const char *value, const c
 }
 
 static void load_into(IniFile *ini, const char *path, int depth);
+static void apply_override(IniFile *ini, const char *assignment, const char *file, int line);
 
 /* inih calls the reader once per line, so counting calls gives line numbers
  * (inih's own INI_HANDLER_LINENO is off in Debian's build). The reader also
@@ -103,9 +104,15 @@ static int handle_entry(void *user, const char *section, const char *key, const 
   ParseState *ps = user;
   (void)section;
   if (ps->current < 0) {
+    if (!strcmp(key, "set")) {
+      IniFile *ini = ps->ini;
+      ini->sets = at_realloc(ini->sets, sizeof(IniEntry) * (size_t)(ini->n_sets + 1), "config overrides");
+      ini->sets[ini->n_sets++] = (IniEntry){at_strdup(key), at_strdup(value), ps->file, ps->line, 1};
+      return 1;
+    }
     if (strcmp(key, "include") != 0)
-      at_fatal("%s:%d: key '%s' appears before any [section]; only 'include = FILE' may stand there",
-               ps->file, ps->line, key);
+      at_fatal("%s:%d: key '%s' appears before any [section]; only 'include = FILE' and 'set = SECTION.KEY=VALUE' "
+               "may stand there", ps->file, ps->line, key);
     if (ps->saw_section)
       at_fatal("%s:%d: 'include' must come before the first section", ps->file, ps->line);
     /* resolve relative to the including file's folder */
@@ -178,6 +185,33 @@ IniFile *ini_load(const char *path, const char *const *singleton_types) {
   ini->path = at_strdup(path);
   load_into(ini, path, 0);
   assign_labels(ini, singleton_types);
+  for (int i = 0; i < ini->n_sets; i++) apply_override(ini, ini->sets[i].value, ini->sets[i].file, ini->sets[i].line);
+  return ini;
+}
+
+IniFile *ini_load_text(const char *text, const char *origin, const char *const *singleton_types) {
+  char tmpl[] = "/tmp/auratag-config-XXXXXX";
+  int fd = mkstemp(tmpl);
+  if (fd < 0) at_fatal("cannot create a temporary file to parse the config of %s: %s", origin, strerror(errno));
+  FILE *fp = fdopen(fd, "w");
+  if (!fp || fputs(text, fp) == EOF || fclose(fp) != 0) {
+    remove(tmpl);
+    at_fatal("cannot write a temporary copy of the config of %s", origin);
+  }
+  IniFile *ini = ini_load(tmpl, singleton_types);
+  remove(tmpl);
+  /* name the origin, not the temporary file, in messages */
+  char *old = ini->files[0];
+  ini->files[0] = at_strdup(origin);
+  for (int i = 0; i < ini->n_sections; i++) {
+    IniSection *sec = &ini->sections[i];
+    if (sec->file == old) sec->file = ini->files[0];
+    for (int j = 0; j < sec->n_entries; j++)
+      if (sec->entries[j].file == old) sec->entries[j].file = ini->files[0];
+  }
+  free(old);
+  free(ini->path);
+  ini->path = at_strdup(origin);
   return ini;
 }
 
@@ -193,6 +227,11 @@ void ini_free(IniFile *ini) {
     free(s->type);
     free(s->label);
   }
+  for (int i = 0; i < ini->n_sets; i++) {
+    free(ini->sets[i].key);
+    free(ini->sets[i].value);
+  }
+  free(ini->sets);
   for (int i = 0; i < ini->n_files; i++) free(ini->files[i]);
   free(ini->files);
   free(ini->sections);
@@ -202,18 +241,22 @@ void ini_free(IniFile *ini) {
 
 /* ---- overrides ---- */
 
-void ini_override(IniFile *ini, const char *assignment) {
+void ini_override(IniFile *ini, const char *assignment) { apply_override(ini, assignment, "command line (--set)", 0); }
+
+static void apply_override(IniFile *ini, const char *assignment, const char *file, int line) {
   const char *eq = strchr(assignment, '=');
   const char *dot = eq ? memchr(assignment, '.', (size_t)(eq - assignment)) : NULL;
+  char where[4200];
+  if (line > 0) snprintf(where, sizeof where, "%s:%d: set", file, line);
+  else snprintf(where, sizeof where, "--set");
   if (!eq || !dot || dot == assignment || eq == dot + 1)
-    at_fatal("--set '%s': expected SECTION.KEY=VALUE, e.g. --set conv1.filters=64 or --set train.lr=1e-4",
-             assignment);
+    at_fatal("%s '%s': expected SECTION.KEY=VALUE, e.g. conv1.filters=64 or train.lr=1e-4", where, assignment);
   char label[256], key[256];
   snprintf(label, sizeof label, "%.*s", (int)(dot - assignment), assignment);
   snprintf(key, sizeof key, "%.*s", (int)(eq - dot - 1), dot + 1);
   IniSection *s = ini_section(ini, label);
   if (!s) {
-    fprintf(stderr, "auratag: error: --set '%s': no section named '%s'. Sections of %s:", assignment, label, ini->path);
+    fprintf(stderr, "auratag: error: %s '%s': no section named '%s'. Sections of %s:", where, assignment, label, ini->path);
     for (int i = 0; i < ini->n_sections; i++) fprintf(stderr, " %s", ini->sections[i].label);
     fputc('\n', stderr);
     exit(1);
@@ -222,11 +265,11 @@ void ini_override(IniFile *ini, const char *assignment) {
     if (strcmp(s->entries[j].key, key) == 0) {
       free(s->entries[j].value);
       s->entries[j].value = at_strdup(eq + 1);
-      s->entries[j].file = "command line (--set)";
-      s->entries[j].line = 0;
+      s->entries[j].file = file;
+      s->entries[j].line = line;
       return;
     }
-  add_entry(s, key, eq + 1, "command line (--set)", 0);
+  add_entry(s, key, eq + 1, file, line);
 }
 
 /* ---- lookup and typed getters ---- */
@@ -351,22 +394,25 @@ int ini_get_pair(IniSection *s, const char *key, int *h, int *w, int dflt_h, int
 void ini_check_all_used(const IniFile *ini, const char *(*accepted_keys)(const char *type)) {
   for (int i = 0; i < ini->n_sections; i++) {
     const IniSection *s = &ini->sections[i];
+    const char *accepted = accepted_keys(s->type);
+    if (!accepted) continue;
     for (int j = 0; j < s->n_entries; j++)
       if (!s->entries[j].used)
-        ini_fail(s, &s->entries[j], "unknown key for a [%s] section; accepted keys: %s", s->type,
-                 accepted_keys(s->type));
+        ini_fail(s, &s->entries[j], "unknown key for a [%s] section; accepted keys: %s", s->type, accepted);
   }
 }
 
-char *ini_to_text(const IniFile *ini) {
+char *ini_to_text(const IniFile *ini, int (*skip)(const char *type)) {
   size_t cap = 4096, len = 0;
   char *out = at_malloc(cap, "config text");
   out[0] = '\0';
+  int written = 0;
   for (int i = 0; i < ini->n_sections; i++) {
     const IniSection *s = &ini->sections[i];
+    if (skip && skip(s->type)) continue;
     for (int j = -1; j < s->n_entries; j++) {
       char line[1024];
-      int n = j < 0 ? snprintf(line, sizeof line, "%s[%s]\n", i ? "\n" : "", s->type)
+      int n = j < 0 ? snprintf(line, sizeof line, "%s[%s]\n", written++ ? "\n" : "", s->type)
                     : snprintf(line, sizeof line, "%s = %s\n", s->entries[j].key, s->entries[j].value);
       if (n < 0) continue;
       if ((size_t)n >= sizeof line) n = (int)sizeof line - 1;

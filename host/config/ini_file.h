@@ -4,6 +4,8 @@
  *  - one section per layer, sections may repeat ([conv] ... [conv] ...);
  *  - `include = other.ini` before the first section splices another file in
  *    (path relative to the including file);
+ *  - `set = SECTION.KEY=VALUE` before the first section overrides a key of the
+ *    whole result, as --set does (applied after all includes, in order);
  *  - comments: a line starting with ';' or '#', or ' ;' / ' #' after a value;
  *  - every key must be read by someone: ini_check_all_used() turns the keys
  *    nobody asked for into an error (Darknet's typo detector, made strict). */
@@ -33,6 +35,8 @@ typedef struct IniFile {
   int n_sections, cap_sections;
   char **files; /* every file read, owned here (entries point into it) */
   int n_files;
+  IniEntry *sets; /* pending `set =` lines */
+  int n_sets;
 } IniFile;
 
 /* Reads path (and its includes). Syntax errors are fatal with file:line.
@@ -40,6 +44,9 @@ typedef struct IniFile {
  * sections of that type (conv1, conv2, ...) unless the type is listed in
  * singleton_types (NULL-terminated), which keep the bare type ([model]). */
 IniFile *ini_load(const char *path, const char *const *singleton_types);
+/* The same from text in memory (e.g. a config stored in a checkpoint);
+ * messages name `origin`. */
+IniFile *ini_load_text(const char *text, const char *origin, const char *const *singleton_types);
 void ini_free(IniFile *ini);
 
 /* Applies "label.key=value" (from --set); the section must exist. */
@@ -65,10 +72,12 @@ int ini_get_pair(IniSection *s, const char *key, int *h, int *w, int dflt_h, int
 long ini_require_int(IniSection *s, const char *key, long min, long max);
 
 /* Every key of every section must have been read; otherwise a fatal error
- * listing the first unknown key and the keys that section accepts. */
+ * listing the first unknown key and the keys that section accepts. Sections
+ * for which accepted_keys returns NULL belong to another reader: skipped. */
 void ini_check_all_used(const IniFile *ini, const char *(*accepted_keys)(const char *type));
 
-/* The resolved configuration as INI text (after includes and overrides). */
-char *ini_to_text(const IniFile *ini);
+/* The resolved configuration as INI text (after includes and overrides),
+ * leaving out sections whose type `skip` accepts (skip may be NULL). */
+char *ini_to_text(const IniFile *ini, int (*skip)(const char *type));
 
 #endif

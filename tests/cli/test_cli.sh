@@ -56,6 +56,10 @@ if [ $? -eq 1 ] && grep -q "expected SECTION.KEY=VALUE" "$work/err"; then pass "
 if diff <("$AT" model tests/configs/include_model.ini) <("$AT" model configs/models/pons_time.ini) >/dev/null; then
   pass "include splices a model config"; else failed "include"; fi
 
+if "$AT" model tests/configs/set_override.ini | grep -qE '^conv1 +conv +40x21x16 +976 ' &&
+   "$AT" model tests/configs/set_override.ini | grep -q 'sigmoid, multi-label'; then
+  pass "set = lines override keys of included configs"; else failed "set = overrides"; fi
+
 # ---- init: the weights file, readable with h5py alone
 "$AT" init configs/models/pons_timefreq.ini -o "$work/a.h5" --seed 5 >/dev/null &&
 "$AT" init configs/models/pons_timefreq.ini -o "$work/b.h5" --seed 5 >/dev/null &&
