@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Every test: the C unit tests (build/tests/test_*), the command line, and the
-# PyTorch oracle. AURATAG_BUILD picks the build folder (build, build-asan);
+# Every test: the C unit tests (build/tests/test_*), the command line, the
+# PyTorch oracle, the metrics against scikit-learn, and training end to end. AURATAG_BUILD picks the build folder (build, build-asan);
 # AURATAG_QUICK=1 skips the slowest oracle case. Exit status 1 on any failure.
 set -u
 BUILD=${AURATAG_BUILD:-build}
@@ -21,6 +21,7 @@ run() {
 for t in "$BUILD"/tests/test_*; do run "$(basename "$t")" "$t"; done
 run "command line" bash tests/cli/test_cli.sh
 run "PyTorch oracle" bash tests/oracle/run_oracle.sh
+run "metrics vs scikit-learn" /usr/bin/python3 tests/oracle/sklearn_metrics.py
 if [ ${#failed[@]} -ne 0 ]; then
   echo "FAILED (${BUILD}): ${failed[*]}"
   exit 1

@@ -22,5 +22,8 @@ Model *cli_load_model(const ModelArgs *a);
 
 int cmd_model(int argc, char **argv);
 int cmd_init(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_predict(int argc, char **argv);
 
 #endif

@@ -13,6 +13,9 @@ typedef struct Command {
 static const Command k_commands[] = {
     {"model", cmd_model, "CONFIG [--set K=V]     print the layer table: shapes, parameters, MACs"},
     {"init", cmd_init, "CONFIG -o W.h5 [--seed N]  write seeded initial weights (HDF5)"},
+    {"train", cmd_train, "EXPERIMENT [--set K=V] | --resume RUN_DIR  train a model on spectrogram caches"},
+    {"eval", cmd_eval, "WEIGHTS_OR_RUN CACHE.h5 [--json F] [--csv F]  per-tag ROC/PR-AUC or accuracy"},
+    {"predict", cmd_predict, "WEIGHTS_OR_RUN CACHE.h5 -o PRED.h5  per-example probabilities"},
 };
 
 static void usage(FILE *out) {

@@ -6,9 +6,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+static char g_temp_file[4096];
+
+void at_temp_file_register(const char *path) { snprintf(g_temp_file, sizeof g_temp_file, "%s", path); }
+void at_temp_file_clear(void) { g_temp_file[0] = '\0'; }
+
 void at_fatal(const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
+  if (g_temp_file[0]) remove(g_temp_file);
   fflush(stdout);
   fputs("auratag: error: ", stderr);
   vfprintf(stderr, fmt, ap);

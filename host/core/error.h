@@ -25,6 +25,11 @@ AT_NORETURN AT_PRINTF(3, 4) void at_die_at(const char *file, int line, const cha
     if (!(cond)) at_die_at(__FILE__, __LINE__, "assertion failed: %s", #cond); \
   } while (0)
 
+/* A file being written under a temporary name: a fatal error removes it, so
+ * that no partial output is left behind. One at a time; clear after rename. */
+void at_temp_file_register(const char *path);
+void at_temp_file_clear(void);
+
 /* Allocation that never returns NULL; names what it was for. */
 void *at_malloc(size_t bytes, const char *what);
 void *at_calloc(size_t count, size_t size, const char *what);

@@ -80,7 +80,7 @@ static void write_params(hid_t file, const Model *m, const float *w, const float
       hid_t ds = H5Dcreate2(g, p->name, H5T_IEEE_F32LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
       const float *src = (p->trainable ? w : st) + p->offset;
       if (ds < 0 || H5Dwrite(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, src) < 0)
-        at_fatal("HDF5: cannot write /params/%s/%s (is the disk full?)", L->name, p->name);
+        at_fatal("HDF5: cannot write /params/%s/%s (is the disk full?); the previous file is unchanged", L->name, p->name);
       H5Dclose(ds);
       H5Sclose(space);
     }
@@ -98,7 +98,9 @@ static void write_params(hid_t file, const Model *m, const float *w, const float
   H5Gclose(params);
 }
 
-void weights_save(const Model *m, const char *path) {
+void weights_save(const Model *m, const char *path) { weights_save_extra(m, path, NULL, NULL); }
+
+void weights_save_extra(const Model *m, const char *path, void (*extra)(long long file, void *ctx), void *ctx) {
   h5_quiet();
   float *w = at_malloc(sizeof(float) * (m->n_weights + 1), "weights to save");
   float *st = at_malloc(sizeof(float) * (m->n_state + 1), "statistics to save");
@@ -108,6 +110,7 @@ void weights_save(const Model *m, const char *path) {
   snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
   hid_t file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
   if (file < 0) at_fatal("cannot create '%s' (does the folder exist and is it writable?)", tmp);
+  at_temp_file_register(tmp);
   h5_write_string_attr(file, "format", AT_WEIGHTS_FORMAT);
   hid_t space = H5Screate(H5S_SCALAR);
   hid_t attr = H5Acreate2(file, "version", H5T_STD_I32LE, space, H5P_DEFAULT, H5P_DEFAULT);
@@ -118,11 +121,10 @@ void weights_save(const Model *m, const char *path) {
   h5_write_string_attr(file, "config", m->config_text);
   h5_write_string_attr(file, "model", m->name);
   write_params(file, m, w, st);
-  if (H5Fclose(file) < 0) {
-    remove(tmp);
-    at_fatal("cannot finish writing '%s' (is the disk full?)", tmp);
-  }
+  if (extra) extra(file, ctx);
+  if (H5Fclose(file) < 0) at_fatal("cannot finish writing '%s' (is the disk full?); '%s' is unchanged", tmp, path);
   h5_commit_file(tmp, path);
+  at_temp_file_clear();
   free(w);
   free(st);
 }

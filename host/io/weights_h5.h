@@ -14,6 +14,9 @@
 #define AT_WEIGHTS_VERSION 1
 
 void weights_save(const Model *m, const char *path);
+/* The same, calling extra(file, ctx) to add more before the file is
+ * committed (checkpoints add their training state this way). */
+void weights_save_extra(const Model *m, const char *path, void (*extra)(long long file, void *ctx), void *ctx);
 /* Loads into an allocated model; every tensor must be present with the exact
  * shape, and the file may hold no layer the model lacks. */
 void weights_load(Model *m, const char *path);

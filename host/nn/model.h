@@ -122,6 +122,13 @@ Model *model_from_config(const char *path, const char *const *overrides, int n_o
 Model *model_from_text(const char *text, const char *origin);
 void model_free(Model *m);
 
+/* From an already loaded config (model sections; [data] and [train] are left
+ * to the training code, which also checks for unread keys). */
+struct IniFile;
+Model *model_from_ini(struct IniFile *ini);
+/* Section types that keep their bare name as label ([model], [data], [train]). */
+extern const char *const k_model_singletons[];
+
 const char *layer_type_name(LayerType t);
 
 /* Prints: layer, type, output shape (frequency x time x channels),

@@ -16,7 +16,11 @@ static const char *const k_init_names[] = {"he_normal", "he_uniform", "glorot_un
 
 const char *layer_type_name(LayerType t) { return t < LAYER_TYPE_COUNT ? k_type_names[t] : "?"; }
 
+/* Sections of experiment configs, read by the training code (train/experiment.c). */
+static int is_experiment_section(const char *type) { return !strcmp(type, "data") || !strcmp(type, "train"); }
+
 static const char *accepted_keys(const char *type) {
+  if (is_experiment_section(type)) return NULL;
   if (!strcmp(type, "model")) return "name, input (FREQxTIMExCHANNELS), output (sigmoid|softmax), init";
   if (!strcmp(type, "conv")) return "name, input, filters, size, stride, padding, bias, init";
   if (!strcmp(type, "conv1d")) return "name, input, filters, size, stride, padding, bias, init";
@@ -272,7 +276,7 @@ static void build_layer(Model *m, int i, IniSection *s) {
     ini_fail(s, NULL, "output shape would be empty (input %s)", d);
 }
 
-static Model *model_from_ini(IniFile *ini) {
+Model *model_from_ini(IniFile *ini) {
   Model *m = at_calloc(1, sizeof(Model), "model");
   IniSection *ms = ini_section(ini, "model");
   if (!ms) at_fatal("%s: no [model] section; a model config starts with [model] (name, input, output)", ini->path);
@@ -292,6 +296,7 @@ static Model *model_from_ini(IniFile *ini) {
   m->layers = at_calloc((size_t)ini->n_sections, sizeof(Layer), "layers");
   for (int si = 1; si < ini->n_sections; si++) {
     IniSection *s = &ini->sections[si];
+    if (is_experiment_section(s->type)) continue;
     int type = -1;
     for (int t = 0; t < LAYER_TYPE_COUNT; t++)
       if (!strcmp(s->type, k_type_names[t])) type = t;
@@ -301,7 +306,8 @@ static Model *model_from_ini(IniFile *ini) {
         strcat(known, t ? ", " : "");
         strcat(known, k_type_names[t]);
       }
-      ini_fail(s, NULL, "unknown section type '[%s]'; layer types: %s", s->type, known);
+      ini_fail(s, NULL, "unknown section type '[%s]'; layer types: %s (and [data], [train] in experiment configs)",
+               s->type, known);
     }
     int i = m->n_layers++;
     Layer *L = &m->layers[i];
@@ -333,11 +339,12 @@ static Model *model_from_ini(IniFile *ini) {
                "connect it with 'input =' / 'inputs =' or remove it", m->layers[i].file, m->layers[i].line,
                m->layers[i].name);
   m->classes = last->out.c;
-  m->config_text = ini_to_text(ini);
+  m->config_text = ini_to_text(ini, is_experiment_section);
   return m;
 }
 
-static const char *const k_singletons[] = {"model", NULL};
+const char *const k_model_singletons[] = {"model", "data", "train", NULL};
+#define k_singletons k_model_singletons
 
 Model *model_from_config(const char *path, const char *const *overrides, int n_overrides) {
   IniFile *ini = ini_load(path, k_singletons);
@@ -348,13 +355,7 @@ Model *model_from_config(const char *path, const char *const *overrides, int n_o
 }
 
 Model *model_from_text(const char *text, const char *origin) {
-  char tmpl[] = "/tmp/auratag-config-XXXXXX";
-  int fd = mkstemp(tmpl);
-  if (fd < 0) at_fatal("cannot create a temporary file to parse the config of %s", origin);
-  FILE *fp = fdopen(fd, "w");
-  if (!fp || fputs(text, fp) == EOF || fclose(fp) != 0) at_fatal("cannot write a temporary copy of the config of %s", origin);
-  IniFile *ini = ini_load(tmpl, k_singletons);
-  remove(tmpl);
+  IniFile *ini = ini_load_text(text, origin, k_singletons);
   Model *m = model_from_ini(ini);
   ini_free(ini);
   return m;

@@ -1,0 +1,162 @@
+/* auratag eval WEIGHTS_OR_RUN CACHE.h5 [--json F] [--csv F] [--crops K] [--batch B]
+ * auratag predict WEIGHTS_OR_RUN CACHE.h5 -o PREDICTIONS.h5 [--crops K] [--batch B] */
+#include <hdf5.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "core/error.h"
+#include "io/weights_h5.h"
+#include "train/evaluate.h"
+#include "train/experiment.h"
+
+typedef struct EvalArgs {
+  const char *weights, *cache, *json, *csv, *out;
+  int crops, batch, threads;
+} EvalArgs;
+
+static void parse(int argc, char **argv, EvalArgs *a, const char *usage) {
+  memset(a, 0, sizeof *a);
+  a->threads = 2;
+  for (int i = 0; i < argc; i++) {
+    const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+    if (!strcmp(argv[i], "--json") && v) a->json = argv[++i];
+    else if (!strcmp(argv[i], "--csv") && v) a->csv = argv[++i];
+    else if ((!strcmp(argv[i], "-o") || !strcmp(argv[i], "--out")) && v) a->out = argv[++i];
+    else if (!strcmp(argv[i], "--crops") && v) a->crops = atoi(argv[++i]);
+    else if (!strcmp(argv[i], "--batch") && v) a->batch = atoi(argv[++i]);
+    else if (!strcmp(argv[i], "--threads") && v) a->threads = atoi(argv[++i]);
+    else if (argv[i][0] == '-') at_fatal("unknown option '%s'; usage: %s", argv[i], usage);
+    else if (!a->weights) a->weights = argv[i];
+    else if (!a->cache) a->cache = argv[i];
+    else at_fatal("'%s' is extra; usage: %s", argv[i], usage);
+  }
+  if (!a->weights || !a->cache) at_fatal("usage: %s", usage);
+  if (a->crops < 0 || a->batch < 0 || a->threads < 1) at_fatal("--crops, --batch and --threads take positive numbers");
+}
+
+/* The weights to use and, for a run folder or checkpoint, its evaluation
+ * settings ([data] crop / eval_crops, [train] batch). */
+static Model *load_for_eval(EvalArgs *a, int *crops, int *batch) {
+  char path[4200];
+  struct stat sb;
+  snprintf(path, sizeof path, "%s", a->weights);
+  if (stat(a->weights, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+    snprintf(path, sizeof path, "%s/best.h5", a->weights);
+    if (access(path, R_OK) != 0) snprintf(path, sizeof path, "%s/last.h5", a->weights);
+    if (access(path, R_OK) != 0) at_fatal("run folder '%s' has neither best.h5 nor last.h5", a->weights);
+  }
+  char *text = weights_read_config(path);
+  Model *m = model_from_text(text, path);
+  free(text);
+  *crops = 0;
+  *batch = 16;
+  /* a training checkpoint also carries its experiment: reuse its settings */
+  hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+  char *experiment = file >= 0 ? h5_read_string_attr(file, "experiment", path) : NULL;
+  if (file >= 0) H5Fclose(file);
+  if (experiment) {
+    Experiment *e = experiment_from_text(experiment, path);
+    *crops = e->data.eval_crops;
+    *batch = e->train.batch;
+    experiment_free(e);
+    free(experiment);
+  }
+  if (a->crops) *crops = a->crops;
+  if (a->batch) *batch = a->batch;
+  model_allocate(m, at_backend_cpu(), *batch);
+  weights_load(m, path);
+  printf("weights: %s (model %s)\n", path, m->name);
+  return m;
+}
+
+/* Default crops: enough equally spaced crops to cover the whole example. */
+static int default_crops(const Cache *c, int crop) { return crop >= c->frames ? 1 : (c->frames + crop - 1) / crop; }
+
+static FILE *open_out(const char *path) {
+  FILE *fp = fopen(path, "w");
+  if (!fp) at_fatal("cannot create '%s'", path);
+  return fp;
+}
+
+int cmd_eval(int argc, char **argv) {
+  EvalArgs a;
+  parse(argc, argv, &a, "auratag eval WEIGHTS.h5|RUN_DIR CACHE.h5 [--json OUT.json] [--csv OUT.csv] [--crops K] [--batch B]");
+  int crops, batch;
+  Model *m = load_for_eval(&a, &crops, &batch);
+  Cache *c = cache_open(a.cache);
+  EvalOptions o = {m->input.w, crops ? crops : default_crops(c, m->input.w), batch, a.threads, 4, NULL, 0};
+  EvalResult r;
+  evaluate(m, c, &o, &r);
+  printf("%d crop%s of %d frames per example\n", o.crops, o.crops == 1 ? "" : "s", o.crop);
+  eval_print(&r, c, stdout);
+  if (a.json) {
+    FILE *fp = open_out(a.json);
+    eval_write_json(&r, c, fp);
+    if (fclose(fp) != 0) at_fatal("cannot write '%s'", a.json);
+  }
+  if (a.csv) {
+    FILE *fp = open_out(a.csv);
+    eval_write_csv(&r, c, fp);
+    if (fclose(fp) != 0) at_fatal("cannot write '%s'", a.csv);
+  }
+  eval_result_free(&r);
+  cache_close(c);
+  model_free(m);
+  return 0;
+}
+
+static void write_strings(hid_t file, const char *name, char *const *values, int n) {
+  hid_t type = H5Tcopy(H5T_C_S1);
+  H5Tset_size(type, H5T_VARIABLE);
+  H5Tset_cset(type, H5T_CSET_UTF8);
+  hsize_t dims[1] = {(hsize_t)n};
+  hid_t space = H5Screate_simple(1, dims, NULL);
+  hid_t ds = H5Dcreate2(file, name, type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  if (ds < 0 || H5Dwrite(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, values) < 0) at_fatal("cannot write /%s", name);
+  H5Dclose(ds);
+  H5Sclose(space);
+  H5Tclose(type);
+}
+
+int cmd_predict(int argc, char **argv) {
+  EvalArgs a;
+  parse(argc, argv, &a, "auratag predict WEIGHTS.h5|RUN_DIR CACHE.h5 -o PREDICTIONS.h5 [--crops K] [--batch B]");
+  if (!a.out) at_fatal("predict: give the output file with -o PREDICTIONS.h5");
+  int crops, batch;
+  Model *m = load_for_eval(&a, &crops, &batch);
+  Cache *c = cache_open(a.cache);
+  EvalOptions o = {m->input.w, crops ? crops : default_crops(c, m->input.w), batch, a.threads, 4, NULL, 0};
+  EvalResult r;
+  evaluate(m, c, &o, &r);
+  char tmp[4300];
+  snprintf(tmp, sizeof tmp, "%s.tmp.%d", a.out, (int)getpid());
+  hid_t file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  if (file < 0) at_fatal("cannot create '%s' (does the folder exist?)", tmp);
+  at_temp_file_register(tmp);
+  h5_write_string_attr(file, "format", "auratag-predictions");
+  h5_write_string_attr(file, "model", m->name);
+  h5_write_string_attr(file, "cache", c->path);
+  h5_write_string_attr(file, "activation", m->output == OUTPUT_SIGMOID ? "sigmoid" : "softmax");
+  hsize_t dims[2] = {(hsize_t)r.n, (hsize_t)r.n_tags};
+  hid_t space = H5Screate_simple(2, dims, NULL);
+  hid_t ds = H5Dcreate2(file, "probabilities", H5T_IEEE_F32LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  if (ds < 0 || H5Dwrite(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, r.probs) < 0)
+    at_fatal("cannot write /probabilities (is the disk full?)");
+  H5Dclose(ds);
+  H5Sclose(space);
+  write_strings(file, "ids", c->ids, c->n);
+  write_strings(file, "tags", c->tags, c->n_tags);
+  if (H5Fclose(file) < 0) at_fatal("cannot finish '%s' (is the disk full?)", tmp);
+  h5_commit_file(tmp, a.out);
+  at_temp_file_clear();
+  printf("wrote %s: %d examples x %d %s (mean over %d crop%s)\n", a.out, r.n, r.n_tags,
+         m->output == OUTPUT_SIGMOID ? "tag probabilities" : "class probabilities", o.crops, o.crops == 1 ? "" : "s");
+  eval_result_free(&r);
+  cache_close(c);
+  model_free(m);
+  return 0;
+}

@@ -1,0 +1,310 @@
+#include "train/evaluate.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "data/loader.h"
+#include "train/experiment.h"
+#include "train/json.h"
+
+void check_cache_fits_model(const Cache *c, const Model *m, int crop, const char *what) {
+  if (m->input.c != 1)
+    at_fatal("model '%s' takes %d input channels; caches hold one spectrogram per example", m->name, m->input.c);
+  if (c->bins != m->input.h)
+    at_fatal("%s cache '%s' has %d frequency bins per frame but model '%s' takes %d (input %dx%d); "
+             "prepare the cache with the model's front end or change the model's input",
+             what, c->path, c->bins, m->name, m->input.h, m->input.h, m->input.w);
+  if (crop > c->frames)
+    at_fatal("%s cache '%s' holds %d frames per example, fewer than the %d the model '%s' takes", what, c->path,
+             c->frames, crop, m->name);
+  if (c->n_tags != m->classes)
+    at_fatal("%s cache '%s' has %d %s but model '%s' has %d outputs; set the last [dense] units = %d", what, c->path,
+             c->n_tags, c->kind == CACHE_MULTI_LABEL ? "tags" : "classes", m->name, m->classes, c->n_tags);
+  if ((c->kind == CACHE_MULTI_LABEL) != (m->output == OUTPUT_SIGMOID))
+    at_fatal("%s cache '%s' is %s but model '%s' has a %s output; use output = %s", what, c->path,
+             c->kind == CACHE_MULTI_LABEL ? "multi-label (labels [N, tags])" : "single-label (label [N])", m->name,
+             m->output == OUTPUT_SIGMOID ? "sigmoid" : "softmax", c->kind == CACHE_MULTI_LABEL ? "sigmoid" : "softmax");
+}
+
+static void argmax_rows(const float *probs, int n, int k, int32_t *out) {
+  for (int i = 0; i < n; i++) {
+    int best = 0;
+    for (int j = 1; j < k; j++)
+      if (probs[(size_t)i * k + j] > probs[(size_t)i * k + best]) best = j;
+    out[i] = best;
+  }
+}
+
+static void clip_metrics(EvalResult *r, const Cache *c) {
+  const int n = r->n, k = r->n_tags;
+  if (r->multi_label) {
+    uint8_t *labels = at_malloc((size_t)n * k + 1, "labels");
+    for (int i = 0; i < n; i++) memcpy(labels + (size_t)i * k, c->labels + (size_t)r->examples[i] * k, (size_t)k);
+    metrics_multilabel(r->probs, labels, n, k, &r->tags);
+    free(labels);
+  } else {
+    int32_t *pred = at_malloc(sizeof(int32_t) * (size_t)(n + 1), "predictions");
+    int32_t *truth = at_malloc(sizeof(int32_t) * (size_t)(n + 1), "truth");
+    argmax_rows(r->probs, n, k, pred);
+    for (int i = 0; i < n; i++) truth[i] = c->label[r->examples[i]];
+    metrics_single_label(pred, truth, n, k, &r->classes);
+    free(pred);
+    free(truth);
+  }
+}
+
+static int cmp_int32(const void *a, const void *b) {
+  int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+  return (x > y) - (x < y);
+}
+
+/* Song level: chunks grouped by song id; tags by the mean of chunk scores,
+ * classes by majority vote of chunk decisions (ties: the larger summed
+ * probability). The truth of a song is that of its first chunk. */
+static void song_metrics(EvalResult *r, const Cache *c) {
+  if (!c->song) return;
+  const int n = r->n, k = r->n_tags;
+  int32_t *ids = at_malloc(sizeof(int32_t) * (size_t)(n + 1), "song ids");
+  for (int i = 0; i < n; i++) ids[i] = c->song[r->examples[i]];
+  qsort(ids, (size_t)n, sizeof(int32_t), cmp_int32);
+  int songs = 0;
+  for (int i = 0; i < n; i++)
+    if (i == 0 || ids[i] != ids[i - 1]) ids[songs++] = ids[i];
+  r->n_songs = songs;
+  double *sum = at_calloc((size_t)songs * k + 1, sizeof(double), "song scores");
+  long *votes = at_calloc((size_t)songs * k + 1, sizeof(long), "song votes");
+  int *count = at_calloc((size_t)songs + 1, sizeof(int), "song chunks");
+  int *first = at_malloc(sizeof(int) * (size_t)(songs + 1), "song first chunk");
+  for (int s = 0; s < songs; s++) first[s] = -1;
+  int32_t *chunk_pred = at_malloc(sizeof(int32_t) * (size_t)(n + 1), "chunk decisions");
+  argmax_rows(r->probs, n, k, chunk_pred);
+  for (int i = 0; i < n; i++) {
+    int32_t id = c->song[r->examples[i]];
+    int32_t *hit = bsearch(&id, ids, (size_t)songs, sizeof(int32_t), cmp_int32);
+    int s = (int)(hit - ids);
+    if (first[s] < 0) first[s] = r->examples[i];
+    count[s]++;
+    for (int j = 0; j < k; j++) sum[(size_t)s * k + j] += r->probs[(size_t)i * k + j];
+    votes[(size_t)s * k + chunk_pred[i]]++;
+  }
+  if (r->multi_label) {
+    float *scores = at_malloc(sizeof(float) * ((size_t)songs * k + 1), "song scores");
+    uint8_t *labels = at_malloc((size_t)songs * k + 1, "song labels");
+    for (int s = 0; s < songs; s++)
+      for (int j = 0; j < k; j++) {
+        scores[(size_t)s * k + j] = (float)(sum[(size_t)s * k + j] / count[s]);
+        labels[(size_t)s * k + j] = c->labels[(size_t)first[s] * k + j];
+      }
+    metrics_multilabel(scores, labels, songs, k, &r->song_tags);
+    free(scores);
+    free(labels);
+  } else {
+    int32_t *pred = at_malloc(sizeof(int32_t) * (size_t)(songs + 1), "song decisions");
+    int32_t *truth = at_malloc(sizeof(int32_t) * (size_t)(songs + 1), "song truth");
+    for (int s = 0; s < songs; s++) {
+      int best = 0;
+      for (int j = 1; j < k; j++) {
+        long vj = votes[(size_t)s * k + j], vb = votes[(size_t)s * k + best];
+        if (vj > vb || (vj == vb && sum[(size_t)s * k + j] > sum[(size_t)s * k + best])) best = j;
+      }
+      pred[s] = best;
+      truth[s] = c->label[first[s]];
+    }
+    metrics_single_label(pred, truth, songs, k, &r->song_classes);
+    free(pred);
+    free(truth);
+  }
+  free(chunk_pred);
+  free(first);
+  free(count);
+  free(votes);
+  free(sum);
+  free(ids);
+}
+
+void evaluate(Model *m, Cache *c, const EvalOptions *o, EvalResult *r) {
+  memset(r, 0, sizeof *r);
+  check_cache_fits_model(c, m, o->crop, "evaluation");
+  const Backend *be = m->be;
+  const int k = m->classes;
+  const int batch = o->batch < m->max_batch ? o->batch : m->max_batch;
+  LoaderConfig lc = {.batch = batch, .crop_frames = o->crop, .train = 0, .crops_per_example = o->crops,
+                     .threads = o->threads, .prefetch = o->prefetch, .seed = 0, .subset = o->subset,
+                     .n_subset = o->n_subset};
+  Loader *loader = loader_create(c, &lc);
+  r->n = o->subset ? o->n_subset : c->n;
+  r->n_tags = k;
+  r->multi_label = c->kind == CACHE_MULTI_LABEL;
+  r->examples = at_malloc(sizeof(int32_t) * (size_t)(r->n + 1), "evaluated examples");
+  for (int i = 0; i < r->n; i++) r->examples[i] = o->subset ? o->subset[i] : i;
+  /* position of each cache example in the evaluated list */
+  int *slot = at_malloc(sizeof(int) * (size_t)(c->n + 1), "example slots");
+  for (int i = 0; i < c->n; i++) slot[i] = -1;
+  for (int i = 0; i < r->n; i++) slot[r->examples[i]] = i;
+  double *sum = at_calloc((size_t)r->n * k + 1, sizeof(double), "clip scores");
+  int *crops_seen = at_calloc((size_t)r->n + 1, sizeof(int), "crop counts");
+
+  const size_t in_count = (size_t)batch * at_dims_count(m->input);
+  float *x = be->alloc(sizeof(float) * in_count);
+  void *targets = be->alloc(sizeof(float) * (size_t)batch * k + sizeof(int32_t) * (size_t)batch);
+  float *probs_dev = be->alloc(sizeof(float) * (size_t)batch * k);
+  float *probs = at_malloc(sizeof(float) * (size_t)batch * k, "probabilities");
+  double loss_sum = 0;
+  long rows = 0;
+  loader_seek(loader, 0, 0);
+  const Batch *b;
+  while ((b = loader_next(loader))) {
+    be->to_device(x, b->x, sizeof(float) * (size_t)b->n * at_dims_count(m->input));
+    if (r->multi_label) be->to_device(targets, b->targets, sizeof(float) * (size_t)b->n * k);
+    else be->to_device(targets, b->labels, sizeof(int32_t) * (size_t)b->n);
+    model_forward(m, x, b->n, 0, 0, 0);
+    loss_sum += model_loss(m, b->n, targets, 0) * b->n;
+    rows += b->n;
+    model_probabilities(m, b->n, probs_dev);
+    be->to_host(probs, probs_dev, sizeof(float) * (size_t)b->n * k);
+    for (int i = 0; i < b->n; i++) {
+      int s = slot[b->example[i]];
+      AT_ASSERT(s >= 0);
+      crops_seen[s]++;
+      for (int j = 0; j < k; j++) sum[(size_t)s * k + j] += probs[(size_t)i * k + j];
+    }
+  }
+  r->loss = rows ? loss_sum / rows : NAN;
+  r->probs = at_malloc(sizeof(float) * ((size_t)r->n * k + 1), "clip probabilities");
+  for (int i = 0; i < r->n; i++) {
+    AT_ASSERT(crops_seen[i] == o->crops);
+    for (int j = 0; j < k; j++) r->probs[(size_t)i * k + j] = (float)(sum[(size_t)i * k + j] / crops_seen[i]);
+  }
+  clip_metrics(r, c);
+  song_metrics(r, c);
+  free(probs);
+  be->release(probs_dev);
+  be->release(targets);
+  be->release(x);
+  free(crops_seen);
+  free(sum);
+  free(slot);
+  loader_free(loader);
+}
+
+void eval_result_free(EvalResult *r) {
+  free(r->examples);
+  free(r->probs);
+  if (r->multi_label) {
+    tag_metrics_free(&r->tags);
+    if (r->n_songs) tag_metrics_free(&r->song_tags);
+  } else {
+    class_metrics_free(&r->classes);
+    if (r->n_songs) class_metrics_free(&r->song_classes);
+  }
+  memset(r, 0, sizeof *r);
+}
+
+double eval_score(const EvalResult *r, int select_metric) {
+  switch ((SelectMetric)select_metric) {
+    case SELECT_ROC_AUC: return r->tags.macro_roc_auc;
+    case SELECT_PR_AUC: return r->tags.macro_pr_auc;
+    case SELECT_LOSS: return -r->loss;
+    case SELECT_ACCURACY: return r->classes.accuracy;
+  }
+  return NAN;
+}
+
+/* ---- reports ---- */
+
+void eval_print(const EvalResult *r, const Cache *c, FILE *out) {
+  fprintf(out, "%s: %d examples, loss %.6f\n", c->path, r->n, r->loss);
+  if (r->multi_label) {
+    fprintf(out, "  ROC-AUC (macro over %d tags) %.4f   PR-AUC %.4f", r->n_tags - r->tags.excluded_roc,
+            r->tags.macro_roc_auc, r->tags.macro_pr_auc);
+    if (r->tags.excluded_roc || r->tags.excluded_pr)
+      fprintf(out, "   (excluded: %d tags with one class for ROC-AUC, %d without positives for PR-AUC)",
+              r->tags.excluded_roc, r->tags.excluded_pr);
+    fputc('\n', out);
+    if (r->n_songs)
+      fprintf(out, "  song level (%d songs): ROC-AUC %.4f   PR-AUC %.4f\n", r->n_songs, r->song_tags.macro_roc_auc,
+              r->song_tags.macro_pr_auc);
+  } else {
+    fprintf(out, "  accuracy %.4f\n", r->classes.accuracy);
+    if (r->n_songs)
+      fprintf(out, "  song level (%d songs, majority vote): accuracy %.4f\n", r->n_songs, r->song_classes.accuracy);
+  }
+}
+
+static void tag_metrics_json(FILE *out, const TagMetrics *t, const Cache *c) {
+  fprintf(out, "{\"macro_roc_auc\": ");
+  json_number(out, t->macro_roc_auc);
+  fprintf(out, ", \"macro_pr_auc\": ");
+  json_number(out, t->macro_pr_auc);
+  fprintf(out, ", \"excluded_roc_auc\": %d, \"excluded_pr_auc\": %d, \"tags\": [", t->excluded_roc, t->excluded_pr);
+  for (int j = 0; j < t->n_tags; j++) {
+    fprintf(out, "%s{\"tag\": ", j ? ", " : "");
+    json_string(out, c->tags[j]);
+    fprintf(out, ", \"positives\": %d, \"roc_auc\": ", t->positives[j]);
+    json_number(out, t->roc_auc[j]);
+    fprintf(out, ", \"pr_auc\": ");
+    json_number(out, t->pr_auc[j]);
+    fputc('}', out);
+  }
+  fprintf(out, "]}");
+}
+
+static void class_metrics_json(FILE *out, const ClassMetrics *m, const Cache *c) {
+  fprintf(out, "{\"accuracy\": ");
+  json_number(out, m->accuracy);
+  fprintf(out, ", \"per_class_accuracy\": {");
+  for (int j = 0; j < m->n_classes; j++) {
+    fprintf(out, "%s", j ? ", " : "");
+    json_string(out, c->tags[j]);
+    fprintf(out, ": ");
+    json_number(out, m->per_class_accuracy[j]);
+  }
+  fprintf(out, "}, \"confusion\": [");
+  for (int i = 0; i < m->n_classes; i++) {
+    fprintf(out, "%s[", i ? ", " : "");
+    for (int j = 0; j < m->n_classes; j++) fprintf(out, "%s%ld", j ? ", " : "", m->confusion[(size_t)i * m->n_classes + j]);
+    fputc(']', out);
+  }
+  fprintf(out, "]}");
+}
+
+void eval_write_json(const EvalResult *r, const Cache *c, FILE *out) {
+  fprintf(out, "{\"cache\": ");
+  json_string(out, c->path);
+  fprintf(out, ", \"examples\": %d, \"loss\": ", r->n);
+  json_number(out, r->loss);
+  fprintf(out, ", \"clip\": ");
+  if (r->multi_label) tag_metrics_json(out, &r->tags, c);
+  else class_metrics_json(out, &r->classes, c);
+  if (r->n_songs) {
+    fprintf(out, ", \"songs\": %d, \"song\": ", r->n_songs);
+    if (r->multi_label) tag_metrics_json(out, &r->song_tags, c);
+    else class_metrics_json(out, &r->song_classes, c);
+  }
+  fprintf(out, "}\n");
+}
+
+void eval_write_csv(const EvalResult *r, const Cache *c, FILE *out) {
+  if (r->multi_label) {
+    fprintf(out, "tag,positives,roc_auc,pr_auc\n");
+    for (int j = 0; j < r->n_tags; j++) {
+      json_csv_field(out, c->tags[j]);
+      fprintf(out, ",%d,%.10g,%.10g\n", r->tags.positives[j], r->tags.roc_auc[j], r->tags.pr_auc[j]);
+    }
+  } else {
+    fprintf(out, "class,accuracy");
+    for (int j = 0; j < r->n_tags; j++) {
+      fputc(',', out);
+      json_csv_field(out, c->tags[j]);
+    }
+    fputc('\n', out);
+    for (int i = 0; i < r->n_tags; i++) {
+      json_csv_field(out, c->tags[i]);
+      fprintf(out, ",%.10g", r->classes.per_class_accuracy[i]);
+      for (int j = 0; j < r->n_tags; j++) fprintf(out, ",%ld", r->classes.confusion[(size_t)i * r->n_tags + j]);
+      fputc('\n', out);
+    }
+  }
+}

@@ -1,0 +1,48 @@
+/* Evaluation of a model on a cache: inference mode, equally spaced crops per
+ * example, clip score = mean of the crop probabilities (as the papers did),
+ * then the metrics of train/metrics.h at clip level and, where the cache
+ * groups chunks into songs, at song level (mean of chunk scores for tags,
+ * majority vote of chunk decisions for classes). */
+#ifndef AT_EVALUATE_H
+#define AT_EVALUATE_H
+
+#include <stdio.h>
+
+#include "data/cache.h"
+#include "nn/model.h"
+#include "train/metrics.h"
+
+typedef struct EvalOptions {
+  int crop, crops, batch, threads, prefetch;
+  const int32_t *subset; /* NULL: all examples */
+  int n_subset;
+} EvalOptions;
+
+typedef struct EvalResult {
+  int n, n_tags, multi_label;
+  int32_t *examples; /* [n] cache index of each evaluated example */
+  float *probs;      /* [n, n_tags] clip-level probabilities */
+  double loss;       /* mean loss over all crops */
+  TagMetrics tags;         /* multi-label */
+  ClassMetrics classes;    /* single-label */
+  int n_songs;             /* 0 if the cache has no song ids */
+  TagMetrics song_tags;
+  ClassMetrics song_classes;
+} EvalResult;
+
+/* Checks that the cache fits the model (bins, frames, tags, label kind) and
+ * exits with a clear message if not. `what` names the cache's role. */
+void check_cache_fits_model(const Cache *c, const Model *m, int crop, const char *what);
+
+void evaluate(Model *m, Cache *c, const EvalOptions *o, EvalResult *r);
+void eval_result_free(EvalResult *r);
+
+/* The selection value (higher is better: loss is negated). */
+double eval_score(const EvalResult *r, int select_metric);
+
+/* Human summary, JSON, and per-tag / per-class CSV. */
+void eval_print(const EvalResult *r, const Cache *c, FILE *out);
+void eval_write_json(const EvalResult *r, const Cache *c, FILE *out);
+void eval_write_csv(const EvalResult *r, const Cache *c, FILE *out);
+
+#endif

@@ -1,0 +1,71 @@
+/* Experiment configs: a model config (usually `include`d) plus [data] and
+ * [train] sections, all in one INI namespace so that `--set train.lr=1e-4` and
+ * `--set conv1.filters=64` work alike.
+ *
+ *   include = ../models/pons_time.ini
+ *   [data]
+ *   train = ../../data/synth/train.h5    ; paths relative to this file
+ *   valid = ../../data/synth/valid.h5
+ *   [train]
+ *   optimizer = sgd
+ *   lr = 0.01
+ *   ...                                  (README: "Experiment configs") */
+#ifndef AT_EXPERIMENT_H
+#define AT_EXPERIMENT_H
+
+#include <stdint.h>
+
+#include "nn/model.h"
+
+typedef enum { SCHEDULE_NONE, SCHEDULE_STEP, SCHEDULE_PLATEAU, SCHEDULE_PONS } ScheduleKind;
+typedef enum { SELECT_ROC_AUC, SELECT_PR_AUC, SELECT_LOSS, SELECT_ACCURACY } SelectMetric;
+typedef enum { ON_NAN_STOP, ON_NAN_SKIP } OnNan;
+
+typedef struct DataConfig {
+  char train[4096], valid[4096], test[4096]; /* "" when absent */
+  int crop;          /* frames per training row; 0: the model's input width */
+  int eval_crops;    /* equally spaced crops per example in evaluation */
+  int fold;          /* -1: no folds; k: train on fold != k, test on fold == k */
+  int valid_fold;    /* with fold >= 0: fold used for validation (-1: none) */
+  int threads, prefetch;
+} DataConfig;
+
+typedef struct TrainConfig {
+  char run[256]; /* run folder name under the runs root */
+  char root[4096];
+  uint64_t seed;
+  int optimizer; /* OptimizerKind */
+  double lr, momentum, weight_decay, beta1, beta2, eps;
+  int nesterov;
+  int batch, epochs;
+  double clip_norm; /* 0: off */
+  ScheduleKind schedule;
+  int step_size;
+  double gamma;            /* step: lr *= gamma every step_size epochs */
+  int patience;            /* plateau */
+  double factor, min_lr;   /* plateau */
+  int pons_rises, pons_stop_rises;
+  int early_stop; /* epochs without improvement of the selection metric; 0: off */
+  SelectMetric select;
+  OnNan on_nan;
+  int checkpoint_every; /* steps between `last` checkpoints inside an epoch; 0: epoch ends only */
+  int log_every;        /* steps between progress lines when not on a terminal */
+  long max_steps;       /* stop after this many steps in total (0: no limit; for tests) */
+} TrainConfig;
+
+typedef struct Experiment {
+  char path[4096];
+  char *text; /* the resolved experiment config (everything) */
+  Model *model;
+  DataConfig data;
+  TrainConfig train;
+} Experiment;
+
+Experiment *experiment_load(const char *path, const char *const *overrides, int n_overrides);
+/* From the text stored in a checkpoint (paths are absolute by then). */
+Experiment *experiment_from_text(const char *text, const char *origin);
+void experiment_free(Experiment *e);
+
+const char *select_metric_name(SelectMetric m);
+
+#endif

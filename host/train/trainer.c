@@ -1,0 +1,399 @@
+/* The training loop: batches from the loader, forward / loss / backward,
+ * clipping, NaN checks, the optimizer, schedules, validation, model
+ * selection, checkpoints, logs. Everything that decides what happens next is
+ * in TrainState and saved with every checkpoint, so a resumed run continues
+ * bit for bit. */
+#include "train/trainer.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/error.h"
+#include "data/cache.h"
+#include "data/loader.h"
+#include "io/weights_h5.h"
+#include "train/checkpoint.h"
+#include "train/evaluate.h"
+#include "train/json.h"
+#include "train/progress.h"
+#include "train/schedule.h"
+
+typedef struct Trainer {
+  Experiment *e;
+  Model *m;
+  const Backend *be;
+  Optimizer *opt;
+  TrainState st;
+  char dir[4400], last_path[4500], best_path[4500];
+  Cache *train_cache, *valid_cache, *test_cache;
+  int32_t *train_subset, *valid_subset, *test_subset;
+  int n_train, n_valid, n_test;
+  Loader *loader;
+  FILE *log;
+  float *x, *state_backup;
+  void *targets;
+} Trainer;
+
+/* ---- set-up ---- */
+
+static void make_dirs(const char *path) {
+  char buf[4500];
+  snprintf(buf, sizeof buf, "%s", path);
+  for (char *p = buf + 1; *p; p++)
+    if (*p == '/') {
+      *p = '\0';
+      if (mkdir(buf, 0777) != 0 && errno != EEXIST) at_fatal("cannot create folder '%s': %s", buf, strerror(errno));
+      *p = '/';
+    }
+  if (mkdir(buf, 0777) != 0 && errno != EEXIST) at_fatal("cannot create folder '%s': %s", buf, strerror(errno));
+}
+
+static int file_exists(const char *path) { return access(path, F_OK) == 0; }
+
+/* Writes text to path atomically (temporary name, fsync, rename). */
+static void write_text_file(const char *path, const char *text) {
+  char tmp[4300];
+  snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
+  FILE *fp = fopen(tmp, "w");
+  if (!fp) at_fatal("cannot create '%s': %s", tmp, strerror(errno));
+  at_temp_file_register(tmp);
+  if (fputs(text, fp) == EOF || fflush(fp) != 0 || fsync(fileno(fp)) != 0 || fclose(fp) != 0)
+    at_fatal("cannot write '%s' (is the disk full?)", tmp);
+  if (rename(tmp, path) != 0) at_fatal("cannot move '%s' into place: %s", tmp, strerror(errno));
+  at_temp_file_clear();
+}
+
+/* Examples whose fold satisfies keep(fold, k, v). */
+static int32_t *fold_subset(const Cache *c, int mode, int fold, int valid_fold, int *count) {
+  int32_t *out = at_malloc(sizeof(int32_t) * (size_t)(c->n + 1), "fold subset");
+  int n = 0;
+  for (int i = 0; i < c->n; i++) {
+    int f = c->fold[i];
+    int keep = mode == 0 ? (f != fold && f != valid_fold) : mode == 1 ? f == valid_fold : f == fold;
+    if (keep) out[n++] = i;
+  }
+  *count = n;
+  return out;
+}
+
+static void open_data(Trainer *t) {
+  const DataConfig *d = &t->e->data;
+  t->train_cache = cache_open(d->train);
+  check_cache_fits_model(t->train_cache, t->m, d->crop, "training");
+  if (d->valid[0]) {
+    t->valid_cache = cache_open(d->valid);
+    check_cache_fits_model(t->valid_cache, t->m, d->crop, "validation");
+    t->n_valid = t->valid_cache->n;
+  }
+  if (d->test[0]) {
+    t->test_cache = cache_open(d->test);
+    check_cache_fits_model(t->test_cache, t->m, d->crop, "test");
+    t->n_test = t->test_cache->n;
+  }
+  t->n_train = t->train_cache->n;
+  if (d->fold >= 0) {
+    if (!t->train_cache->fold)
+      at_fatal("[data] fold = %d but the training cache '%s' has no /fold dataset", d->fold, t->train_cache->path);
+    t->train_subset = fold_subset(t->train_cache, 0, d->fold, d->valid_fold, &t->n_train);
+    if (d->valid_fold >= 0) {
+      if (t->valid_cache) at_fatal("[data] give either 'valid' or 'valid_fold', not both");
+      t->valid_subset = fold_subset(t->train_cache, 1, d->fold, d->valid_fold, &t->n_valid);
+      if (t->n_valid == 0) at_fatal("[data] valid_fold = %d selects no examples of '%s'", d->valid_fold, d->train);
+    }
+    if (!t->test_cache) {
+      t->test_subset = fold_subset(t->train_cache, 2, d->fold, d->valid_fold, &t->n_test);
+      if (t->n_test == 0) at_fatal("[data] fold = %d selects no test examples of '%s'", d->fold, d->train);
+    }
+  }
+  if (t->n_train == 0) at_fatal("the training split of '%s' is empty (fold = %d)", d->train, d->fold);
+}
+
+static Cache *valid_source(Trainer *t) { return t->valid_cache ? t->valid_cache : t->valid_subset ? t->train_cache : NULL; }
+static Cache *test_source(Trainer *t) { return t->test_cache ? t->test_cache : t->test_subset ? t->train_cache : NULL; }
+
+/* ---- logging ---- */
+
+static void log_step(Trainer *t, double loss, double grad_norm, double samples_per_s) {
+  fprintf(t->log, "{\"type\": \"step\", \"step\": %ld, \"epoch\": %ld, \"batch\": %ld, \"loss\": ", t->st.step,
+          t->st.epoch, t->st.cursor);
+  json_number(t->log, loss);
+  fprintf(t->log, ", \"lr\": %.10g, \"grad_norm\": ", t->st.lr);
+  json_number(t->log, grad_norm);
+  fprintf(t->log, ", \"samples_per_s\": %.2f}\n", samples_per_s);
+  fflush(t->log);
+}
+
+static void log_event(Trainer *t, const char *event, const char *detail) {
+  fprintf(t->log, "{\"type\": \"%s\", \"step\": %ld, \"epoch\": %ld, \"detail\": ", event, t->st.step, t->st.epoch);
+  json_string(t->log, detail);
+  fprintf(t->log, "}\n");
+  fflush(t->log);
+}
+
+/* ---- the parts of a step ---- */
+
+static void apply_lr(Trainer *t) {
+  t->opt->sgd.lr = (float)t->st.lr;
+  t->opt->adam.lr = (float)t->st.lr;
+}
+
+/* The first layer (in backward order) whose gradient holds a NaN or Inf. */
+static const char *first_bad_layer(Trainer *t) {
+  for (int i = t->m->n_params - 1; i >= 0; i--) {
+    const ParamTensor *p = &t->m->params[i];
+    if (p->trainable && !t->be->all_finite(t->m->grads + p->offset, p->count)) return t->m->layers[p->layer].name;
+  }
+  return "(none: the loss itself)";
+}
+
+static void save_last(Trainer *t) { checkpoint_save(t->last_path, t->m, t->opt, &t->st, t->e->text); }
+
+static EvalOptions eval_options(Trainer *t, const int32_t *subset, int n_subset) {
+  const DataConfig *d = &t->e->data;
+  EvalOptions o = {d->crop, d->eval_crops, t->e->train.batch, d->threads, d->prefetch, subset, n_subset};
+  return o;
+}
+
+/* End of an epoch: validation, selection, schedules, stopping. */
+static void end_epoch(Trainer *t, double epoch_seconds) {
+  TrainState *st = &t->st;
+  const TrainConfig *tc = &t->e->train;
+  double train_loss = st->epoch_rows ? st->epoch_loss_sum / st->epoch_rows : NAN;
+  EvalResult r;
+  int have_valid = valid_source(t) != NULL;
+  double score;
+  if (have_valid) {
+    EvalOptions o = eval_options(t, t->valid_subset, t->n_valid);
+    evaluate(t->m, valid_source(t), &o, &r);
+    score = eval_score(&r, tc->select);
+  } else {
+    score = -train_loss; /* no validation data: select on the training loss */
+  }
+  double lr_before = st->lr;
+  int improved = schedule_after_epoch(tc, st, train_loss, score);
+
+  fprintf(t->log, "{\"type\": \"epoch\", \"epoch\": %ld, \"step\": %ld, \"train_loss\": ", st->epoch, st->step);
+  json_number(t->log, train_loss);
+  fprintf(t->log, ", \"lr\": %.10g, \"next_lr\": %.10g, \"time_s\": %.3f, \"best\": %s, \"select\": \"%s\", \"score\": ",
+          lr_before, st->lr, epoch_seconds, improved ? "true" : "false", select_metric_name(tc->select));
+  json_number(t->log, score);
+  if (have_valid) {
+    fprintf(t->log, ", \"valid\": ");
+    eval_write_json(&r, valid_source(t), t->log); /* ends with a newline */
+    fseek(t->log, -1, SEEK_END);
+  }
+  fprintf(t->log, "}\n");
+  fflush(t->log);
+
+  printf("epoch %ld: train loss %.5f", st->epoch + 1, train_loss);
+  if (have_valid) {
+    printf(", valid loss %.5f", r.loss);
+    if (r.multi_label) printf(", ROC-AUC %.4f, PR-AUC %.4f", r.tags.macro_roc_auc, r.tags.macro_pr_auc);
+    else printf(", accuracy %.4f", r.classes.accuracy);
+  }
+  printf(", %.1f s%s%s\n", epoch_seconds, improved ? "  (best so far)" : "",
+         st->lr != lr_before ? "  (learning rate changed)" : "");
+  if (st->lr != lr_before) printf("learning rate %.6g -> %.6g\n", lr_before, st->lr);
+  fflush(stdout);
+  if (have_valid) eval_result_free(&r);
+
+  st->epoch++;
+  st->cursor = 0;
+  st->epoch_loss_sum = 0;
+  st->epoch_rows = 0;
+  if (st->epoch >= tc->epochs) st->finished = 1;
+  if (improved) checkpoint_save(t->best_path, t->m, t->opt, st, t->e->text);
+  save_last(t);
+}
+
+/* One optimizer step on a batch; returns 0 if the run must stop. */
+static int train_step(Trainer *t, const Batch *b, double *loss_out) {
+  Model *m = t->m;
+  const Backend *be = t->be;
+  const TrainConfig *tc = &t->e->train;
+  const int k = m->classes;
+  be->to_device(t->x, b->x, sizeof(float) * (size_t)b->n * at_dims_count(m->input));
+  if (m->output == OUTPUT_SIGMOID) be->to_device(t->targets, b->targets, sizeof(float) * (size_t)b->n * k);
+  else be->to_device(t->targets, b->labels, sizeof(int32_t) * (size_t)b->n);
+  if (tc->on_nan == ON_NAN_SKIP) be->copy(t->state_backup, m->state, sizeof(float) * m->n_state);
+  model_forward(m, t->x, b->n, 1, tc->seed, (uint64_t)t->st.step);
+  double loss = model_loss(m, b->n, t->targets, 1);
+  double norm = sqrt(be->sum_squares(m->grads, m->n_weights));
+  *loss_out = loss;
+  if (!isfinite(loss) || !isfinite(norm)) {
+    char detail[512];
+    snprintf(detail, sizeof detail, "non-finite %s at step %ld (epoch %ld, batch %ld); first bad gradient in layer %s",
+             isfinite(loss) ? "gradient" : "loss", t->st.step + 1, t->st.epoch + 1, t->st.cursor + 1,
+             first_bad_layer(t));
+    if (tc->on_nan == ON_NAN_SKIP) {
+      be->copy(m->state, t->state_backup, sizeof(float) * m->n_state);
+      t->st.nan_skipped++;
+      log_event(t, "nan_skipped", detail);
+      t->st.cursor++;
+      return 1;
+    }
+    log_event(t, "nan_stop", detail);
+    fprintf(stderr, "auratag: error: %s.\nThe run stopped; its last good checkpoint is %s (step %ld). "
+                    "Lower the learning rate, set train.clip_norm, or set train.on_nan = skip.\n",
+            detail, file_exists(t->last_path) ? t->last_path : "(none yet)", t->st.step);
+    return 0;
+  }
+  if (tc->clip_norm > 0 && norm > tc->clip_norm) be->scale(m->grads, m->n_weights, (float)(tc->clip_norm / norm));
+  apply_lr(t);
+  optimizer_step(t->opt, m->weights, m->grads);
+  t->st.step++;
+  t->st.cursor++;
+  t->st.epoch_loss_sum += loss * b->n;
+  t->st.epoch_rows += b->n;
+  return 1;
+}
+
+static void final_results(Trainer *t) {
+  char path[4500];
+  snprintf(path, sizeof path, "%s/results.json", t->dir);
+  /* evaluate the selected weights */
+  if (file_exists(t->best_path)) weights_load(t->m, t->best_path);
+  size_t cap = 1 << 16;
+  char *buf = NULL;
+  FILE *out = open_memstream(&buf, &cap);
+  fprintf(out, "{\"run\": ");
+  json_string(out, t->e->train.run);
+  fprintf(out, ", \"steps\": %ld, \"epochs\": %ld, \"best_epoch\": %ld, \"select\": \"%s\", \"best_score\": ", t->st.step,
+          t->st.epoch, t->st.best_epoch + 1, select_metric_name(t->e->train.select));
+  json_number(out, t->st.best_metric);
+  fprintf(out, ", \"nan_skipped\": %ld", t->st.nan_skipped);
+  Cache *sources[2] = {valid_source(t), test_source(t)};
+  const int32_t *subsets[2] = {t->valid_subset, t->test_subset};
+  int counts[2] = {t->n_valid, t->n_test};
+  const char *names[2] = {"valid", "test"};
+  for (int i = 0; i < 2; i++) {
+    if (!sources[i]) continue;
+    EvalResult r;
+    EvalOptions o = eval_options(t, subsets[i], counts[i]);
+    evaluate(t->m, sources[i], &o, &r);
+    printf("%s (best epoch %ld): ", names[i], t->st.best_epoch + 1);
+    eval_print(&r, sources[i], stdout);
+    fprintf(out, ", \"%s\": ", names[i]);
+    eval_write_json(&r, sources[i], out);
+    eval_result_free(&r);
+  }
+  fprintf(out, "}\n");
+  fclose(out);
+  write_text_file(path, buf);
+  free(buf);
+  printf("results: %s\n", path);
+}
+
+int train_run(Experiment *e, const char *resume_dir) {
+  Trainer t = {0};
+  t.e = e;
+  t.m = e->model;
+  t.be = at_backend_cpu();
+  const TrainConfig *tc = &e->train;
+  if (resume_dir) snprintf(t.dir, sizeof t.dir, "%s", resume_dir);
+  else snprintf(t.dir, sizeof t.dir, "%s/%s", tc->root, tc->run);
+  snprintf(t.last_path, sizeof t.last_path, "%s/last.h5", t.dir);
+  snprintf(t.best_path, sizeof t.best_path, "%s/best.h5", t.dir);
+  char config_path[4500], log_path[4500];
+  snprintf(config_path, sizeof config_path, "%s/config.ini", t.dir);
+  snprintf(log_path, sizeof log_path, "%s/log.jsonl", t.dir);
+  if (!resume_dir && (file_exists(t.last_path) || file_exists(config_path)))
+    at_fatal("run folder '%s' already holds a run; continue it with `auratag train --resume %s`, "
+             "or start another with --set train.run=NEW_NAME", t.dir, t.dir);
+
+  model_allocate(t.m, t.be, tc->batch);
+  model_init_weights(t.m, tc->seed);
+  t.opt = optimizer_create(t.be, (OptimizerKind)tc->optimizer, t.m->n_weights);
+  t.opt->sgd = (SgdConfig){.lr = (float)tc->lr, .momentum = (float)tc->momentum, .weight_decay = (float)tc->weight_decay,
+                           .nesterov = tc->nesterov};
+  t.opt->adam = (AdamConfig){.lr = (float)tc->lr, .beta1 = (float)tc->beta1, .beta2 = (float)tc->beta2,
+                             .eps = (float)tc->eps, .weight_decay = (float)tc->weight_decay};
+  t.st.lr = tc->lr;
+  t.st.best_metric = NAN;
+  t.st.pons_best_loss = INFINITY;
+  t.st.best_epoch = -1;
+  open_data(&t);
+
+  if (resume_dir) {
+    if (!file_exists(t.last_path)) at_fatal("'%s' has no last.h5 checkpoint to resume from", t.dir);
+    checkpoint_load(t.last_path, t.m, t.opt, &t.st);
+    printf("resuming %s at epoch %ld, batch %ld (step %ld)\n", t.dir, t.st.epoch + 1, t.st.cursor, t.st.step);
+  } else {
+    make_dirs(t.dir);
+    write_text_file(config_path, e->text);
+  }
+  t.log = fopen(log_path, "a");
+  if (!t.log) at_fatal("cannot open the run log '%s': %s", log_path, strerror(errno));
+  log_event(&t, resume_dir ? "resume" : "start", t.dir);
+
+  const DataConfig *d = &e->data;
+  LoaderConfig lc = {.batch = tc->batch, .crop_frames = d->crop, .train = 1, .crops_per_example = 1,
+                     .threads = d->threads, .prefetch = d->prefetch, .seed = tc->seed, .subset = t.train_subset,
+                     .n_subset = t.train_subset ? t.n_train : 0};
+  t.loader = loader_create(t.train_cache, &lc);
+  const long batches = loader_batches_per_epoch(t.loader);
+  t.x = t.be->alloc(sizeof(float) * (size_t)tc->batch * at_dims_count(t.m->input));
+  t.targets = t.be->alloc(sizeof(float) * (size_t)tc->batch * t.m->classes + sizeof(int32_t) * (size_t)tc->batch);
+  t.state_backup = t.be->alloc(sizeof(float) * (t.m->n_state + 1));
+
+  printf("training %s (%zu parameters) on %d examples, %ld batches of %d per epoch, %d epochs -> %s\n", t.m->name,
+         t.m->n_weights, t.n_train, batches, tc->batch, tc->epochs, t.dir);
+  int ok = 1;
+  while (ok && !t.st.finished) {
+    loader_seek(t.loader, t.st.epoch, t.st.cursor);
+    char label[64];
+    snprintf(label, sizeof label, "epoch %ld/%d", t.st.epoch + 1, tc->epochs);
+    Progress bar;
+    progress_begin(&bar, stdout, label, batches, t.st.cursor, tc->log_every);
+    double epoch_start = at_now_seconds(), last = epoch_start;
+    const Batch *b;
+    while (ok && (b = loader_next(t.loader))) {
+      double loss;
+      ok = train_step(&t, b, &loss);
+      if (!ok) break;
+      double now = at_now_seconds();
+      double rate = b->n / fmax(now - last, 1e-9);
+      last = now;
+      log_step(&t, loss, NAN, rate);
+      char extra[64];
+      snprintf(extra, sizeof extra, "loss %.4f", loss);
+      progress_update(&bar, t.st.cursor, rate, "samples", extra);
+      if (tc->checkpoint_every && t.st.step % tc->checkpoint_every == 0) save_last(&t);
+      if (tc->max_steps && t.st.step >= tc->max_steps) {
+        save_last(&t);
+        progress_end(&bar);
+        printf("stopped after max_steps = %ld; continue with `auratag train --resume %s`\n", tc->max_steps, t.dir);
+        ok = 0;
+        t.st.finished = -1; /* interrupted on purpose, not an error */
+      }
+    }
+    if (!ok) break;
+    progress_end(&bar);
+    end_epoch(&t, at_now_seconds() - epoch_start);
+  }
+  int status = 0;
+  if (t.st.finished == 1) {
+    log_event(&t, "finished", t.dir);
+    final_results(&t);
+  } else if (t.st.finished != -1) {
+    status = 1;
+  }
+  fclose(t.log);
+  t.be->release(t.x);
+  t.be->release(t.targets);
+  t.be->release(t.state_backup);
+  loader_free(t.loader);
+  optimizer_free(t.opt);
+  cache_close(t.train_cache);
+  if (t.valid_cache) cache_close(t.valid_cache);
+  if (t.test_cache) cache_close(t.test_cache);
+  free(t.train_subset);
+  free(t.valid_subset);
+  free(t.test_subset);
+  return status;
+}
