@@ -21,6 +21,7 @@ run() {
 for t in "$BUILD"/tests/test_*; do run "$(basename "$t")" "$t"; done
 run "command line" bash tests/cli/test_cli.sh
 run "PyTorch oracle" bash tests/oracle/run_oracle.sh
+run "training end to end" bash tests/train/test_train.sh
 run "metrics vs scikit-learn" /usr/bin/python3 tests/oracle/sklearn_metrics.py
 if [ ${#failed[@]} -ne 0 ]; then
   echo "FAILED (${BUILD}): ${failed[*]}"

@@ -25,5 +25,6 @@ int cmd_init(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
+int cmd_synth(int argc, char **argv);
 
 #endif

@@ -96,6 +96,7 @@ int cmd_eval(int argc, char **argv) {
   if (a.json) {
     FILE *fp = open_out(a.json);
     eval_write_json(&r, c, fp);
+    fputc('\n', fp);
     if (fclose(fp) != 0) at_fatal("cannot write '%s'", a.json);
   }
   if (a.csv) {

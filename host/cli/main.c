@@ -16,6 +16,7 @@ static const Command k_commands[] = {
     {"train", cmd_train, "EXPERIMENT [--set K=V] | --resume RUN_DIR  train a model on spectrogram caches"},
     {"eval", cmd_eval, "WEIGHTS_OR_RUN CACHE.h5 [--json F] [--csv F]  per-tag ROC/PR-AUC or accuracy"},
     {"predict", cmd_predict, "WEIGHTS_OR_RUN CACHE.h5 -o PRED.h5  per-example probabilities"},
+    {"synth", cmd_synth, "OUT_DIR [--tags 8 | --classes 8] [--bins 40 --frames 80]  synthetic caches with learnable tags"},
 };
 
 static void usage(FILE *out) {

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/error.h"
 
@@ -259,7 +260,8 @@ static void apply_override(IniFile *ini, const char *assignment, const char *fil
     fprintf(stderr, "auratag: error: %s '%s': no section named '%s'. Sections of %s:", where, assignment, label, ini->path);
     for (int i = 0; i < ini->n_sections; i++) fprintf(stderr, " %s", ini->sections[i].label);
     fputc('\n', stderr);
-    exit(1);
+    fflush(NULL);
+    _exit(1);
   }
   for (int j = 0; j < s->n_entries; j++)
     if (strcmp(s->entries[j].key, key) == 0) {
@@ -302,7 +304,8 @@ void ini_fail(const IniSection *s, const IniEntry *e, const char *fmt, ...) {
   vfprintf(stderr, fmt, ap);
   fputc('\n', stderr);
   va_end(ap);
-  exit(1);
+  fflush(NULL);
+  _exit(1);
 }
 
 static int parse_long(const char *text, long *out) {

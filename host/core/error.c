@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static char g_temp_file[4096];
 
@@ -20,7 +21,10 @@ void at_fatal(const char *fmt, ...) {
   vfprintf(stderr, fmt, ap);
   fputc('\n', stderr);
   va_end(ap);
-  exit(1);
+  /* _exit, not exit: library exit handlers (HDF5 closing a file whose write
+   * just failed, worker threads still running) must not run on this path. */
+  fflush(NULL);
+  _exit(1);
 }
 
 void at_die_at(const char *file, int line, const char *fmt, ...) {

@@ -9,9 +9,11 @@
 
 #define PAR_IF(n) if ((n) > 4 * AT_CPU_PAR_MIN)
 
+/* NaN passes through (as in PyTorch), so a NaN input reaches the loss and is
+ * reported there instead of vanishing into zeros. */
 void at_cpu_relu_forward(const float *x, float *y, size_t n) {
 #pragma omp parallel for simd schedule(static) PAR_IF(n)
-  for (size_t i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+  for (size_t i = 0; i < n; i++) y[i] = x[i] < 0.0f ? 0.0f : x[i];
 }
 
 void at_cpu_relu_backward(const float *y, const float *dy, float *dx, size_t n) {

@@ -19,6 +19,7 @@
 #include <hdf5.h>
 #include <limits.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -340,10 +341,44 @@ static void open_features(Cache *c, hid_t file, int *fast, long long *offset) {
   H5Sclose(d.space);
 }
 
+/* HDF5 trusts the lengths it finds in a file's metadata: a corrupt global
+ * heap (the variable-length strings) makes H5Aread / H5Dread copy out of
+ * bounds and crash. While a cache is being opened, such a crash becomes the
+ * usual one-line error (write + _exit are async-signal-safe). */
+static char g_crash_msg[4400];
+static size_t g_crash_len;
+
+static void on_crash(int sig) {
+  (void)sig;
+  ssize_t r = write(2, g_crash_msg, g_crash_len);
+  (void)r;
+  _exit(1);
+}
+
+static const int k_crash_signals[3] = {SIGSEGV, SIGBUS, SIGFPE};
+
+static void guard_crashes(const char *path, struct sigaction *saved) {
+  int n = snprintf(g_crash_msg, sizeof g_crash_msg,
+                   "auratag: error: cache '%s' is corrupt: the HDF5 library crashed reading its metadata "
+                   "(rewrite the cache)\n", path);
+  g_crash_len = n < 0 ? 0 : (size_t)n < sizeof g_crash_msg ? (size_t)n : sizeof g_crash_msg - 1;
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_crash;
+  sigemptyset(&sa.sa_mask);
+  for (int i = 0; i < 3; i++) sigaction(k_crash_signals[i], &sa, &saved[i]);
+}
+
+static void unguard_crashes(const struct sigaction *saved) {
+  for (int i = 0; i < 3; i++) sigaction(k_crash_signals[i], &saved[i], NULL);
+}
+
 Cache *cache_open(const char *path) {
   pthread_mutex_lock(&g_h5_lock);
   h5_quiet();
   if (access(path, R_OK) != 0) at_fatal("cannot read cache '%s': %s", path, strerror(errno));
+  struct sigaction saved[3];
+  guard_crashes(path, saved);
   hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
   if (file < 0) at_fatal("cache '%s' is not a readable HDF5 file (truncated or corrupt?)", path);
 
@@ -435,6 +470,7 @@ Cache *cache_open(const char *path) {
     m->file = file;
     if (c->feature_bytes == 2) m->mem_half = half_type();
   }
+  unguard_crashes(saved);
   pthread_mutex_unlock(&g_h5_lock);
   return c;
 }
@@ -627,6 +663,7 @@ CacheWriter *cache_writer_create(const char *path, const CacheSpec *spec) {
   h5_quiet();
   w->file = H5Fcreate(w->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
   if (w->file < 0) at_fatal("cannot create '%s' (does the folder exist and is it writable?)", w->tmp);
+  at_temp_file_register(w->tmp); /* a fatal error removes the partial file */
   h5_write_string_attr(w->file, "format", AT_CACHE_FORMAT);
   write_int_attr(w->file, "version", AT_CACHE_VERSION);
   const FrontEnd *fe = &spec->front_end;
@@ -722,12 +759,10 @@ void cache_writer_finish(CacheWriter *w) {
   if (w->fold) write_dataset(w, "fold", H5T_STD_I32LE, H5T_NATIVE_INT32, 1, dims, w->fold);
   H5Tclose(w->mem_type);
   H5Dclose(w->features);
-  if (H5Fclose(w->file) < 0) {
-    remove(w->tmp);
-    at_fatal("cannot finish writing '%s' (is the disk full?)", w->tmp);
-  }
+  if (H5Fclose(w->file) < 0) at_fatal("cannot finish writing '%s' (is the disk full?)", w->tmp);
   pthread_mutex_unlock(&g_h5_lock);
   h5_commit_file(w->tmp, w->path);
+  at_temp_file_clear();
   for (int i = 0; i < s->n; i++) free(w->ids[i]);
   free(w->ids);
   free(w->written);

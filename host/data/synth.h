@@ -14,7 +14,7 @@
  *    half of it) every P frames, P set by the tag (5, 6, 7, 8, 9, 11, 13, 17,
  *    19, 23, ...; no period a multiple of another below 23), random phase:
  *    learnable by temporal filters (pons_time's 1x60).
- * Amplitudes vary per example (band 1.5-2.5, onsets 2-3 noise deviations).
+ * Amplitudes vary per example (band 1.5-2.5, onsets 3-4 noise deviations).
  *
  * Multi-label (n_tags > 0): each tag is present with probability 0.3,
  * independently. Single-label (classes > 0): one class per example,

@@ -283,7 +283,7 @@ void eval_write_json(const EvalResult *r, const Cache *c, FILE *out) {
     if (r->multi_label) tag_metrics_json(out, &r->song_tags, c);
     else class_metrics_json(out, &r->song_classes, c);
   }
-  fprintf(out, "}\n");
+  fputc('}', out);
 }
 
 void eval_write_csv(const EvalResult *r, const Cache *c, FILE *out) {

@@ -40,7 +40,7 @@ void eval_result_free(EvalResult *r);
 /* The selection value (higher is better: loss is negated). */
 double eval_score(const EvalResult *r, int select_metric);
 
-/* Human summary, JSON, and per-tag / per-class CSV. */
+/* Human summary, JSON (one object, no newline), and per-tag / per-class CSV. */
 void eval_print(const EvalResult *r, const Cache *c, FILE *out);
 void eval_write_json(const EvalResult *r, const Cache *c, FILE *out);
 void eval_write_csv(const EvalResult *r, const Cache *c, FILE *out);

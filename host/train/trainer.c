@@ -142,13 +142,33 @@ static void apply_lr(Trainer *t) {
   t->opt->adam.lr = (float)t->st.lr;
 }
 
-/* The first layer (in backward order) whose gradient holds a NaN or Inf. */
-static const char *first_bad_layer(Trainer *t) {
+/* Where a non-finite value first appears: an input row (named by its cache
+ * id), else the first layer whose output holds one, else the first layer (in
+ * backward order) whose parameter gradient does. */
+static void describe_non_finite(Trainer *t, const Batch *b, char *out, size_t size) {
+  const size_t row = at_dims_count(t->m->input);
+  for (int i = 0; i < b->n; i++)
+    for (size_t j = 0; j < row; j++)
+      if (!isfinite(b->x[(size_t)i * row + j])) {
+        snprintf(out, size, "the input holds NaN/Inf: example %d ('%s') of %s", b->example[i],
+                 t->train_cache->ids[b->example[i]], t->train_cache->path);
+        return;
+      }
+  for (int l = 0; l < t->m->n_layers; l++) {
+    const Layer *L = &t->m->layers[l];
+    if (!t->be->all_finite(L->out_buf, (size_t)b->n * at_dims_count(L->out))) {
+      snprintf(out, size, "first non-finite output in layer %s", L->name);
+      return;
+    }
+  }
   for (int i = t->m->n_params - 1; i >= 0; i--) {
     const ParamTensor *p = &t->m->params[i];
-    if (p->trainable && !t->be->all_finite(t->m->grads + p->offset, p->count)) return t->m->layers[p->layer].name;
+    if (p->trainable && !t->be->all_finite(t->m->grads + p->offset, p->count)) {
+      snprintf(out, size, "first non-finite gradient in layer %s", t->m->layers[p->layer].name);
+      return;
+    }
   }
-  return "(none: the loss itself)";
+  snprintf(out, size, "in the loss");
 }
 
 static void save_last(Trainer *t) { checkpoint_save(t->last_path, t->m, t->opt, &t->st, t->e->text); }
@@ -184,8 +204,7 @@ static void end_epoch(Trainer *t, double epoch_seconds) {
   json_number(t->log, score);
   if (have_valid) {
     fprintf(t->log, ", \"valid\": ");
-    eval_write_json(&r, valid_source(t), t->log); /* ends with a newline */
-    fseek(t->log, -1, SEEK_END);
+    eval_write_json(&r, valid_source(t), t->log);
   }
   fprintf(t->log, "}\n");
   fflush(t->log);
@@ -212,7 +231,7 @@ static void end_epoch(Trainer *t, double epoch_seconds) {
 }
 
 /* One optimizer step on a batch; returns 0 if the run must stop. */
-static int train_step(Trainer *t, const Batch *b, double *loss_out) {
+static int train_step(Trainer *t, const Batch *b, double *loss_out, double *norm_out) {
   Model *m = t->m;
   const Backend *be = t->be;
   const TrainConfig *tc = &t->e->train;
@@ -225,11 +244,12 @@ static int train_step(Trainer *t, const Batch *b, double *loss_out) {
   double loss = model_loss(m, b->n, t->targets, 1);
   double norm = sqrt(be->sum_squares(m->grads, m->n_weights));
   *loss_out = loss;
+  *norm_out = norm;
   if (!isfinite(loss) || !isfinite(norm)) {
-    char detail[512];
-    snprintf(detail, sizeof detail, "non-finite %s at step %ld (epoch %ld, batch %ld); first bad gradient in layer %s",
-             isfinite(loss) ? "gradient" : "loss", t->st.step + 1, t->st.epoch + 1, t->st.cursor + 1,
-             first_bad_layer(t));
+    char where[4400], detail[4800];
+    describe_non_finite(t, b, where, sizeof where);
+    snprintf(detail, sizeof detail, "non-finite %s at step %ld (epoch %ld, batch %ld); %s",
+             isfinite(loss) ? "gradient" : "loss", t->st.step + 1, t->st.epoch + 1, t->st.cursor + 1, where);
     if (tc->on_nan == ON_NAN_SKIP) {
       be->copy(m->state, t->state_backup, sizeof(float) * m->n_state);
       t->st.nan_skipped++;
@@ -353,13 +373,13 @@ int train_run(Experiment *e, const char *resume_dir) {
     double epoch_start = at_now_seconds(), last = epoch_start;
     const Batch *b;
     while (ok && (b = loader_next(t.loader))) {
-      double loss;
-      ok = train_step(&t, b, &loss);
+      double loss, norm;
+      ok = train_step(&t, b, &loss, &norm);
       if (!ok) break;
       double now = at_now_seconds();
       double rate = b->n / fmax(now - last, 1e-9);
       last = now;
-      log_step(&t, loss, NAN, rate);
+      log_step(&t, loss, norm, rate);
       char extra[64];
       snprintf(extra, sizeof extra, "loss %.4f", loss);
       progress_update(&bar, t.st.cursor, rate, "samples", extra);

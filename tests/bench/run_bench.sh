@@ -172,6 +172,13 @@ if has pons; then
   done
 fi
 
+# Loader throughput (training mode, 2 threads by default): FCN-4-shaped float16
+# cache from the page cache; target >= 4,000 examples/s. Runs by default or
+# when BENCH_MODELS names "loader".
+if [ -z "${BENCH_MODELS:-}" ] || has loader; then
+  run loader -- "$BIN/bench_loader" --threads "$THREADS"
+fi
+
 # ---- summary table + JSON lines ----
 echo
 # Our children's CPU seconds (bash `times`, second line) vs the machine's.

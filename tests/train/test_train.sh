@@ -1,0 +1,173 @@
+#!/usr/bin/env bash
+# Training end to end, on synthetic caches (auratag synth):
+#  - learning happens: pons_time, pons_frequency and a narrow FCN-3 reach a
+#    validation ROC-AUC above 0.95;
+#  - exact resume: a run killed with SIGKILL mid-epoch and resumed ends with
+#    the same weights, BN statistics and optimizer state, bit for bit, as an
+#    uninterrupted run;
+#  - NaN losses stop the run (or are skipped and counted);
+#  - a checkpoint write that fails (file size limit = a full disk) is an
+#    error and the previous checkpoint survives unchanged;
+#  - eval's per-tag ROC-AUC / AP equal scikit-learn's on predict's output;
+#  - bad inputs: mismatched cache, existing run folder, empty fold.
+set -u
+BUILD=${AURATAG_BUILD:-build}
+AT=$BUILD/auratag
+PY=/usr/bin/python3
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+fail=0
+pass() { echo "PASS $1"; }
+failed() { echo "FAIL $1"; fail=1; }
+quiet() { "$@" >"$work/out.txt" 2>&1; }
+
+"$AT" synth "$work/d40" --tags 8 --patterns both --train 2000 --valid 400 --test 400 --seed 3 >/dev/null || failed "synth 40x80"
+"$AT" synth "$work/d96" --bins 96 --frames 1366 --tags 8 --patterns both --train 400 --valid 100 --test 100 --seed 4 >/dev/null || failed "synth 96x1366"
+"$AT" synth "$work/folds" --tags 8 --patterns both --train 200 --valid 40 --test 40 --songs 4 --folds 5 --seed 5 >/dev/null || failed "synth folds"
+data40="--set data.train=$work/d40/train.h5 --set data.valid=$work/d40/valid.h5 --set data.test=$work/d40/test.h5"
+data96="--set data.train=$work/d96/train.h5 --set data.valid=$work/d96/valid.h5 --set data.test=$work/d96/test.h5"
+runs="--set train.root=$work/runs"
+
+roc_of() { $PY -c "import json,sys; print(json.load(open(sys.argv[1]))['valid']['clip']['macro_roc_auc'])" "$1"; }
+
+# ---- learning happens
+learn() { # name config data-args extra...
+  local name=$1 config=$2 data=$3
+  shift 3
+  # shellcheck disable=SC2086
+  if ! quiet "$AT" train "$config" $data $runs --set "train.run=$name" "$@"; then
+    failed "$name: training failed: $(tail -3 "$work/out.txt")"
+    return
+  fi
+  local auc
+  auc=$(roc_of "$work/runs/$name/results.json")
+  if $PY -c "import sys; sys.exit(0 if float(sys.argv[1]) > 0.95 else 1)" "$auc"; then
+    pass "$name learns the synthetic tags: validation ROC-AUC $auc > 0.95"
+  else
+    failed "$name: validation ROC-AUC $auc <= 0.95"
+  fi
+}
+learn pons_time configs/experiments/synth_pons_time.ini "$data40" --set train.epochs=10
+learn pons_frequency configs/experiments/synth_pons_frequency.ini "$data40"
+learn fcn3 configs/experiments/synth_fcn3.ini "$data96"
+
+# the run folder holds what the README promises
+r=$work/runs/pons_time
+if [ -f "$r/config.ini" ] && [ -f "$r/best.h5" ] && [ -f "$r/last.h5" ] && [ -f "$r/results.json" ] &&
+   $PY - "$r/log.jsonl" <<'PYEOF'
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1])]
+steps = [l for l in lines if l["type"] == "step"]
+epochs = [l for l in lines if l["type"] == "epoch"]
+assert len(epochs) == 10, len(epochs)
+assert len(steps) == 10 * 63, len(steps)
+assert all(k in steps[0] for k in ("loss", "lr", "samples_per_s", "grad_norm"))
+assert all("valid" in e and "train_loss" in e and "time_s" in e for e in epochs)
+assert epochs[-1]["train_loss"] < epochs[0]["train_loss"]
+PYEOF
+then pass "run folder: config.ini, log.jsonl (steps and epochs), best.h5, last.h5, results.json"; else failed "run folder contents"; fi
+
+# ---- eval equals scikit-learn on predict's probabilities
+if quiet "$AT" eval "$work/runs/pons_time" "$work/d40/test.h5" --json "$work/eval.json" --csv "$work/eval.csv" &&
+   quiet "$AT" predict "$work/runs/pons_time" "$work/d40/test.h5" -o "$work/pred.h5" &&
+   $PY - "$work/eval.json" "$work/pred.h5" "$work/d40/test.h5" <<'PYEOF'
+import json, sys, h5py, numpy as np
+from sklearn.metrics import roc_auc_score, average_precision_score
+ev = json.load(open(sys.argv[1]))
+p = h5py.File(sys.argv[2], "r")["probabilities"][()].astype(np.float64)
+y = h5py.File(sys.argv[3], "r")["labels"][()]
+assert p.shape == y.shape == (400, 8)
+for j, t in enumerate(ev["clip"]["tags"]):
+    assert abs(t["roc_auc"] - roc_auc_score(y[:, j], p[:, j])) < 1e-9, (j, t)
+    assert abs(t["pr_auc"] - average_precision_score(y[:, j], p[:, j])) < 1e-9, (j, t)
+assert abs(ev["clip"]["macro_roc_auc"] - roc_auc_score(y, p, average="macro")) < 1e-9
+PYEOF
+then pass "eval's per-tag ROC-AUC and AP equal scikit-learn's on predict's probabilities"; else failed "eval vs sklearn: $(tail -3 "$work/out.txt")"; fi
+
+# ---- exact resume after SIGKILL mid-epoch
+bb="tests/configs/resume_blackbox.ini --set data.train=$work/d40/train.h5 --set data.valid=$work/d40/valid.h5 $runs"
+# shellcheck disable=SC2086
+quiet "$AT" train $bb --set train.run=whole || failed "resume: the uninterrupted run failed"
+# shellcheck disable=SC2086
+"$AT" train $bb --set train.run=killed >"$work/killed.txt" 2>&1 &
+pid=$!
+killed=0
+for _ in $(seq 1 600); do
+  steps=$(grep -c '"type": "step"' "$work/runs/killed/log.jsonl" 2>/dev/null || true)
+  if [ "${steps:-0}" -ge 150 ] && [ -f "$work/runs/killed/last.h5" ]; then kill -9 $pid; killed=1; break; fi
+  sleep 0.05
+done
+wait $pid 2>/dev/null
+if [ $killed = 1 ] && [ ! -f "$work/runs/killed/results.json" ]; then
+  quiet "$AT" train --resume "$work/runs/killed" || failed "resume: the resumed run failed: $(tail -3 "$work/out.txt")"
+  if $PY - "$work/runs/whole/last.h5" "$work/runs/killed/last.h5" <<'PYEOF'
+import sys, h5py, numpy as np
+a, b = h5py.File(sys.argv[1], "r"), h5py.File(sys.argv[2], "r")
+names = []
+a.visit(lambda n: names.append(n) if isinstance(a[n], h5py.Dataset) else None)
+assert any(n.startswith("train/optimizer") for n in names) and any("running" not in n for n in names)
+for n in names:
+    assert a[n].shape == b[n].shape and np.array_equal(a[n][()], b[n][()]), f"{n} differs"
+for k in ("step", "epoch", "lr", "best_metric", "best_epoch"):
+    assert a["train"].attrs[k] == b["train"].attrs[k], k
+PYEOF
+  then pass "killed mid-epoch (SIGKILL after $steps steps) and resumed: final weights, statistics and optimizer state bit-identical"
+  else failed "resumed run differs from the uninterrupted one"; fi
+else
+  failed "resume: could not kill the run mid-way (killed=$killed)"
+fi
+
+# ---- NaN: stop (exit 1, names step and layer, keeps the last checkpoint) or skip.
+# The cause here is a corrupt example: one spectrogram of NaN in the training cache.
+cp "$work/d40/train.h5" "$work/nan.h5"
+$PY -c "import h5py, numpy as np; f = h5py.File('$work/nan.h5', 'r+'); f['features'][17] = np.nan"
+nan="--set data.train=$work/nan.h5 --set data.valid=$work/d40/valid.h5 --set data.test= $runs"
+# shellcheck disable=SC2086
+"$AT" train configs/experiments/synth_pons_time.ini $nan --set train.run=nan --set train.checkpoint_every=1 >"$work/nan.txt" 2>&1
+rc=$?
+if [ $rc = 1 ] && grep -Eq "non-finite (loss|gradient) at step [0-9]+ \(epoch 1, batch [0-9]+\); the input holds NaN/Inf: example 17 " "$work/nan.txt" &&
+   grep -q "last good checkpoint is .*last.h5" "$work/nan.txt" && grep -q '"type": "nan_stop"' "$work/runs/nan/log.jsonl" &&
+   [ ! -f "$work/runs/nan/results.json" ]; then
+  pass "a NaN loss stops the run: $(grep -o 'non-finite.*' "$work/nan.txt" | head -1)"
+else failed "NaN stop (rc $rc): $(tail -3 "$work/nan.txt")"; fi
+# shellcheck disable=SC2086
+"$AT" train configs/experiments/synth_pons_time.ini $nan --set train.run=nanskip --set train.on_nan=skip \
+  --set train.epochs=2 >"$work/nan.txt" 2>&1
+if [ $? = 0 ] && $PY -c "import json,sys; r = json.load(open(sys.argv[1])); sys.exit(0 if r['nan_skipped'] == 2 and r['valid']['clip']['macro_roc_auc'] > 0.75 else 1)" "$work/runs/nanskip/results.json"; then
+  pass "on_nan = skip skips the bad batch (once per epoch) and trains on"; else failed "NaN skip: $(tail -3 "$work/nan.txt")"; fi
+
+# ---- a failing checkpoint write keeps the previous checkpoint
+# shellcheck disable=SC2086
+quiet "$AT" train $bb --set train.run=full --set train.max_steps=10 || failed "disk full: first part"
+before=$(md5sum <"$work/runs/full/last.h5")
+( trap '' XFSZ; ulimit -f 20000; "$AT" train --resume "$work/runs/full" ) >"$work/full.txt" 2>&1
+rc=$?
+after=$(md5sum <"$work/runs/full/last.h5")
+leftovers=$(find "$work/runs/full" -name '*.tmp*' | wc -l)
+if [ $rc = 1 ] && grep -q "disk full" "$work/full.txt" && [ "$before" = "$after" ] && [ "$leftovers" = 0 ] &&
+   quiet "$AT" train --resume "$work/runs/full"; then
+  pass "a checkpoint write that fails is an error; the previous checkpoint survives and resumes"
+else failed "disk full (rc $rc, leftovers $leftovers): $(tail -2 "$work/full.txt")"; fi
+
+# ---- bad input
+expect_error() { # description expected-text command...
+  local what=$1 text=$2
+  shift 2
+  "$@" >"$work/err.txt" 2>&1
+  local rc=$?
+  if [ $rc = 1 ] && grep -qF -- "$text" "$work/err.txt"; then pass "$what: $(grep -o 'error: .*' "$work/err.txt" | head -1 | cut -c1-150)"
+  else failed "$what (rc $rc): $(tail -2 "$work/err.txt")"; fi
+}
+# shellcheck disable=SC2086
+expect_error "a cache that does not fit the model" "has 96 frequency bins per frame but model 'pons_time' takes 40" \
+  "$AT" train configs/experiments/synth_pons_time.ini $data96 $runs --set train.run=mismatch
+# shellcheck disable=SC2086
+expect_error "an existing run folder" "already holds a run" \
+  "$AT" train configs/experiments/synth_pons_time.ini $data40 $runs --set train.run=pons_time
+expect_error "an empty test fold" "selects no test examples" \
+  "$AT" train configs/experiments/synth_pons_time.ini --set "data.train=$work/folds/train.h5" --set data.valid= \
+  --set data.test= --set data.fold=7 $runs --set train.run=emptyfold
+head -c 100000 "$work/d40/valid.h5" >"$work/trunc.h5"
+expect_error "a truncated cache" "trunc.h5" "$AT" eval "$work/runs/pons_time" "$work/trunc.h5"
+exit $fail
