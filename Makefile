@@ -71,7 +71,7 @@ deps:
 	@bash scripts/install-deps.sh
 
 demo: deps
-	$(MAKE) auratag $(BUILD)/tests/bench/bench_step
+	$(MAKE) auratag
 	bash scripts/demo.sh
 
 check: deps

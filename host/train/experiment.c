@@ -52,6 +52,8 @@ static void resolve_path(IniSection *s, const char *key, char *out, size_t size)
   } else {
     snprintf(absolute, sizeof absolute, "%s", joined);
   }
+  char canonical[PATH_MAX];
+  if (realpath(absolute, canonical)) snprintf(absolute, sizeof absolute, "%s", canonical);
   if (strlen(absolute) >= size) ini_fail(s, e, "the path is longer than %zu characters", size - 1);
   snprintf(out, size, "%s", absolute);
   free(e->value);
