@@ -101,6 +101,8 @@ typedef struct Raw {
   int labels_value;   /* multi-label: the value of every label */
   int song_len;       /* -1: none */
   const void *data;   /* features, raw in the file type (NULL: zeros) */
+  int first_only;     /* write example 0 only (chunked: the others' chunks are missing) */
+  int fixed_strings;  /* tags and ids as fixed-length, NUL-padded strings (numpy 'S') */
 } Raw;
 
 static Raw raw_default(int n, int bins, int frames, int n_tags) {
@@ -109,19 +111,23 @@ static Raw raw_default(int n, int bins, int frames, int n_tags) {
   return r;
 }
 
-static void write_vlen_strings(hid_t f, const char *name, int n, const char *prefix) {
+static void write_vlen_strings(hid_t f, const char *name, int n, const char *prefix, int fixed) {
   hid_t t = H5Tcopy(H5T_C_S1);
-  H5Tset_size(t, H5T_VARIABLE);
-  H5Tset_cset(t, H5T_CSET_UTF8);
+  H5Tset_size(t, fixed ? 8 : H5T_VARIABLE);
+  if (fixed) H5Tset_strpad(t, H5T_STR_NULLPAD);
+  else H5Tset_cset(t, H5T_CSET_UTF8);
   char **s = calloc((size_t)n + 1, sizeof(char *));
+  char *flat = calloc((size_t)n + 1, 8);
   for (int i = 0; i < n; i++) {
     s[i] = malloc(32);
     snprintf(s[i], 32, "%s%d", prefix, i);
+    memcpy(flat + 8 * i, s[i], strlen(s[i]) < 8 ? strlen(s[i]) : 8); /* no NUL when 8 long */
   }
   hsize_t d[1] = {(hsize_t)n};
   hid_t sp = H5Screate_simple(1, d, NULL);
   hid_t ds = H5Dcreate2(f, name, t, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-  if (n) H5Dwrite(ds, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, s);
+  if (n) H5Dwrite(ds, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, fixed ? (void *)flat : (void *)s);
+  free(flat);
   H5Dclose(ds);
   H5Sclose(sp);
   H5Tclose(t);
@@ -182,7 +188,16 @@ static void make_raw(const char *path, const Raw *r) {
     void *zeros = r->data ? NULL : calloc(count, H5Tget_size(ftype));
     hid_t mtype = H5Tcopy(ftype);
     if (r->big_endian) H5Tset_order(mtype, H5T_ORDER_LE); /* data given little-endian */
-    H5Dwrite(ds, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, r->data ? r->data : zeros);
+    if (r->first_only) {
+      hsize_t f0[3] = {0, 0, 0}, fn[3] = {1, r->fdims[1], r->fdims[2]};
+      hid_t fs = H5Dget_space(ds), ms = H5Screate_simple(3, fn, NULL);
+      H5Sselect_hyperslab(fs, H5S_SELECT_SET, f0, NULL, fn, NULL);
+      H5Dwrite(ds, mtype, ms, fs, H5P_DEFAULT, r->data ? r->data : zeros);
+      H5Sclose(ms);
+      H5Sclose(fs);
+    } else {
+      H5Dwrite(ds, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, r->data ? r->data : zeros);
+    }
     H5Tclose(mtype);
     free(zeros);
   }
@@ -191,8 +206,8 @@ static void make_raw(const char *path, const Raw *r) {
   H5Sclose(sp);
   H5Tclose(ftype);
   int n = (int)r->fdims[0];
-  write_vlen_strings(f, "tags", r->n_tags_names, "tag");
-  write_vlen_strings(f, "ids", r->n_ids, "clip");
+  write_vlen_strings(f, "tags", r->n_tags_names, "tag", r->fixed_strings);
+  write_vlen_strings(f, "ids", r->n_ids, r->fixed_strings ? "clipname" : "clip", r->fixed_strings);
   if (r->multi) {
     hid_t lt = r->ltype ? r->ltype : H5T_STD_U8LE;
     size_t es = H5Tget_size(lt) == 1 ? 1 : 4;
@@ -832,6 +847,37 @@ static void copy_truncated(const char *src, const char *dst, long keep) {
   fclose(out);
 }
 
+/* What h5py users write: big-endian or plain float32, fixed-length byte
+ * strings ('S8', one of them exactly 8 bytes without a NUL), int64 labels. */
+static void test_foreign_files(void) {
+  const int n = 3, bins = 4, frames = 6;
+  float *x = malloc(sizeof(float) * n * bins * frames), *got = malloc(sizeof(float) * bins * frames);
+  for (int i = 0; i < n * bins * frames; i++) x[i] = (float)i * 0.25f - 7.0f;
+  for (int be = 0; be < 2; be++) {
+    Raw r = raw_default(n, bins, frames, 2);
+    r.ftype = H5T_IEEE_F32LE;
+    r.big_endian = be;
+    r.fixed_strings = 1;
+    r.data = x;
+    const char *p = tmp_path("foreign.h5");
+    make_raw(p, &r);
+    Cache *c = cache_open(p);
+    int bad = 0;
+    for (int i = 0; i < n; i++) {
+      cache_read(c, i, 1, frames - 2, got);
+      for (int b = 0; b < bins; b++)
+        for (int t = 0; t < frames - 2; t++) bad += got[b * (frames - 2) + t] != x[(i * bins + b) * frames + 1 + t];
+    }
+    CHECK(bad == 0 && !strcmp(c->tags[1], "tag1") && !strcmp(c->ids[2], "clipname") && c->feature_bytes == 4,
+          "foreign file (%s): %d values wrong, tag '%s', id '%s'", be ? "big-endian" : "little-endian", bad, c->tags[1],
+          c->ids[2]);
+    if (!bad) printf("PASS foreign file: %s float32, fixed-length strings\n", be ? "big-endian" : "little-endian");
+    cache_close(c);
+  }
+  free(x);
+  free(got);
+}
+
 static void test_bad_input(void) {
   const char *p = tmp_path("bad.h5");
   Raw r;
@@ -866,6 +912,7 @@ static void test_bad_input(void) {
   BAD("both labels", r.single = 1, "has both /labels (multi-label) and /label (single-label)");
   BAD("class out of range", (r.multi = 0, r.single = 1, r.label_value = 3), "/label[0] = 3 is not a class index");
   BAD("song length", r.song_len = 5, "/song has shape [5], expected [7]");
+  BAD("missing chunks", (r.chunked = 1, r.first_only = 1), "/features stores 1 of its 7 chunks");
   expect_fatal("missing file", child_open, tmp_path("nonexistent.h5"), "cannot read cache");
   FILE *g = fopen(p, "wb");
   for (int i = 0; i < 5000; i++) fputc((i * 7919) & 0xff, g);
@@ -939,6 +986,7 @@ int main(void) {
   test_loader_train();
   test_loader_eval();
   test_synth();
+  test_foreign_files();
   test_bad_input();
   test_writer_errors();
   cleanup();

@@ -260,8 +260,7 @@ static void apply_override(IniFile *ini, const char *assignment, const char *fil
     fprintf(stderr, "auratag: error: %s '%s': no section named '%s'. Sections of %s:", where, assignment, label, ini->path);
     for (int i = 0; i < ini->n_sections; i++) fprintf(stderr, " %s", ini->sections[i].label);
     fputc('\n', stderr);
-    fflush(NULL);
-    _exit(1);
+    at_fatal_exit();
   }
   for (int j = 0; j < s->n_entries; j++)
     if (strcmp(s->entries[j].key, key) == 0) {
@@ -304,8 +303,7 @@ void ini_fail(const IniSection *s, const IniEntry *e, const char *fmt, ...) {
   vfprintf(stderr, fmt, ap);
   fputc('\n', stderr);
   va_end(ap);
-  fflush(NULL);
-  _exit(1);
+  at_fatal_exit();
 }
 
 static int parse_long(const char *text, long *out) {

@@ -12,19 +12,29 @@ static char g_temp_file[4096];
 void at_temp_file_register(const char *path) { snprintf(g_temp_file, sizeof g_temp_file, "%s", path); }
 void at_temp_file_clear(void) { g_temp_file[0] = '\0'; }
 
+static void (*g_fatal_hook)(void);
+
+void at_set_fatal_hook(void (*hook)(void)) { g_fatal_hook = hook; }
+
+void at_fatal_exit(void) {
+  if (g_temp_file[0]) remove(g_temp_file);
+  g_temp_file[0] = '\0';
+  fflush(NULL);
+  if (g_fatal_hook) g_fatal_hook();
+  /* _exit, not exit: library exit handlers (HDF5 closing a file whose write
+   * just failed, worker threads still running) must not run on this path. */
+  _exit(1);
+}
+
 void at_fatal(const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  if (g_temp_file[0]) remove(g_temp_file);
   fflush(stdout);
   fputs("auratag: error: ", stderr);
   vfprintf(stderr, fmt, ap);
   fputc('\n', stderr);
   va_end(ap);
-  /* _exit, not exit: library exit handlers (HDF5 closing a file whose write
-   * just failed, worker threads still running) must not run on this path. */
-  fflush(NULL);
-  _exit(1);
+  at_fatal_exit();
 }
 
 void at_die_at(const char *file, int line, const char *fmt, ...) {

@@ -17,6 +17,13 @@
 /* Prints "auratag: error: <message>" and exits(1). */
 AT_NORETURN AT_PRINTF(1, 2) void at_fatal(const char *fmt, ...);
 
+/* The end of every fatal error after its message: removes the registered
+ * temporary file, flushes, and _exit(1)s -- or, where a hook is set (the
+ * fuzz targets, which must survive bad input), calls the hook, which must
+ * not return (it longjmps). */
+AT_NORETURN void at_fatal_exit(void);
+void at_set_fatal_hook(void (*hook)(void));
+
 /* Internal invariant failure: names the source location, exits(3). */
 AT_NORETURN AT_PRINTF(3, 4) void at_die_at(const char *file, int line, const char *fmt, ...);
 

@@ -35,7 +35,27 @@
 
 /* HDF5 calls made here are serialised by this lock (the serial library need
  * not be built thread-safe; Debian's is, and then this costs nothing). */
-static pthread_mutex_t g_h5_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t g_h5_lock;
+static pthread_once_t g_h5_lock_once = PTHREAD_ONCE_INIT;
+
+/* Recursive: the fuzz targets catch fatal errors with longjmp (see
+ * at_set_fatal_hook), possibly while the lock is held; their next call from
+ * the same thread must not deadlock. */
+static void h5_lock_init(void) {
+  pthread_mutexattr_t attr;
+  pthread_mutexattr_init(&attr);
+  pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+  pthread_mutex_init(&g_h5_lock, &attr);
+  pthread_mutexattr_destroy(&attr);
+}
+
+static void h5_lock(void) {
+  pthread_once(&g_h5_lock_once, h5_lock_init);
+  pthread_mutex_lock(&g_h5_lock);
+}
+
+#define AT_STR_(x) #x
+#define AT_STR(x) AT_STR_(x)
 
 struct CacheImpl {
   int fd;            /* >= 0: the pread path */
@@ -323,6 +343,9 @@ static void open_features(Cache *c, hid_t file, int *fast, long long *offset) {
   if (d.dims[1] == 0 || d.dims[2] == 0)
     at_fatal("cache '%s': /features has shape [%llu, %llu, %llu]: examples without bins or frames", path,
              (unsigned long long)d.dims[0], (unsigned long long)d.dims[1], (unsigned long long)d.dims[2]);
+  if (d.dims[1] * d.dims[2] > (hsize_t)INT_MAX / 4)
+    at_fatal("cache '%s': /features has %llu x %llu values per example, more than auratag handles (corrupt file?)", path,
+             (unsigned long long)d.dims[1], (unsigned long long)d.dims[2]);
   c->n = (int)d.dims[0];
   c->bins = (int)d.dims[1];
   c->frames = (int)d.dims[2];
@@ -330,7 +353,20 @@ static void open_features(Cache *c, hid_t file, int *fast, long long *offset) {
 
   /* The pread path: contiguous, no filters or external files, little-endian IEEE, allocated. */
   hid_t dcpl = H5Dget_create_plist(d.id);
-  int contiguous = H5Pget_layout(dcpl) == H5D_CONTIGUOUS && H5Pget_nfilters(dcpl) == 0 && H5Pget_external_count(dcpl) == 0;
+  H5D_layout_t layout = H5Pget_layout(dcpl);
+  int contiguous = layout == H5D_CONTIGUOUS && H5Pget_nfilters(dcpl) == 0 && H5Pget_external_count(dcpl) == 0;
+  if (layout == H5D_CHUNKED) {
+    /* Every chunk must be stored: a missing one is a truncated write (or a
+     * corrupt shape) that HDF5 would silently read as fill values. */
+    hsize_t chunk[3], nchunks = 0, want = 1;
+    if (H5Pget_chunk(dcpl, 3, chunk) != 3) at_fatal("cache '%s': /features has an unreadable chunk layout (corrupt file?)", path);
+    for (int i = 0; i < 3; i++) want *= (d.dims[i] + chunk[i] - 1) / chunk[i];
+    if (H5Dget_num_chunks(d.id, d.space, &nchunks) < 0)
+      at_fatal("cache '%s': cannot read the chunk index of /features (truncated or corrupt?)", path);
+    if (nchunks != want)
+      at_fatal("cache '%s' is truncated or corrupt: /features stores %llu of its %llu chunks (examples never written?)",
+               path, (unsigned long long)nchunks, (unsigned long long)want);
+  }
   H5Pclose(dcpl);
   int native = c->feature_bytes == 2 ? H5Tget_order(d.type) == H5T_ORDER_LE : H5Tequal(d.type, H5T_IEEE_F32LE) > 0;
   haddr_t addr = H5Dget_offset(d.id);
@@ -355,30 +391,62 @@ static void on_crash(int sig) {
   _exit(1);
 }
 
-static const int k_crash_signals[3] = {SIGSEGV, SIGBUS, SIGFPE};
+static char g_hang_msg[4400];
+static size_t g_hang_len;
 
-static void guard_crashes(const char *path, struct sigaction *saved) {
-  int n = snprintf(g_crash_msg, sizeof g_crash_msg,
-                   "auratag: error: cache '%s' is corrupt: the HDF5 library crashed reading its metadata "
-                   "(rewrite the cache)\n", path);
-  g_crash_len = n < 0 ? 0 : (size_t)n < sizeof g_crash_msg ? (size_t)n : sizeof g_crash_msg - 1;
+static void on_hang(int sig) {
+  (void)sig;
+  ssize_t r = write(2, g_hang_msg, g_hang_len);
+  (void)r;
+  _exit(1);
+}
+
+/* Some corrupt global heaps send HDF5 into an endless loop: opening a cache
+ * that takes this long is reported as corrupt rather than hanging forever. */
+#define CACHE_OPEN_WATCHDOG_S 600
+
+enum { N_GUARDED = 5 };
+static const int k_crash_signals[N_GUARDED - 1] = {SIGSEGV, SIGBUS, SIGFPE, SIGABRT};
+
+typedef struct Guard {
+  struct sigaction saved[N_GUARDED];
+  unsigned alarm_left;
+} Guard;
+
+static size_t message(char *dst, size_t cap, const char *fmt, const char *path) {
+  int n = snprintf(dst, cap, fmt, path);
+  return n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;
+}
+
+static void guard_crashes(const char *path, Guard *g) {
+  g_crash_len = message(g_crash_msg, sizeof g_crash_msg,
+                        "auratag: error: cache '%s' is corrupt: the HDF5 library crashed reading its metadata "
+                        "(rewrite the cache)\n", path);
+  g_hang_len = message(g_hang_msg, sizeof g_hang_msg,
+                       "auratag: error: cache '%s' is corrupt: the HDF5 library did not finish reading its "
+                       "metadata in " AT_STR(CACHE_OPEN_WATCHDOG_S) " s (rewrite the cache)\n", path);
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = on_crash;
   sigemptyset(&sa.sa_mask);
-  for (int i = 0; i < 3; i++) sigaction(k_crash_signals[i], &sa, &saved[i]);
+  for (int i = 0; i < N_GUARDED - 1; i++) sigaction(k_crash_signals[i], &sa, &g->saved[i]);
+  sa.sa_handler = on_hang;
+  sigaction(SIGALRM, &sa, &g->saved[N_GUARDED - 1]);
+  g->alarm_left = alarm(CACHE_OPEN_WATCHDOG_S);
 }
 
-static void unguard_crashes(const struct sigaction *saved) {
-  for (int i = 0; i < 3; i++) sigaction(k_crash_signals[i], &saved[i], NULL);
+static void unguard_crashes(const Guard *g) {
+  alarm(g->alarm_left); /* whatever alarm the caller had (0: none) */
+  for (int i = 0; i < N_GUARDED - 1; i++) sigaction(k_crash_signals[i], &g->saved[i], NULL);
+  sigaction(SIGALRM, &g->saved[N_GUARDED - 1], NULL);
 }
 
 Cache *cache_open(const char *path) {
-  pthread_mutex_lock(&g_h5_lock);
+  h5_lock();
   h5_quiet();
   if (access(path, R_OK) != 0) at_fatal("cannot read cache '%s': %s", path, strerror(errno));
-  struct sigaction saved[3];
-  guard_crashes(path, saved);
+  Guard guard;
+  guard_crashes(path, &guard);
   hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
   if (file < 0) at_fatal("cache '%s' is not a readable HDF5 file (truncated or corrupt?)", path);
 
@@ -470,7 +538,7 @@ Cache *cache_open(const char *path) {
     m->file = file;
     if (c->feature_bytes == 2) m->mem_half = half_type();
   }
-  unguard_crashes(saved);
+  unguard_crashes(&guard);
   pthread_mutex_unlock(&g_h5_lock);
   return c;
 }
@@ -480,7 +548,7 @@ void cache_close(Cache *c) {
   CacheImpl *m = c->impl;
   if (m->fd >= 0) close(m->fd);
   if (m->file >= 0) {
-    pthread_mutex_lock(&g_h5_lock);
+    h5_lock();
     if (m->mem_half >= 0) H5Tclose(m->mem_half);
     H5Dclose(m->features);
     H5Fclose(m->file);
@@ -563,7 +631,7 @@ void cache_read(Cache *c, int index, int start, int count, float *dst) {
   }
   /* HDF5 path: the hyperslab [index, :, start:start+count] */
   void *stage = fb == 2 ? stage_get(m) : NULL;
-  pthread_mutex_lock(&g_h5_lock);
+  h5_lock();
   h5_quiet(); /* the error stack is per thread in thread-safe builds */
   hid_t fspace = H5Dget_space(m->features);
   hsize_t f0[3] = {(hsize_t)index, 0, (hsize_t)start}, fn[3] = {1, B, (hsize_t)count};
@@ -659,9 +727,15 @@ CacheWriter *cache_writer_create(const char *path, const CacheSpec *spec) {
   w->ids = at_calloc(n, sizeof(char *), "ids");
   if (spec->feature_bytes == 2) w->halves = at_malloc(sizeof(uint16_t) * per, "float16 conversion");
 
-  pthread_mutex_lock(&g_h5_lock);
+  h5_lock();
   h5_quiet();
-  w->file = H5Fcreate(w->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  /* The 1.8 file format (HDF5 >= 1.8, any h5py): superblock, object headers
+   * and attribute heaps carry checksums, so most corruption is reported by
+   * HDF5 instead of being read as garbage. */
+  hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+  H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_LATEST);
+  w->file = H5Fcreate(w->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+  H5Pclose(fapl);
   if (w->file < 0) at_fatal("cannot create '%s' (does the folder exist and is it writable?)", w->tmp);
   at_temp_file_register(w->tmp); /* a fatal error removes the partial file */
   h5_write_string_attr(w->file, "format", AT_CACHE_FORMAT);
@@ -732,7 +806,7 @@ void cache_writer_put(CacheWriter *w, int index, const float *features, const ui
     floats_to_halves(features, w->halves, per);
     src = w->halves;
   }
-  pthread_mutex_lock(&g_h5_lock);
+  h5_lock();
   hid_t fspace = H5Dget_space(w->features);
   hsize_t f0[3] = {(hsize_t)index, 0, 0}, fn[3] = {1, (hsize_t)s->bins, (hsize_t)s->frames}, mn[1] = {per};
   hid_t mspace = H5Screate_simple(1, mn, NULL);
@@ -749,7 +823,7 @@ void cache_writer_finish(CacheWriter *w) {
   const CacheSpec *s = &w->spec;
   for (int i = 0; i < s->n; i++)
     if (!w->written[i]) at_fatal("cache writer '%s': example %d of %d was never written", w->path, i, s->n);
-  pthread_mutex_lock(&g_h5_lock);
+  h5_lock();
   h5_quiet();
   hsize_t dims[2] = {(hsize_t)s->n, (hsize_t)s->n_tags};
   if (s->kind == CACHE_MULTI_LABEL) write_dataset(w, "labels", H5T_STD_U8LE, H5T_NATIVE_UINT8, 2, dims, w->labels);

@@ -7,8 +7,12 @@
  *  - training: the examples (or the given subset) in a fresh permutation per
  *    epoch, one random crop of crop_frames per example;
  *  - evaluation: every example in order, crops_per_example equally spaced
- *    crops (the first at frame 0, the last ending at the last frame), each
- *    a row of some batch with its example and crop index. */
+ *    crops (the first at frame 0, the last ending at the last frame; a
+ *    single crop is centred), each a row of some batch with its example and
+ *    crop index.
+ * Batch.targets is filled for both kinds (single-label: one-hot rows);
+ * Batch.labels only for single-label caches (NULL otherwise); Batch.crop is
+ * 0 in training. */
 #ifndef AT_LOADER_H
 #define AT_LOADER_H
 
