@@ -4,7 +4,7 @@
 # otherwise it prints the exact command to run.
 set -eu
 PACKAGES=(
-  gcc make pkg-config
+  gcc make pkg-config clang libclang-rt-14-dev
   libhdf5-dev libdnnl-dev libopenblas-openmp-dev libinih-dev
   python3 python3-torch python3-h5py python3-numpy python3-sklearn
 )
