@@ -16,7 +16,7 @@ AT=$BUILD/auratag
 PY=/usr/bin/python3
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+trap "rm -rf $work" EXIT
 fail=0
 pass() { echo "PASS $1"; }
 failed() { echo "FAIL $1"; fail=1; }
@@ -84,6 +84,57 @@ for j, t in enumerate(ev["clip"]["tags"]):
 assert abs(ev["clip"]["macro_roc_auc"] - roc_auc_score(y, p, average="macro")) < 1e-9
 PYEOF
 then pass "eval's per-tag ROC-AUC and AP equal scikit-learn's on predict's probabilities"; else failed "eval vs sklearn: $(tail -3 "$work/out.txt")"; fi
+
+# ---- song level (mean of chunk scores per song) and single-label metrics
+if quiet "$AT" eval "$work/runs/pons_time" "$work/folds/test.h5" --json "$work/song.json" &&
+   quiet "$AT" predict "$work/runs/pons_time" "$work/folds/test.h5" -o "$work/song.h5" &&
+   $PY - "$work/song.json" "$work/song.h5" "$work/folds/test.h5" <<'PYEOF'
+import json, sys, h5py, numpy as np
+from sklearn.metrics import roc_auc_score
+ev = json.load(open(sys.argv[1]))
+p = h5py.File(sys.argv[2], "r")["probabilities"][()]
+c = h5py.File(sys.argv[3], "r")
+song, y = c["song"][()], c["labels"][()]
+songs = np.unique(song)
+assert ev["songs"] == len(songs) == 10, ev["songs"]
+ps = np.stack([p[song == s].astype(np.float64).mean(0) for s in songs]).astype(np.float32)
+ys = np.stack([y[song == s][0] for s in songs])
+keep = [j for j in range(ys.shape[1]) if 0 < ys[:, j].sum() < len(songs)]
+want = np.mean([roc_auc_score(ys[:, j], ps[:, j].astype(np.float64)) for j in keep])
+assert abs(ev["song"]["macro_roc_auc"] - want) < 1e-6, (ev["song"]["macro_roc_auc"], want)
+assert ev["song"]["excluded_roc_auc"] == ys.shape[1] - len(keep)
+PYEOF
+then pass "song-level ROC-AUC = macro ROC-AUC of the mean chunk scores per song"; else failed "song level: $(tail -3 "$work/out.txt")"; fi
+"$AT" synth "$work/cls" --classes 4 --patterns both --train 800 --valid 200 --test 200 --songs 5 --seed 6 >/dev/null
+# shellcheck disable=SC2086
+if quiet "$AT" train configs/experiments/synth_pons_time.ini $runs --set train.run=cls --set model.output=softmax \
+     --set dense1.units=4 --set train.select=accuracy --set train.epochs=3 --set "data.train=$work/cls/train.h5" --set "data.valid=$work/cls/valid.h5" \
+     --set "data.test=$work/cls/test.h5" &&
+   quiet "$AT" eval "$work/runs/cls" "$work/cls/test.h5" --json "$work/cls.json" --csv "$work/cls.csv" &&
+   quiet "$AT" predict "$work/runs/cls" "$work/cls/test.h5" -o "$work/cls.h5" &&
+   $PY - "$work/cls.json" "$work/cls.h5" "$work/cls/test.h5" "$work/runs/cls/results.json" <<'PYEOF'
+import json, sys, h5py, numpy as np
+from sklearn.metrics import accuracy_score, confusion_matrix
+ev = json.load(open(sys.argv[1]))
+p = h5py.File(sys.argv[2], "r")["probabilities"][()]
+c = h5py.File(sys.argv[3], "r")
+y, song = c["label"][()], c["song"][()]
+pred = p.argmax(1)
+assert abs(ev["clip"]["accuracy"] - accuracy_score(y, pred)) < 1e-12
+assert ev["clip"]["confusion"] == confusion_matrix(y, pred, labels=range(4)).tolist()
+assert np.allclose(p.sum(1), 1, atol=1e-5)
+votes = []
+for s in np.unique(song):
+    v = np.bincount(pred[song == s], minlength=4)
+    best = np.flatnonzero(v == v.max())
+    sums = p[song == s].astype(np.float64).sum(0)
+    votes.append((best[np.argmax(sums[best])], y[song == s][0]))
+acc = np.mean([a == b for a, b in votes])
+assert abs(ev["song"]["accuracy"] - acc) < 1e-12, (ev["song"]["accuracy"], acc)
+assert json.load(open(sys.argv[4]))["select"] == "accuracy"
+assert ev["clip"]["accuracy"] > 0.7, ev["clip"]["accuracy"]
+PYEOF
+then pass "single-label: accuracy, confusion matrix and song majority vote equal scikit-learn / numpy"; else failed "single-label eval: $(tail -3 "$work/out.txt")"; fi
 
 # ---- exact resume after SIGKILL mid-epoch
 bb="tests/configs/resume_blackbox.ini --set data.train=$work/d40/train.h5 --set data.valid=$work/d40/valid.h5 $runs"
