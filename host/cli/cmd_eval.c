@@ -9,6 +9,7 @@
 
 #include "cli/cli.h"
 #include "core/error.h"
+#include "data/front_end.h"
 #include "io/weights_h5.h"
 #include "train/evaluate.h"
 #include "train/experiment.h"
@@ -40,6 +41,10 @@ static void parse(int argc, char **argv, EvalArgs *a, const char *usage) {
 
 /* The weights to use and, for a run folder or checkpoint, its evaluation
  * settings ([data] crop / eval_crops, [train] batch). */
+/* The front end the weights were trained on ("" for plain weights files). */
+static char g_front_end[1024];
+static char g_weights_path[4300];
+
 static Model *load_for_eval(EvalArgs *a, int *crops, int *batch) {
   char path[4200];
   struct stat sb;
@@ -57,6 +62,10 @@ static Model *load_for_eval(EvalArgs *a, int *crops, int *batch) {
   /* a training checkpoint also carries its experiment: reuse its settings */
   hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
   char *experiment = file >= 0 ? h5_read_string_attr(file, "experiment", path) : NULL;
+  char *front_end = file >= 0 ? h5_read_string_attr(file, "front_end", path) : NULL;
+  snprintf(g_front_end, sizeof g_front_end, "%s", front_end ? front_end : "");
+  snprintf(g_weights_path, sizeof g_weights_path, "the training cache of '%s'", path);
+  free(front_end);
   if (file >= 0) H5Fclose(file);
   if (experiment) {
     Experiment *e = experiment_from_text(experiment, path);
@@ -73,6 +82,12 @@ static Model *load_for_eval(EvalArgs *a, int *crops, int *batch) {
   return m;
 }
 
+static Cache *open_checked(const char *path) {
+  Cache *c = cache_open(path);
+  if (g_front_end[0]) front_end_require_same(g_front_end, g_weights_path, c);
+  return c;
+}
+
 /* Default crops: enough equally spaced crops to cover the whole example. */
 static int default_crops(const Cache *c, int crop) { return crop >= c->frames ? 1 : (c->frames + crop - 1) / crop; }
 
@@ -87,7 +102,7 @@ int cmd_eval(int argc, char **argv) {
   parse(argc, argv, &a, "auratag eval WEIGHTS.h5|RUN_DIR CACHE.h5 [--json OUT.json] [--csv OUT.csv] [--crops K] [--batch B]");
   int crops, batch;
   Model *m = load_for_eval(&a, &crops, &batch);
-  Cache *c = cache_open(a.cache);
+  Cache *c = open_checked(a.cache);
   EvalOptions o = {m->input.w, crops ? crops : default_crops(c, m->input.w), batch, a.threads, 4, NULL, 0};
   EvalResult r;
   evaluate(m, c, &o, &r);
@@ -129,7 +144,7 @@ int cmd_predict(int argc, char **argv) {
   if (!a.out) at_fatal("predict: give the output file with -o PREDICTIONS.h5");
   int crops, batch;
   Model *m = load_for_eval(&a, &crops, &batch);
-  Cache *c = cache_open(a.cache);
+  Cache *c = open_checked(a.cache);
   EvalOptions o = {m->input.w, crops ? crops : default_crops(c, m->input.w), batch, a.threads, 4, NULL, 0};
   EvalResult r;
   evaluate(m, c, &o, &r);

@@ -12,7 +12,7 @@ typedef struct SaveCtx {
   const Optimizer *opt;
   const TrainState *st;
   const char *experiment;
-  const Model *m;
+  const char *front_end;
 } SaveCtx;
 
 #define STATE_FIELDS(X)                                                                          \
@@ -51,6 +51,7 @@ static void write_buffer(hid_t g, const char *name, const Optimizer *opt, const 
 static void save_train_state(long long file, void *p) {
   SaveCtx *c = p;
   h5_write_string_attr(file, "experiment", c->experiment);
+  h5_write_string_attr(file, "front_end", c->front_end);
   hid_t g = H5Gcreate2((hid_t)file, "train", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
   if (g < 0) at_fatal("HDF5: cannot create /train in the checkpoint");
 #define WRITE_LONG(f) attr_write(g, #f, H5T_STD_I64LE, H5T_NATIVE_LONG, &c->st->f);
@@ -66,8 +67,8 @@ static void save_train_state(long long file, void *p) {
 }
 
 void checkpoint_save(const char *path, const Model *m, const Optimizer *opt, const TrainState *st,
-                     const char *experiment_text) {
-  SaveCtx c = {opt, st, experiment_text, m};
+                     const char *experiment_text, const char *front_end) {
+  SaveCtx c = {opt, st, experiment_text, front_end};
   weights_save_extra(m, path, save_train_state, &c);
 }
 

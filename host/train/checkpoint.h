@@ -2,6 +2,7 @@
  * `auratag model` read it as is) plus everything needed to continue a run
  * exactly:
  *   / attribute  experiment = the resolved experiment config text
+ *   / attribute  front_end = how the training cache was made (data/front_end.h)
  *   /train       attributes: epoch, cursor, step, lr, schedule and selection
  *                state, partial-epoch loss sums, optimizer kind and steps
  *   /train/optimizer_1, optimizer_2   SGD momentum / Adam moments (float32)
@@ -31,7 +32,7 @@ typedef struct TrainState {
 } TrainState;
 
 void checkpoint_save(const char *path, const Model *m, const Optimizer *opt, const TrainState *st,
-                     const char *experiment_text);
+                     const char *experiment_text, const char *front_end);
 /* Loads weights, statistics, optimizer buffers and state into an allocated
  * model and optimizer of the same shape. */
 void checkpoint_load(const char *path, Model *m, Optimizer *opt, TrainState *st);

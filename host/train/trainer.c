@@ -15,6 +15,7 @@
 
 #include "core/error.h"
 #include "data/cache.h"
+#include "data/front_end.h"
 #include "data/loader.h"
 #include "io/weights_h5.h"
 #include "train/checkpoint.h"
@@ -37,6 +38,7 @@ typedef struct Trainer {
   FILE *log;
   float *x, *state_backup;
   void *targets;
+  char front_end[1024]; /* of the training cache, stored in checkpoints */
 } Trainer;
 
 /* ---- set-up ---- */
@@ -96,6 +98,12 @@ static void open_data(Trainer *t) {
     t->n_test = t->test_cache->n;
   }
   t->n_train = t->train_cache->n;
+  char front_end[1024], from[4200];
+  front_end_describe(&t->train_cache->front_end, front_end, sizeof front_end);
+  snprintf(t->front_end, sizeof t->front_end, "%s", front_end);
+  snprintf(from, sizeof from, "the training cache '%s'", t->train_cache->path);
+  if (t->valid_cache) front_end_require_same(front_end, from, t->valid_cache);
+  if (t->test_cache) front_end_require_same(front_end, from, t->test_cache);
   if (d->fold >= 0) {
     if (!t->train_cache->fold)
       at_fatal("[data] fold = %d but the training cache '%s' has no /fold dataset", d->fold, t->train_cache->path);
@@ -171,7 +179,9 @@ static void describe_non_finite(Trainer *t, const Batch *b, char *out, size_t si
   snprintf(out, size, "in the loss");
 }
 
-static void save_last(Trainer *t) { checkpoint_save(t->last_path, t->m, t->opt, &t->st, t->e->text); }
+static void save_last(Trainer *t) {
+  checkpoint_save(t->last_path, t->m, t->opt, &t->st, t->e->text, t->front_end);
+}
 
 static EvalOptions eval_options(Trainer *t, const int32_t *subset, int n_subset) {
   const DataConfig *d = &t->e->data;
@@ -226,7 +236,7 @@ static void end_epoch(Trainer *t, double epoch_seconds) {
   st->epoch_loss_sum = 0;
   st->epoch_rows = 0;
   if (st->epoch >= tc->epochs) st->finished = 1;
-  if (improved) checkpoint_save(t->best_path, t->m, t->opt, st, t->e->text);
+  if (improved) checkpoint_save(t->best_path, t->m, t->opt, st, t->e->text, t->front_end);
   save_last(t);
 }
 

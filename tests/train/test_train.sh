@@ -85,6 +85,25 @@ assert abs(ev["clip"]["macro_roc_auc"] - roc_auc_score(y, p, average="macro")) <
 PYEOF
 then pass "eval's per-tag ROC-AUC and AP equal scikit-learn's on predict's probabilities"; else failed "eval vs sklearn: $(tail -3 "$work/out.txt")"; fi
 
+# ---- gradient clipping: one SGD step moves the weights by exactly lr * clip_norm
+# (global L2 norm), starting from the seeded initial weights `auratag init` writes
+"$AT" init configs/experiments/synth_pons_time.ini -o "$work/init.h5" --seed 1 >/dev/null
+# shellcheck disable=SC2086
+if quiet "$AT" train configs/experiments/synth_pons_time.ini $data40 $runs --set train.run=clip --set train.optimizer=sgd \
+     --set train.lr=0.5 --set train.clip_norm=0.002 --set train.max_steps=1 &&
+   $PY - "$work/init.h5" "$work/runs/clip/last.h5" "$work/runs/clip/log.jsonl" <<'PYEOF'
+import json, sys, h5py, numpy as np
+a, b = h5py.File(sys.argv[1], "r")["params"], h5py.File(sys.argv[2], "r")["params"]
+sq = 0.0
+for layer in a:
+    for name in a[layer]:
+        sq += float(((b[layer][name][()].astype(np.float64) - a[layer][name][()]) ** 2).sum())
+step = [json.loads(l) for l in open(sys.argv[3]) if '"step"' in l and '"type": "step"' in l][0]
+assert step["grad_norm"] > 0.002, step
+assert abs(np.sqrt(sq) - 0.5 * 0.002) < 1e-6, np.sqrt(sq)
+PYEOF
+then pass "clip_norm: one SGD step moves the weights by lr x clip_norm"; else failed "clip_norm: $(tail -3 "$work/out.txt")"; fi
+
 # ---- song level (mean of chunk scores per song) and single-label metrics
 if quiet "$AT" eval "$work/runs/pons_time" "$work/folds/test.h5" --json "$work/song.json" &&
    quiet "$AT" predict "$work/runs/pons_time" "$work/folds/test.h5" -o "$work/song.h5" &&
@@ -219,6 +238,13 @@ expect_error "an existing run folder" "already holds a run" \
 expect_error "an empty test fold" "selects no test examples" \
   "$AT" train configs/experiments/synth_pons_time.ini --set "data.train=$work/folds/train.h5" --set data.valid= \
   --set data.test= --set data.fold=7 $runs --set train.run=emptyfold
+cp "$work/d40/valid.h5" "$work/otherfe.h5"
+$PY -c "import h5py; h5py.File('$work/otherfe.h5', 'r+').attrs['compression'] = 'db'"
+# shellcheck disable=SC2086
+expect_error "a validation cache made with another front end" "was made with another front end than the training cache" \
+  "$AT" train configs/experiments/synth_pons_time.ini $data40 --set "data.valid=$work/otherfe.h5" $runs --set train.run=otherfe
+expect_error "eval on a cache made with another front end" "was made with another front end than the training cache of" \
+  "$AT" eval "$work/runs/pons_time" "$work/otherfe.h5"
 head -c 100000 "$work/d40/valid.h5" >"$work/trunc.h5"
 expect_error "a truncated cache" "trunc.h5" "$AT" eval "$work/runs/pons_time" "$work/trunc.h5"
 exit $fail
