@@ -199,8 +199,10 @@ IniFile *ini_load_text(const char *text, const char *origin, const char *const *
     remove(tmpl);
     at_fatal("cannot write a temporary copy of the config of %s", origin);
   }
+  at_temp_file_register(tmpl); /* removed even if the text is rejected */
   IniFile *ini = ini_load(tmpl, singleton_types);
   remove(tmpl);
+  at_temp_file_clear();
   /* name the origin, not the temporary file, in messages */
   char *old = ini->files[0];
   ini->files[0] = at_strdup(origin);

@@ -408,17 +408,30 @@ static void on_hang(int sig) {
 enum { N_GUARDED = 5 };
 static const int k_crash_signals[N_GUARDED - 1] = {SIGSEGV, SIGBUS, SIGFPE, SIGABRT};
 
-typedef struct Guard {
+/* Static, not on the stack: a fuzz target's fatal hook may leave an open
+ * by longjmp with the guard in place; the next open restores it first. Only
+ * touched under g_h5_lock. */
+static struct {
+  int active;
   struct sigaction saved[N_GUARDED];
   unsigned alarm_left;
-} Guard;
+} g_guard;
 
 static size_t message(char *dst, size_t cap, const char *fmt, const char *path) {
   int n = snprintf(dst, cap, fmt, path);
   return n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;
 }
 
-static void guard_crashes(const char *path, Guard *g) {
+static void unguard_crashes(void) {
+  if (!g_guard.active) return;
+  alarm(g_guard.alarm_left); /* whatever alarm the caller had (0: none) */
+  for (int i = 0; i < N_GUARDED - 1; i++) sigaction(k_crash_signals[i], &g_guard.saved[i], NULL);
+  sigaction(SIGALRM, &g_guard.saved[N_GUARDED - 1], NULL);
+  g_guard.active = 0;
+}
+
+static void guard_crashes(const char *path) {
+  unguard_crashes(); /* left active by an open abandoned through a fatal hook */
   g_crash_len = message(g_crash_msg, sizeof g_crash_msg,
                         "auratag: error: cache '%s' is corrupt: the HDF5 library crashed reading its metadata "
                         "(rewrite the cache)\n", path);
@@ -429,24 +442,18 @@ static void guard_crashes(const char *path, Guard *g) {
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = on_crash;
   sigemptyset(&sa.sa_mask);
-  for (int i = 0; i < N_GUARDED - 1; i++) sigaction(k_crash_signals[i], &sa, &g->saved[i]);
+  for (int i = 0; i < N_GUARDED - 1; i++) sigaction(k_crash_signals[i], &sa, &g_guard.saved[i]);
   sa.sa_handler = on_hang;
-  sigaction(SIGALRM, &sa, &g->saved[N_GUARDED - 1]);
-  g->alarm_left = alarm(CACHE_OPEN_WATCHDOG_S);
-}
-
-static void unguard_crashes(const Guard *g) {
-  alarm(g->alarm_left); /* whatever alarm the caller had (0: none) */
-  for (int i = 0; i < N_GUARDED - 1; i++) sigaction(k_crash_signals[i], &g->saved[i], NULL);
-  sigaction(SIGALRM, &g->saved[N_GUARDED - 1], NULL);
+  sigaction(SIGALRM, &sa, &g_guard.saved[N_GUARDED - 1]);
+  g_guard.alarm_left = alarm(CACHE_OPEN_WATCHDOG_S);
+  g_guard.active = 1;
 }
 
 Cache *cache_open(const char *path) {
   h5_lock();
   h5_quiet();
   if (access(path, R_OK) != 0) at_fatal("cannot read cache '%s': %s", path, strerror(errno));
-  Guard guard;
-  guard_crashes(path, &guard);
+  guard_crashes(path);
   hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
   if (file < 0) at_fatal("cache '%s' is not a readable HDF5 file (truncated or corrupt?)", path);
 
@@ -538,7 +545,7 @@ Cache *cache_open(const char *path) {
     m->file = file;
     if (c->feature_bytes == 2) m->mem_half = half_type();
   }
-  unguard_crashes(&guard);
+  unguard_crashes();
   pthread_mutex_unlock(&g_h5_lock);
   return c;
 }
