@@ -27,7 +27,7 @@ HDF5_LIBS   := $(shell pkg-config --libs hdf5 2>/dev/null || echo -L/usr/lib/x86
 CFLAGS  := -std=c11 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
            -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L $(OPENMP) $(OPT) \
            -Ihost -I$(BLAS_INC) $(HDF5_CFLAGS)
-LDLIBS  := $(HDF5_LIBS) -linih -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas -ldnnl -lm $(OPENMP)
+LDLIBS  := $(HDF5_LIBS) -linih -lfftw3f -lfluidsynth -lsndfile -lsoxr -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas -ldnnl -lm $(OPENMP)
 ifeq ($(SAN),1)
   CFLAGS  += -fsanitize=address,undefined -fno-sanitize-recover=undefined
   LDLIBS  += -fsanitize=address,undefined
@@ -56,7 +56,7 @@ $(BUILD)/auratag: $(BUILD)/host/cli/main.o $(LIB)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 auratag: $(BUILD)/auratag
-	@if [ "$(BUILD)" = build ]; then cp $< $@; fi
+	@if [ "$(BUILD)" = build ]; then cp $< $@.tmp && mv -f $@.tmp $@; fi
 
 $(LIB): $(HOST_OBJ)
 	@rm -f $@

@@ -6,7 +6,10 @@ set -eu
 PACKAGES=(
   gcc make pkg-config clang libclang-rt-14-dev
   libhdf5-dev libdnnl-dev libopenblas-openmp-dev libinih-dev
+  libfluidsynth-dev fluid-soundfont-gm
   python3 python3-torch python3-h5py python3-numpy python3-sklearn
+  libfftw3-dev python3-venv
+  libsndfile1-dev libsoxr-dev
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -24,19 +24,10 @@
 #include "core/error.h"
 #include "core/rng.h"
 #include "data/cache.h"
+#include "test_util.h"
 #include "data/loader.h"
 #include "data/synth.h"
 
-static int failures = 0;
-#define CHECK(cond, ...)          \
-  do {                            \
-    if (!(cond)) {                \
-      printf("FAIL %s: ", #cond); \
-      printf(__VA_ARGS__);        \
-      printf("\n");               \
-      failures++;                 \
-    }                             \
-  } while (0)
 
 static char g_dir[256];
 
@@ -228,44 +219,16 @@ static void make_raw(const char *path, const Raw *r) {
 /* ------------------------------------------------------------------------ */
 /* fatal errors in a child                                                    */
 
-typedef void (*ChildFn)(const void *arg);
 
 static void child_open(const void *arg) {
   Cache *c = cache_open(arg);
   cache_close(c);
 }
 
-static void child_exit_now(int status, void *arg) {
-  (void)arg;
-  _exit(status);
-}
-
 /* Runs fn(arg) in a child: it must exit with status 1 and a stderr holding want. */
-static void expect_fatal(const char *what, ChildFn fn, const void *arg, const char *want) {
-  fflush(stdout);
-  int p[2];
-  if (pipe(p) != 0) abort();
-  pid_t pid = fork();
-  if (pid == 0) {
-    on_exit(child_exit_now, NULL); /* skips LeakSanitizer's exit check: a fatal error leaks by design */
-    close(p[0]);
-    dup2(p[1], 2);
-    close(p[1]);
-    fn(arg);
-    _exit(0);
-  }
-  close(p[1]);
+static void expect_fatal(const char *what, ChildBody fn, const void *arg, const char *want) {
   char msg[4096];
-  size_t len = 0;
-  ssize_t got;
-  while (len < sizeof msg - 1 && (got = read(p[0], msg + len, sizeof msg - 1 - len)) > 0) len += (size_t)got;
-  msg[len] = 0;
-  close(p[0]);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  char *nl = strchr(msg, '\n');
-  if (nl && nl[1] == 0) *nl = 0;
+  int code = run_in_child(fn, arg, msg, sizeof msg);
   if (code == 1 && strstr(msg, want) && !strstr(msg, "HDF5-DIAG")) printf("PASS %s -> %s\n", what, msg);
   else {
     printf("FAIL %s: exit %d, message '%s' (wanted status 1 and '%s')\n", what, code, msg, want);

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "train/metrics.h"
+#include "test_util.h"
 
 static int g_failures, g_checks;
 
@@ -227,36 +228,21 @@ static void fatal_case(int which) {
   }
 }
 
+static void fatal_child(const void *arg) { fatal_case(*(const int *)arg); }
+
 static void test_fatal(void) {
   static const char *names[] = {
       "NaN score -> at_fatal",         "+Inf score -> at_fatal",          "-Inf score (multilabel) -> at_fatal",
       "label 2 -> at_fatal",           "true class out of range -> at_fatal", "predicted class -1 -> at_fatal",
   };
   for (int which = 0; which < N_OF(names); which++) {
-    fflush(stdout);
-    int pipefd[2];
-    if (pipe(pipefd) != 0) abort();
-    pid_t pid = fork();
-    if (pid == 0) {
-      close(pipefd[0]);
-      if (dup2(pipefd[1], 2) < 0) _exit(9);
-      fatal_case(which);
-      _exit(0);
-    }
-    close(pipefd[1]);
-    char msg[1024] = {0};
-    size_t got = 0;
-    ssize_t r;
-    while ((r = read(pipefd[0], msg + got, sizeof msg - 1 - got)) > 0) got += (size_t)r;
-    close(pipefd[0]);
-    int st = 0;
-    waitpid(pid, &st, 0);
-    int ok = WIFEXITED(st) && WEXITSTATUS(st) == 1 && strstr(msg, "auratag: error:") != NULL;
+    char msg[1024];
+    int code = run_in_child(fatal_child, &which, msg, sizeof msg);
+    int ok = code == 1 && strstr(msg, "auratag: error:") != NULL;
     if (which <= 2) ok = ok && strstr(msg, "non-finite score") != NULL;
     g_checks++;
     if (!ok) g_failures++;
-    printf("%s  %-64s exit %d: %s", ok ? "PASS" : "FAIL", names[which], WIFEXITED(st) ? WEXITSTATUS(st) : -1,
-           got ? msg : "(no message)\n");
+    printf("%s  %-64s exit %d: %s\n", ok ? "PASS" : "FAIL", names[which], code, msg[0] ? msg : "(no message)");
     fflush(stdout);
   }
 }

@@ -4,18 +4,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "test_util.h"
 #include "train/schedule.h"
 
-static int failures = 0;
-#define CHECK(cond, ...)                         \
-  do {                                           \
-    if (!(cond)) {                               \
-      printf("FAIL %s: ", #cond);                \
-      printf(__VA_ARGS__);                       \
-      printf("\n");                              \
-      failures++;                                \
-    }                                            \
-  } while (0)
 
 static TrainState fresh(double lr) {
   TrainState st;

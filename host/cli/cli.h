@@ -3,6 +3,8 @@
 #ifndef AT_CLI_H
 #define AT_CLI_H
 
+#include <stdio.h>
+
 #include "nn/model.h"
 
 #define AT_MAX_OVERRIDES 64
@@ -20,11 +22,27 @@ int cli_take_override(ModelArgs *a, int argc, char **argv, int *i);
  * weights file (when the path ends in .h5). */
 Model *cli_load_model(const ModelArgs *a);
 
+/* A model to evaluate: a weights file, a checkpoint, or a run folder (its
+ * best.h5, else last.h5), allocated on the CPU backend for `batch` rows. */
+typedef struct EvalModel {
+  Model *m;
+  char path[4200];      /* the weights file read */
+  char front_end[1024]; /* the training cache's front end ("" for plain weights files) */
+  char *experiment;     /* a checkpoint's experiment config text (caller frees), or NULL */
+  int crops, batch;     /* a checkpoint's [data] eval_crops and [train] batch (else 0 and 16), or the overrides */
+} EvalModel;
+/* crops / batch overrides: 0 keeps the checkpoint's (or the default). Prints
+ * "weights: PATH (model NAME)" to log (NULL: nothing). */
+void cli_load_for_eval(const char *weights_or_run, int crops_override, int batch_override, FILE *log, EvalModel *out);
+
 int cmd_model(int argc, char **argv);
 int cmd_init(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
+int cmd_prep(int argc, char **argv);
+int cmd_tag(int argc, char **argv);
+int cmd_demo_data(int argc, char **argv);
 
 #endif

@@ -1,10 +1,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <hdf5.h>
 
 #include "cli/cli.h"
 #include "core/error.h"
 #include "io/weights_h5.h"
+#include "train/experiment.h"
 
 int cli_take_override(ModelArgs *a, int argc, char **argv, int *i) {
   if (strcmp(argv[*i], "--set") != 0) return 0;
@@ -29,4 +34,42 @@ Model *cli_load_model(const ModelArgs *a) {
     return m;
   }
   return model_from_config(a->config, a->overrides, a->n_overrides);
+}
+
+void cli_load_for_eval(const char *weights_or_run, int crops_override, int batch_override, FILE *log, EvalModel *out) {
+  memset(out, 0, sizeof *out);
+  char *path = out->path;
+  const size_t size = sizeof out->path;
+  struct stat sb;
+  snprintf(path, size, "%s", weights_or_run);
+  if (stat(weights_or_run, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+    snprintf(path, size, "%s/best.h5", weights_or_run);
+    if (access(path, R_OK) != 0) snprintf(path, size, "%s/last.h5", weights_or_run);
+    if (access(path, R_OK) != 0) at_fatal("run folder '%s' has neither best.h5 nor last.h5", weights_or_run);
+  }
+  char *text = weights_read_config(path);
+  Model *m = model_from_text(text, path);
+  free(text);
+  out->crops = 0;
+  out->batch = 16;
+  /* a training checkpoint also carries its experiment: reuse its settings */
+  hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+  char *experiment = file >= 0 ? h5_read_string_attr(file, "experiment", path) : NULL;
+  char *front_end = file >= 0 ? h5_read_string_attr(file, "front_end", path) : NULL;
+  snprintf(out->front_end, sizeof out->front_end, "%s", front_end ? front_end : "");
+  free(front_end);
+  if (file >= 0) H5Fclose(file);
+  if (experiment) {
+    Experiment *e = experiment_from_text(experiment, path);
+    out->crops = e->data.eval_crops;
+    out->batch = e->train.batch;
+    experiment_free(e);
+  }
+  out->experiment = experiment;
+  if (crops_override) out->crops = crops_override;
+  if (batch_override) out->batch = batch_override;
+  model_allocate(m, at_backend_cpu(), out->batch);
+  weights_load(m, path);
+  if (log) fprintf(log, "weights: %s (model %s)\n", path, m->name);
+  out->m = m;
 }

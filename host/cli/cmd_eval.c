@@ -39,47 +39,21 @@ static void parse(int argc, char **argv, EvalArgs *a, const char *usage) {
   if (a->crops < 0 || a->batch < 0 || a->threads < 1) at_fatal("--crops, --batch and --threads take positive numbers");
 }
 
-/* The weights to use and, for a run folder or checkpoint, its evaluation
- * settings ([data] crop / eval_crops, [train] batch). */
 /* The front end the weights were trained on ("" for plain weights files). */
 static char g_front_end[1024];
 static char g_weights_path[4300];
 
+/* The weights to use and, for a run folder or checkpoint, its evaluation
+ * settings (cli_load_for_eval in cli_common.c). */
 static Model *load_for_eval(EvalArgs *a, int *crops, int *batch) {
-  char path[4200];
-  struct stat sb;
-  snprintf(path, sizeof path, "%s", a->weights);
-  if (stat(a->weights, &sb) == 0 && S_ISDIR(sb.st_mode)) {
-    snprintf(path, sizeof path, "%s/best.h5", a->weights);
-    if (access(path, R_OK) != 0) snprintf(path, sizeof path, "%s/last.h5", a->weights);
-    if (access(path, R_OK) != 0) at_fatal("run folder '%s' has neither best.h5 nor last.h5", a->weights);
-  }
-  char *text = weights_read_config(path);
-  Model *m = model_from_text(text, path);
-  free(text);
-  *crops = 0;
-  *batch = 16;
-  /* a training checkpoint also carries its experiment: reuse its settings */
-  hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-  char *experiment = file >= 0 ? h5_read_string_attr(file, "experiment", path) : NULL;
-  char *front_end = file >= 0 ? h5_read_string_attr(file, "front_end", path) : NULL;
-  snprintf(g_front_end, sizeof g_front_end, "%s", front_end ? front_end : "");
-  snprintf(g_weights_path, sizeof g_weights_path, "the training cache of '%s'", path);
-  free(front_end);
-  if (file >= 0) H5Fclose(file);
-  if (experiment) {
-    Experiment *e = experiment_from_text(experiment, path);
-    *crops = e->data.eval_crops;
-    *batch = e->train.batch;
-    experiment_free(e);
-    free(experiment);
-  }
-  if (a->crops) *crops = a->crops;
-  if (a->batch) *batch = a->batch;
-  model_allocate(m, at_backend_cpu(), *batch);
-  weights_load(m, path);
-  printf("weights: %s (model %s)\n", path, m->name);
-  return m;
+  EvalModel em;
+  cli_load_for_eval(a->weights, a->crops, a->batch, stdout, &em);
+  snprintf(g_front_end, sizeof g_front_end, "%s", em.front_end);
+  snprintf(g_weights_path, sizeof g_weights_path, "the training cache of '%s'", em.path);
+  *crops = em.crops;
+  *batch = em.batch;
+  free(em.experiment);
+  return em.m;
 }
 
 static Cache *open_checked(const char *path) {

@@ -8,6 +8,7 @@
 
 #include "cli/cli.h"
 #include "core/error.h"
+#include "core/files.h"
 #include "data/synth.h"
 
 static const char *k_usage =
@@ -64,7 +65,7 @@ int cmd_synth(int argc, char **argv) {
   if (!tags && !classes) tags = 8;
   s.n_tags = tags;
   s.classes = classes;
-  if (mkdir(out, 0777) != 0 && errno != EEXIST) at_fatal("synth: cannot create folder '%s': %s", out, strerror(errno));
+  at_make_dirs(out);
 
   static const char *k_split[3] = {"train", "valid", "test"};
   for (int k = 0; k < 3; k++) {

@@ -17,12 +17,15 @@ static const Command k_commands[] = {
     {"eval", cmd_eval, "WEIGHTS_OR_RUN CACHE.h5 [--json F] [--csv F]  per-tag ROC/PR-AUC or accuracy"},
     {"predict", cmd_predict, "WEIGHTS_OR_RUN CACHE.h5 -o PRED.h5  per-example probabilities"},
     {"synth", cmd_synth, "OUT_DIR [--tags 8 | --classes 8] [--bins 40 --frames 80]  synthetic caches with learnable tags"},
+    {"prep", cmd_prep, "DATASET.ini --list FILES.csv --out DIR [--set K=V] [--threads N]  audio files -> spectrogram caches"},
+    {"tag", cmd_tag, "WEIGHTS_OR_RUN AUDIO... [--top 10] [--json]  top tags of audio files"},
+    {"demo-data", cmd_demo_data, "OUT_DIR [--clips 400] [--seconds 4] [--seed 1]  render the demo dataset (FluidSynth): WAVs + files.csv"},
 };
 
 static void usage(FILE *out) {
   fprintf(out, "usage: auratag COMMAND [ARGS]\n\ncommands:\n");
   for (size_t i = 0; i < sizeof k_commands / sizeof k_commands[0]; i++)
-    fprintf(out, "  %-6s %s\n", k_commands[i].name, k_commands[i].summary);
+    fprintf(out, "  %-9s %s\n", k_commands[i].name, k_commands[i].summary);
   fprintf(out, "\nShapes are written FREQUENCYxTIME(xCHANNELS); models are INI files in configs/models/.\n");
 }
 

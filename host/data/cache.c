@@ -31,7 +31,7 @@
 #endif
 
 #include "core/error.h"
-#include "io/weights_h5.h"
+#include "io/h5_util.h"
 
 /* HDF5 calls made here are serialised by this lock (the serial library need
  * not be built thread-safe; Debian's is, and then this costs nothing). */
@@ -317,6 +317,7 @@ static void read_front_end(const char *path, hid_t file, FrontEnd *fe) {
   attr_text(path, file, "mel_scale", fe->mel_scale, sizeof fe->mel_scale);
   attr_text(path, file, "mel_norm", fe->mel_norm, sizeof fe->mel_norm);
   attr_text(path, file, "compression", fe->compression, sizeof fe->compression);
+  attr_text(path, file, "frontend_details", fe->details, sizeof fe->details);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -670,22 +671,6 @@ struct CacheWriter {
   uint16_t *halves;
 };
 
-static void write_int_attr(hid_t loc, const char *name, long long v) {
-  hid_t space = H5Screate(H5S_SCALAR);
-  hid_t attr = H5Acreate2(loc, name, H5T_STD_I32LE, space, H5P_DEFAULT, H5P_DEFAULT);
-  int x = (int)v;
-  if (attr < 0 || H5Awrite(attr, H5T_NATIVE_INT, &x) < 0) at_fatal("HDF5: cannot write attribute '%s'", name);
-  H5Aclose(attr);
-  H5Sclose(space);
-}
-
-static void write_double_attr(hid_t loc, const char *name, double v) {
-  hid_t space = H5Screate(H5S_SCALAR);
-  hid_t attr = H5Acreate2(loc, name, H5T_IEEE_F64LE, space, H5P_DEFAULT, H5P_DEFAULT);
-  if (attr < 0 || H5Awrite(attr, H5T_NATIVE_DOUBLE, &v) < 0) at_fatal("HDF5: cannot write attribute '%s'", name);
-  H5Aclose(attr);
-  H5Sclose(space);
-}
 
 static void write_dataset(CacheWriter *w, const char *name, hid_t ftype, hid_t mtype, int ndim, const hsize_t *dims,
                           const void *data) {
@@ -746,19 +731,20 @@ CacheWriter *cache_writer_create(const char *path, const CacheSpec *spec) {
   if (w->file < 0) at_fatal("cannot create '%s' (does the folder exist and is it writable?)", w->tmp);
   at_temp_file_register(w->tmp); /* a fatal error removes the partial file */
   h5_write_string_attr(w->file, "format", AT_CACHE_FORMAT);
-  write_int_attr(w->file, "version", AT_CACHE_VERSION);
+  h5_write_int_attr(w->file, "version", AT_CACHE_VERSION);
   const FrontEnd *fe = &spec->front_end;
-  write_double_attr(w->file, "sample_rate", fe->sample_rate);
-  write_int_attr(w->file, "n_fft", fe->n_fft);
-  write_int_attr(w->file, "hop", fe->hop);
+  h5_write_double_attr(w->file, "sample_rate", fe->sample_rate);
+  h5_write_int_attr(w->file, "n_fft", fe->n_fft);
+  h5_write_int_attr(w->file, "hop", fe->hop);
   h5_write_string_attr(w->file, "window", fe->window);
   h5_write_string_attr(w->file, "representation", fe->representation);
-  write_int_attr(w->file, "n_bins", fe->n_bins);
-  write_double_attr(w->file, "fmin", fe->fmin);
-  write_double_attr(w->file, "fmax", fe->fmax);
+  h5_write_int_attr(w->file, "n_bins", fe->n_bins);
+  h5_write_double_attr(w->file, "fmin", fe->fmin);
+  h5_write_double_attr(w->file, "fmax", fe->fmax);
   h5_write_string_attr(w->file, "mel_scale", fe->mel_scale);
   h5_write_string_attr(w->file, "mel_norm", fe->mel_norm);
   h5_write_string_attr(w->file, "compression", fe->compression);
+  if (fe->details[0]) h5_write_string_attr(w->file, "frontend_details", fe->details);
   write_strings(w, "tags", spec->tags, spec->n_tags);
 
   hid_t ftype = spec->feature_bytes == 2 ? half_type() : H5Tcopy(H5T_IEEE_F32LE);

@@ -38,6 +38,8 @@ typedef struct FrontEnd {
   char mel_scale[16]; /* slaney, htk */
   char mel_norm[16];  /* slaney, unit_sum, none */
   char compression[32]; /* db, log10_1p, none */
+  char details[512];    /* every other parameter as "key=value ..." (centring, power, dB
+                           reference, ...); attribute frontend_details, "" if absent */
 } FrontEnd;
 
 typedef struct CacheImpl CacheImpl;

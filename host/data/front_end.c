@@ -8,9 +8,9 @@
 void front_end_describe(const FrontEnd *fe, char *out, size_t size) {
   snprintf(out, size,
            "representation=%s sample_rate=%g n_fft=%d hop=%d window=%s n_bins=%d fmin=%g fmax=%g mel_scale=%s "
-           "mel_norm=%s compression=%s",
+           "mel_norm=%s compression=%s %s",
            fe->representation, fe->sample_rate, fe->n_fft, fe->hop, fe->window, fe->n_bins, fe->fmin, fe->fmax,
-           fe->mel_scale, fe->mel_norm, fe->compression);
+           fe->mel_scale, fe->mel_norm, fe->compression, fe->details);
 }
 
 void front_end_require_same(const char *expected, const char *expected_from, const Cache *c) {

@@ -10,60 +10,6 @@
 
 #include "core/error.h"
 
-void h5_quiet(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
-
-void h5_write_string_attr(long long loc, const char *name, const char *value) {
-  hid_t type = H5Tcopy(H5T_C_S1);
-  H5Tset_size(type, H5T_VARIABLE);
-  H5Tset_cset(type, H5T_CSET_UTF8);
-  hid_t space = H5Screate(H5S_SCALAR);
-  hid_t attr = H5Acreate2((hid_t)loc, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
-  if (attr < 0 || H5Awrite(attr, type, &value) < 0) at_fatal("HDF5: cannot write attribute '%s'", name);
-  H5Aclose(attr);
-  H5Sclose(space);
-  H5Tclose(type);
-}
-
-char *h5_read_string_attr(long long loc, const char *name, const char *path) {
-  if (H5Aexists((hid_t)loc, name) <= 0) return NULL;
-  hid_t attr = H5Aopen((hid_t)loc, name, H5P_DEFAULT);
-  hid_t ftype = H5Aget_type(attr);
-  if (H5Tget_class(ftype) != H5T_STRING) at_fatal("%s: attribute '%s' is not a string", path, name);
-  char *out;
-  if (H5Tis_variable_str(ftype) > 0) {
-    hid_t mtype = H5Tcopy(H5T_C_S1);
-    H5Tset_size(mtype, H5T_VARIABLE);
-    H5Tset_cset(mtype, H5Tget_cset(ftype)); /* HDF5 does not convert ASCII <-> UTF-8 */
-    char *value = NULL;
-    if (H5Aread(attr, mtype, &value) < 0) at_fatal("%s: cannot read attribute '%s'", path, name);
-    out = at_strdup(value ? value : "");
-    H5free_memory(value);
-    H5Tclose(mtype);
-  } else {
-    size_t size = H5Tget_size(ftype);
-    out = at_calloc(size + 1, 1, "attribute text");
-    hid_t mtype = H5Tcopy(H5T_C_S1);
-    H5Tset_size(mtype, size);
-    H5Tset_cset(mtype, H5Tget_cset(ftype));
-    if (H5Aread(attr, mtype, out) < 0) at_fatal("%s: cannot read attribute '%s'", path, name);
-    H5Tclose(mtype);
-  }
-  H5Tclose(ftype);
-  H5Aclose(attr);
-  return out;
-}
-
-void h5_commit_file(const char *tmp_path, const char *path) {
-  int fd = open(tmp_path, O_RDONLY);
-  if (fd < 0 || fsync(fd) != 0) at_fatal("cannot flush '%s' to disk: %s", tmp_path, strerror(errno));
-  close(fd);
-  if (rename(tmp_path, path) != 0) {
-    int err = errno;
-    remove(tmp_path);
-    at_fatal("cannot move '%s' into place as '%s': %s", tmp_path, path, strerror(err));
-  }
-}
-
 static void write_params(hid_t file, const Model *m, const float *w, const float *st) {
   hid_t params = H5Gcreate2(file, "params", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
   for (int li = 0; li < m->n_layers; li++) {
@@ -112,12 +58,7 @@ void weights_save_extra(const Model *m, const char *path, void (*extra)(long lon
   if (file < 0) at_fatal("cannot create '%s' (does the folder exist and is it writable?)", tmp);
   at_temp_file_register(tmp);
   h5_write_string_attr(file, "format", AT_WEIGHTS_FORMAT);
-  hid_t space = H5Screate(H5S_SCALAR);
-  hid_t attr = H5Acreate2(file, "version", H5T_STD_I32LE, space, H5P_DEFAULT, H5P_DEFAULT);
-  int version = AT_WEIGHTS_VERSION;
-  H5Awrite(attr, H5T_NATIVE_INT, &version);
-  H5Aclose(attr);
-  H5Sclose(space);
+  h5_write_int_attr(file, "version", AT_WEIGHTS_VERSION);
   h5_write_string_attr(file, "config", m->config_text);
   h5_write_string_attr(file, "model", m->name);
   write_params(file, m, w, st);

@@ -8,6 +8,7 @@
 #ifndef AT_WEIGHTS_H5_H
 #define AT_WEIGHTS_H5_H
 
+#include "io/h5_util.h"
 #include "nn/model.h"
 
 #define AT_WEIGHTS_FORMAT "auratag-weights"
@@ -22,12 +23,5 @@ void weights_save_extra(const Model *m, const char *path, void (*extra)(long lon
 void weights_load(Model *m, const char *path);
 /* The `config` attribute of a weights file (caller frees). */
 char *weights_read_config(const char *path);
-
-/* Shared HDF5 helpers (also used by the test tools). */
-void h5_quiet(void);
-void h5_write_string_attr(long long loc, const char *name, const char *value);
-char *h5_read_string_attr(long long loc, const char *name, const char *path); /* NULL if absent */
-/* Writes path.tmp then fsync + rename: a crash leaves the old file intact. */
-void h5_commit_file(const char *tmp_path, const char *path);
 
 #endif

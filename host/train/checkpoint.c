@@ -20,13 +20,6 @@ typedef struct SaveCtx {
   X(pons_total_rises) X(epoch_rows) X(nan_skipped) X(finished)
 #define STATE_DOUBLES(X) X(lr) X(best_metric) X(pons_best_loss) X(epoch_loss_sum)
 
-static void attr_write(hid_t loc, const char *name, hid_t file_type, hid_t mem_type, const void *v) {
-  hid_t space = H5Screate(H5S_SCALAR);
-  hid_t a = H5Acreate2(loc, name, file_type, space, H5P_DEFAULT, H5P_DEFAULT);
-  if (a < 0 || H5Awrite(a, mem_type, v) < 0) at_fatal("HDF5: cannot write checkpoint attribute '%s'", name);
-  H5Aclose(a);
-  H5Sclose(space);
-}
 
 static void attr_read(hid_t loc, const char *name, hid_t mem_type, void *v, const char *path) {
   if (H5Aexists(loc, name) <= 0) at_fatal("checkpoint '%s' lacks /train attribute '%s' (not a training checkpoint?)", path, name);
@@ -54,13 +47,13 @@ static void save_train_state(long long file, void *p) {
   h5_write_string_attr(file, "front_end", c->front_end);
   hid_t g = H5Gcreate2((hid_t)file, "train", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
   if (g < 0) at_fatal("HDF5: cannot create /train in the checkpoint");
-#define WRITE_LONG(f) attr_write(g, #f, H5T_STD_I64LE, H5T_NATIVE_LONG, &c->st->f);
-#define WRITE_DOUBLE(f) attr_write(g, #f, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &c->st->f);
+#define WRITE_LONG(f) h5_write_long_attr(g, #f, c->st->f);
+#define WRITE_DOUBLE(f) h5_write_double_attr(g, #f, c->st->f);
   STATE_FIELDS(WRITE_LONG)
   STATE_DOUBLES(WRITE_DOUBLE)
   int kind = c->opt->kind;
-  attr_write(g, "optimizer_kind", H5T_STD_I32LE, H5T_NATIVE_INT, &kind);
-  attr_write(g, "optimizer_steps", H5T_STD_I64LE, H5T_NATIVE_LONG, &c->opt->steps);
+  h5_write_int_attr(g, "optimizer_kind", kind);
+  h5_write_long_attr(g, "optimizer_steps", c->opt->steps);
   write_buffer(g, "optimizer_1", c->opt, c->opt->buf1);
   if (c->opt->buf2) write_buffer(g, "optimizer_2", c->opt, c->opt->buf2);
   H5Gclose(g);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "core/files.h"
 #include "data/cache.h"
 #include "data/front_end.h"
 #include "data/loader.h"
@@ -43,32 +44,7 @@ typedef struct Trainer {
 
 /* ---- set-up ---- */
 
-static void make_dirs(const char *path) {
-  char buf[4500];
-  snprintf(buf, sizeof buf, "%s", path);
-  for (char *p = buf + 1; *p; p++)
-    if (*p == '/') {
-      *p = '\0';
-      if (mkdir(buf, 0777) != 0 && errno != EEXIST) at_fatal("cannot create folder '%s': %s", buf, strerror(errno));
-      *p = '/';
-    }
-  if (mkdir(buf, 0777) != 0 && errno != EEXIST) at_fatal("cannot create folder '%s': %s", buf, strerror(errno));
-}
-
 static int file_exists(const char *path) { return access(path, F_OK) == 0; }
-
-/* Writes text to path atomically (temporary name, fsync, rename). */
-static void write_text_file(const char *path, const char *text) {
-  char tmp[4300];
-  snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
-  FILE *fp = fopen(tmp, "w");
-  if (!fp) at_fatal("cannot create '%s': %s", tmp, strerror(errno));
-  at_temp_file_register(tmp);
-  if (fputs(text, fp) == EOF || fflush(fp) != 0 || fsync(fileno(fp)) != 0 || fclose(fp) != 0)
-    at_fatal("cannot write '%s' (is the disk full?)", tmp);
-  if (rename(tmp, path) != 0) at_fatal("cannot move '%s' into place: %s", tmp, strerror(errno));
-  at_temp_file_clear();
-}
 
 /* Examples whose fold satisfies keep(fold, k, v). */
 static int32_t *fold_subset(const Cache *c, int mode, int fold, int valid_fold, int *count) {
@@ -314,7 +290,7 @@ static void final_results(Trainer *t) {
   }
   fprintf(out, "}\n");
   fclose(out);
-  write_text_file(path, buf);
+  at_write_text_file(path, buf);
   free(buf);
   printf("results: %s\n", path);
 }
@@ -354,8 +330,8 @@ int train_run(Experiment *e, const char *resume_dir) {
     checkpoint_load(t.last_path, t.m, t.opt, &t.st);
     printf("resuming %s at epoch %ld, batch %ld (step %ld)\n", t.dir, t.st.epoch + 1, t.st.cursor, t.st.step);
   } else {
-    make_dirs(t.dir);
-    write_text_file(config_path, e->text);
+    at_make_dirs(t.dir);
+    at_write_text_file(config_path, e->text);
   }
   t.log = fopen(log_path, "a");
   if (!t.log) at_fatal("cannot open the run log '%s': %s", log_path, strerror(errno));

@@ -178,6 +178,7 @@ fi
 if [ -z "${BENCH_MODELS:-}" ] || has loader; then
   run loader -- "$BIN/bench_loader" --threads "$THREADS"
 fi
+if [ -z "${BENCH_MODELS:-}" ] || has prep; then run prep -- bash tests/bench/bench_prep.sh; fi  # prep throughput vs librosa (bench_prep.sh)
 
 # ---- summary table + JSON lines ----
 echo

@@ -62,14 +62,6 @@ static void write_params(hid_t file, const char *prefix, const Model *m, int gra
   }
 }
 
-static void write_attr_double(hid_t loc, const char *name, double v) {
-  hid_t space = H5Screate(H5S_SCALAR);
-  hid_t a = H5Acreate2(loc, name, H5T_IEEE_F64LE, space, H5P_DEFAULT, H5P_DEFAULT);
-  H5Awrite(a, H5T_NATIVE_DOUBLE, &v);
-  H5Aclose(a);
-  H5Sclose(space);
-}
-
 int main(int argc, char **argv) {
   if (argc < 3) at_fatal("usage: oracle_dump CONFIG OUT.h5 [options]");
   const char *config = argv[1], *out = argv[2];
@@ -114,13 +106,13 @@ int main(int argc, char **argv) {
   h5_write_string_attr(file, "config", m->config_text);
   h5_write_string_attr(file, "optimizer", optim);
   h5_write_string_attr(file, "output", m->output == OUTPUT_SIGMOID ? "sigmoid" : "softmax");
-  write_attr_double(file, "batch", batch);
-  write_attr_double(file, "steps", steps);
-  write_attr_double(file, "lr", lr);
-  write_attr_double(file, "momentum", momentum);
-  write_attr_double(file, "eps", eps);
-  write_attr_double(file, "nesterov", nesterov);
-  write_attr_double(file, "weight_decay", wd);
+  h5_write_double_attr(file, "batch", batch);
+  h5_write_double_attr(file, "steps", steps);
+  h5_write_double_attr(file, "lr", lr);
+  h5_write_double_attr(file, "momentum", momentum);
+  h5_write_double_attr(file, "eps", eps);
+  h5_write_double_attr(file, "nesterov", nesterov);
+  h5_write_double_attr(file, "weight_decay", wd);
   hsize_t in_dims[4] = {(hsize_t)batch, (hsize_t)m->input.c, (hsize_t)m->input.h, (hsize_t)m->input.w};
   write_array(file, "input", H5T_NATIVE_FLOAT, H5T_IEEE_F32LE, 4, in_dims, x);
   if (m->output == OUTPUT_SIGMOID) {

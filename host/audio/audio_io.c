@@ -1,0 +1,232 @@
+/* Audio in and out through libsndfile (WAV, AIFF, FLAC, OGG/Vorbis, Opus,
+ * MP3 via mpg123) and soxr (SOXR_HQ: 20-bit precision, 95 % pass band,
+ * linear phase) -- see audio_io.h. Nothing here is fatal for a bad input
+ * file: the reason goes back to the caller. */
+#include "audio/audio_io.h"
+
+#include <errno.h>
+#include <math.h>
+#include <sndfile.h>
+#include <soxr.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core/error.h"
+
+/* Frames read per sf_readf_float call. */
+#define AUDIO_BLOCK 65536
+
+static int fail(char *why, size_t why_size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(char *why, size_t why_size, const char *fmt, ...) {
+  if (why && why_size) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, why_size, fmt, ap);
+    va_end(ap);
+    /* one line: reasons end up in reports and on screen */
+    for (char *c = why; *c; c++)
+      if (*c == '\n' || *c == '\r' || *c == '\t') *c = ' ';
+    size_t n = strlen(why);
+    while (n && (why[n - 1] == ' ' || why[n - 1] == '.')) why[--n] = '\0';
+  }
+  return -1;
+}
+
+/* libsndfile's messages end in a period and some are terse; keep them but
+ * say what they mean for the common cases. */
+static const char *open_reason(int err, const char *msg) {
+  switch (err) {
+    case SF_ERR_UNRECOGNISED_FORMAT: return "not a supported audio format (libsndfile: format not recognised)";
+    case SF_ERR_UNSUPPORTED_ENCODING: return "unsupported encoding inside a known container";
+    case SF_ERR_MALFORMED_FILE: return "malformed file (libsndfile: parse error)";
+    default: break;
+  }
+  /* libsndfile's internal codes; a file we could stat is there, so this one
+   * means its contents (e.g. random bytes behind a .mp3 name) */
+  if (strstr(msg, "does not exist") || strstr(msg, "not a regular file"))
+    return "not a supported audio format, or a corrupt file (libsndfile cannot parse it)";
+  return msg;
+}
+
+static int resample(const float *in, long n, double in_rate, double out_rate, float **out, long *out_n, char *why,
+                    size_t why_size) {
+  /* The length a resampler of infinite precision gives: round(n * out / in). */
+  double exact = (double)n * out_rate / in_rate;
+  long want = (long)floor(exact + 0.5);
+  if (want < 1) return fail(why, why_size, "too short to resample: %ld samples at %g Hz", n, in_rate);
+  size_t cap = (size_t)want + 64;
+  float *buf = malloc(cap * sizeof(float));
+  if (!buf) return fail(why, why_size, "out of memory resampling %ld samples", n);
+  soxr_io_spec_t io = soxr_io_spec(SOXR_FLOAT32_I, SOXR_FLOAT32_I);
+  soxr_quality_spec_t q = soxr_quality_spec(SOXR_HQ, 0);
+  soxr_runtime_spec_t rt = soxr_runtime_spec(1); /* our parallelism is over files */
+  size_t done = 0;
+  soxr_error_t err = soxr_oneshot(in_rate, out_rate, 1, in, (size_t)n, NULL, buf, cap, &done, &io, &q, &rt);
+  if (err) {
+    free(buf);
+    return fail(why, why_size, "resampling %g Hz -> %g Hz failed: %s", in_rate, out_rate, err);
+  }
+  /* soxr flushes its filter tail; pin the length so that it never depends on
+   * the resampler's rounding (the rest of a short tail is zeros). */
+  if ((long)done < want) memset(buf + done, 0, sizeof(float) * (size_t)(want - (long)done));
+  *out = buf;
+  *out_n = want;
+  return 0;
+}
+
+int audio_load(const char *path, double target_rate, Audio *out, char *why, size_t why_size) {
+  memset(out, 0, sizeof *out);
+  if (why && why_size) why[0] = '\0';
+  struct stat st;
+  if (stat(path, &st) != 0) return fail(why, why_size, "cannot open: %s", strerror(errno));
+  if (S_ISDIR(st.st_mode)) return fail(why, why_size, "is a folder, not an audio file");
+  if (st.st_size == 0) return fail(why, why_size, "empty file (0 bytes)");
+  if (!(target_rate > 0)) return fail(why, why_size, "invalid target sample rate %g", target_rate);
+
+  SF_INFO info;
+  memset(&info, 0, sizeof info);
+  SNDFILE *f = sf_open(path, SFM_READ, &info);
+  if (!f) {
+    int err = sf_error(NULL);
+    return fail(why, why_size, "%s", open_reason(err, sf_strerror(NULL)));
+  }
+  if (info.channels < 1 || info.samplerate < 1) {
+    sf_close(f);
+    return fail(why, why_size, "invalid header: %d channels at %d Hz", info.channels, info.samplerate);
+  }
+  const int ch = info.channels;
+  /* frames is exact for PCM/FLAC/Vorbis and an estimate for MPEG streams */
+  size_t cap = info.frames > 0 && info.frames < ((sf_count_t)1 << 34) ? (size_t)info.frames + 1 : AUDIO_BLOCK;
+  float *mono = malloc(sizeof(float) * cap);
+  float *block = ch > 1 ? malloc(sizeof(float) * (size_t)AUDIO_BLOCK * (size_t)ch) : NULL;
+  if (!mono || (ch > 1 && !block)) {
+    free(block);
+    free(mono);
+    sf_close(f);
+    return fail(why, why_size, "out of memory decoding %lld frames x %d channels", (long long)info.frames, ch);
+  }
+  long n = 0;
+  for (;;) {
+    /* mono: read straight into place, growing only when full (exact frame
+     * counts never grow); several channels: a block at a time */
+    size_t need = ch == 1 ? (size_t)n + 1 : (size_t)n + AUDIO_BLOCK;
+    if (need > cap) {
+      size_t ncap = cap * 2 > need ? cap * 2 : need;
+      float *grown = realloc(mono, sizeof(float) * ncap);
+      if (!grown) {
+        free(block);
+        free(mono);
+        sf_close(f);
+        return fail(why, why_size, "out of memory after decoding %ld samples", n);
+      }
+      mono = grown;
+      cap = ncap;
+    }
+    sf_count_t got;
+    if (ch == 1) {
+      /* straight into place, as much as fits */
+      got = sf_readf_float(f, mono + n, (sf_count_t)(cap - (size_t)n));
+    } else {
+      got = sf_readf_float(f, block, AUDIO_BLOCK);
+      const float inv = 1.0f / (float)ch;
+      for (sf_count_t i = 0; i < got; i++) {
+        const float *frame = block + (size_t)i * (size_t)ch;
+        double acc = 0; /* fixed order: channel 0, 1, ... */
+        for (int c = 0; c < ch; c++) acc += frame[c];
+        mono[n + i] = (float)acc * inv;
+      }
+    }
+    if (got <= 0) break;
+    n += (long)got;
+  }
+  free(block);
+  /* NaN / Inf (float files): exponent bits all set; an integer test that
+   * vectorises */
+  {
+    const uint32_t *bits = (const uint32_t *)(const void *)mono;
+    uint32_t bad = 0;
+    for (long i = 0; i < n; i++) bad |= (uint32_t)((bits[i] & 0x7f800000u) == 0x7f800000u);
+    if (bad) {
+      long at = 0;
+      while (at < n && isfinite(mono[at])) at++;
+      free(mono);
+      sf_close(f);
+      return fail(why, why_size, "sample %ld (%.3f s) is not a finite number", at, (double)at / info.samplerate);
+    }
+  }
+  int err = sf_error(f);
+  char err_msg[256];
+  snprintf(err_msg, sizeof err_msg, "%s", err ? sf_strerror(f) : "");
+  sf_close(f);
+  if (err) {
+    free(mono);
+    return fail(why, why_size, "decoding failed after %ld samples (%.3f s): %s", n, (double)n / info.samplerate,
+                err_msg);
+  }
+  if (n == 0) {
+    free(mono);
+    return fail(why, why_size, "contains no audio samples");
+  }
+  /* A header that announces more than the stream holds: truncated. MPEG
+   * streams only estimate their length (bit rate x size without a Xing
+   * header), so they are not held to it. */
+  if ((info.format & SF_FORMAT_TYPEMASK) != SF_FORMAT_MPEG && info.frames > 0 && n < info.frames) {
+    free(mono);
+    return fail(why, why_size, "truncated: only %ld of the %lld samples its header announces could be decoded", n,
+                (long long)info.frames);
+  }
+  const double rate = (double)info.samplerate;
+  if (rate == target_rate) {
+    out->samples = mono;
+    out->n = n;
+    out->rate = rate;
+    return 0;
+  }
+  float *res = NULL;
+  long res_n = 0;
+  int rc = resample(mono, n, rate, target_rate, &res, &res_n, why, why_size);
+  free(mono);
+  if (rc) return rc;
+  out->samples = res;
+  out->n = res_n;
+  out->rate = target_rate;
+  return 0;
+}
+
+void audio_free(Audio *a) {
+  if (!a) return;
+  free(a->samples);
+  memset(a, 0, sizeof *a);
+}
+
+void audio_write_wav(const char *path, const float *samples, long n, double rate) {
+  if (!(rate >= 1 && rate <= 1e6)) at_fatal("cannot write '%s': sample rate %g Hz", path, rate);
+  SF_INFO info;
+  memset(&info, 0, sizeof info);
+  info.samplerate = (int)lround(rate);
+  info.channels = 1;
+  info.format = SF_FORMAT_WAV | SF_FORMAT_PCM_16;
+  SNDFILE *f = sf_open(path, SFM_WRITE, &info);
+  if (!f) at_fatal("cannot create '%s': %s", path, sf_strerror(NULL));
+  sf_command(f, SFC_SET_CLIPPING, NULL, SF_TRUE);
+  float block[4096];
+  for (long i = 0; i < n;) {
+    long k = n - i < 4096 ? n - i : 4096;
+    for (long j = 0; j < k; j++) {
+      float v = samples[i + j];
+      block[j] = !(v == v) ? 0.0f : v > 1.0f ? 1.0f : v < -1.0f ? -1.0f : v;
+    }
+    if (sf_writef_float(f, block, k) != k) {
+      char msg[256];
+      snprintf(msg, sizeof msg, "%s", sf_strerror(f));
+      sf_close(f);
+      at_fatal("cannot write '%s' (is the disk full?): %s", path, msg);
+    }
+    i += k;
+  }
+  if (sf_close(f) != 0) at_fatal("cannot finish writing '%s' (is the disk full?)", path);
+}

@@ -1,0 +1,86 @@
+/* Small HDF5 helpers shared by every file format of auratag. */
+#include "io/h5_util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <hdf5.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/error.h"
+
+void h5_quiet(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
+
+void h5_write_string_attr(long long loc, const char *name, const char *value) {
+  hid_t type = H5Tcopy(H5T_C_S1);
+  H5Tset_size(type, H5T_VARIABLE);
+  H5Tset_cset(type, H5T_CSET_UTF8);
+  hid_t space = H5Screate(H5S_SCALAR);
+  hid_t attr = H5Acreate2((hid_t)loc, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
+  if (attr < 0 || H5Awrite(attr, type, &value) < 0) at_fatal("HDF5: cannot write attribute '%s'", name);
+  H5Aclose(attr);
+  H5Sclose(space);
+  H5Tclose(type);
+}
+
+char *h5_read_string_attr(long long loc, const char *name, const char *path) {
+  if (H5Aexists((hid_t)loc, name) <= 0) return NULL;
+  hid_t attr = H5Aopen((hid_t)loc, name, H5P_DEFAULT);
+  hid_t ftype = H5Aget_type(attr);
+  if (H5Tget_class(ftype) != H5T_STRING) at_fatal("%s: attribute '%s' is not a string", path, name);
+  char *out;
+  if (H5Tis_variable_str(ftype) > 0) {
+    hid_t mtype = H5Tcopy(H5T_C_S1);
+    H5Tset_size(mtype, H5T_VARIABLE);
+    H5Tset_cset(mtype, H5Tget_cset(ftype)); /* HDF5 does not convert ASCII <-> UTF-8 */
+    char *value = NULL;
+    if (H5Aread(attr, mtype, &value) < 0) at_fatal("%s: cannot read attribute '%s'", path, name);
+    out = at_strdup(value ? value : "");
+    H5free_memory(value);
+    H5Tclose(mtype);
+  } else {
+    size_t size = H5Tget_size(ftype);
+    out = at_calloc(size + 1, 1, "attribute text");
+    hid_t mtype = H5Tcopy(H5T_C_S1);
+    H5Tset_size(mtype, size);
+    H5Tset_cset(mtype, H5Tget_cset(ftype));
+    if (H5Aread(attr, mtype, out) < 0) at_fatal("%s: cannot read attribute '%s'", path, name);
+    H5Tclose(mtype);
+  }
+  H5Tclose(ftype);
+  H5Aclose(attr);
+  return out;
+}
+
+void h5_commit_file(const char *tmp_path, const char *path) {
+  int fd = open(tmp_path, O_RDONLY);
+  if (fd < 0 || fsync(fd) != 0) at_fatal("cannot flush '%s' to disk: %s", tmp_path, strerror(errno));
+  close(fd);
+  if (rename(tmp_path, path) != 0) {
+    int err = errno;
+    remove(tmp_path);
+    at_fatal("cannot move '%s' into place as '%s': %s", tmp_path, path, strerror(err));
+  }
+}
+
+static void write_scalar_attr(long long loc, const char *name, hid_t file_type, hid_t mem_type, const void *v) {
+  hid_t space = H5Screate(H5S_SCALAR);
+  hid_t attr = H5Acreate2((hid_t)loc, name, file_type, space, H5P_DEFAULT, H5P_DEFAULT);
+  if (attr < 0 || H5Awrite(attr, mem_type, v) < 0) at_fatal("HDF5: cannot write the attribute '%s' (is the disk full?)", name);
+  H5Aclose(attr);
+  H5Sclose(space);
+}
+
+void h5_write_double_attr(long long loc, const char *name, double v) {
+  write_scalar_attr(loc, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &v);
+}
+
+void h5_write_int_attr(long long loc, const char *name, int v) {
+  write_scalar_attr(loc, name, H5T_STD_I32LE, H5T_NATIVE_INT, &v);
+}
+
+void h5_write_long_attr(long long loc, const char *name, long v) {
+  write_scalar_attr(loc, name, H5T_STD_I64LE, H5T_NATIVE_LONG, &v);
+}

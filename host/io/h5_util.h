@@ -1,0 +1,16 @@
+/* HDF5 helpers shared by the weights, checkpoint, cache and prediction files.
+ * `loc` is an hid_t (long long here so that callers need not include hdf5.h). */
+#ifndef AT_H5_UTIL_H
+#define AT_H5_UTIL_H
+
+/* Turns HDF5's automatic error printing off: auratag says what failed itself. */
+void h5_quiet(void);
+void h5_write_string_attr(long long loc, const char *name, const char *value); /* UTF-8, variable length */
+char *h5_read_string_attr(long long loc, const char *name, const char *path);  /* NULL if absent */
+void h5_write_double_attr(long long loc, const char *name, double v);
+void h5_write_int_attr(long long loc, const char *name, int v);
+void h5_write_long_attr(long long loc, const char *name, long v);
+/* fsync + rename a file written under a temporary name: a crash leaves the old file intact. */
+void h5_commit_file(const char *tmp_path, const char *path);
+
+#endif
