@@ -223,6 +223,9 @@ void eval_print(const EvalResult *r, const Cache *c, FILE *out) {
       fprintf(out, "   (excluded: %d tags with one class for ROC-AUC, %d without positives for PR-AUC)",
               r->tags.excluded_roc, r->tags.excluded_pr);
     fputc('\n', out);
+    fprintf(out, "  %-24s %9s %9s %9s\n", "tag", "positives", "ROC-AUC", "PR-AUC");
+    for (int j = 0; j < r->n_tags; j++)
+      fprintf(out, "  %-24s %9d %9.4f %9.4f\n", c->tags[j], r->tags.positives[j], r->tags.roc_auc[j], r->tags.pr_auc[j]);
     if (r->n_songs)
       fprintf(out, "  song level (%d songs): ROC-AUC %.4f   PR-AUC %.4f\n", r->n_songs, r->song_tags.macro_roc_auc,
               r->song_tags.macro_pr_auc);
