@@ -11,14 +11,7 @@
 #    autocorrelation tempo estimate orders slow < medium < fast);
 #  - errors: a missing SoundFont names the Debian package; bad options.
 set -u
-BUILD=${AURATAG_BUILD:-build}
-AT=$BUILD/auratag
-PY=/usr/bin/python3
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-fail=0
-pass() { echo "PASS $1"; }
-failed() { echo "FAIL $1"; fail=1; }
+. "$(dirname "$0")/../lib.sh"  # BUILD, AT, PY, $work, pass, failed, $fail
 fails() {
   local name=$1 msg=$2
   shift 2

@@ -16,11 +16,9 @@
 #  - bad lists and configs fail with file:line.
 set -u
 cd "$(dirname "$0")/../.."
-BUILD=${AURATAG_BUILD:-build}
-AT=$BUILD/auratag
+. "$(dirname "$0")/../lib.sh"  # BUILD, AT, PY, $work, pass, failed, $fail
 MK=$BUILD/tests/oracle/make_audio
 PROBE=$BUILD/tests/oracle/audio_probe
-PY=/usr/bin/python3
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
 for tool in "$MK" "$PROBE"; do
@@ -30,11 +28,6 @@ for tool in "$MK" "$PROBE"; do
     make -s BUILD="$BUILD" $san "$tool" >/dev/null || { echo "FAIL cannot build $tool"; exit 1; }
   fi
 done
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-fail=0
-pass() { echo "PASS $1"; }
-failed() { echo "FAIL $1"; fail=1; }
 # check NAME python-code [args...]: the code exits non-zero (with a message) on failure
 check() {
   local name=$1 code=$2

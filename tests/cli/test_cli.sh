@@ -3,14 +3,7 @@
 # under tests/configs/bad names the message and line it must produce),
 # --set overrides, includes, and the weights file written by `init`.
 set -u
-BUILD=${AURATAG_BUILD:-build}
-AT=$BUILD/auratag
-PY=/usr/bin/python3
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-fail=0
-pass() { echo "PASS $1"; }
-failed() { echo "FAIL $1"; fail=1; }
+. "$(dirname "$0")/../lib.sh"  # BUILD, AT, PY, $work, pass, failed, $fail
 
 # ---- every bad config fails with exit status 1, the expected message and file:line
 for f in tests/configs/bad/*.ini; do

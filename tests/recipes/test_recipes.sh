@@ -17,16 +17,9 @@
 #  - and, when this build has `auratag prep`, a Ballroom-like list of real
 #    WAVs through recipe -> prep -> cross-validation.
 set -u
-BUILD=${AURATAG_BUILD:-build}
-AT=$BUILD/auratag
-PY=/usr/bin/python3
+. "$(dirname "$0")/../lib.sh"  # BUILD, AT, PY, $work, pass, failed, $fail
 R=scripts/recipes
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-fail=0
-pass() { echo "PASS $1"; }
-failed() { echo "FAIL $1"; fail=1; }
 # check NAME CMD...: runs CMD (a Python check printing its reason on failure)
 check() {
   local name=$1

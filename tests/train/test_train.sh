@@ -11,15 +11,8 @@
 #  - eval's per-tag ROC-AUC / AP equal scikit-learn's on predict's output;
 #  - bad inputs: mismatched cache, existing run folder, empty fold.
 set -u
-BUILD=${AURATAG_BUILD:-build}
-AT=$BUILD/auratag
-PY=/usr/bin/python3
+. "$(dirname "$0")/../lib.sh"  # BUILD, AT, PY, $work, pass, failed, $fail
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
-work=$(mktemp -d)
-trap "rm -rf $work" EXIT
-fail=0
-pass() { echo "PASS $1"; }
-failed() { echo "FAIL $1"; fail=1; }
 quiet() { "$@" >"$work/out.txt" 2>&1; }
 
 "$AT" synth "$work/d40" --tags 8 --patterns both --train 2000 --valid 400 --test 400 --seed 3 >/dev/null || failed "synth 40x80"
