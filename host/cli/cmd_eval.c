@@ -9,6 +9,7 @@
 
 #include "cli/cli.h"
 #include "core/error.h"
+#include "core/files.h"
 #include "data/front_end.h"
 #include "io/weights_h5.h"
 #include "train/evaluate.h"
@@ -39,63 +40,65 @@ static void parse(int argc, char **argv, EvalArgs *a, const char *usage) {
   if (a->crops < 0 || a->batch < 0 || a->threads < 1) at_fatal("--crops, --batch and --threads take positive numbers");
 }
 
-/* The front end the weights were trained on ("" for plain weights files). */
-static char g_front_end[1024];
-static char g_weights_path[4300];
-
-/* The weights to use and, for a run folder or checkpoint, its evaluation
- * settings (cli_load_for_eval in cli_common.c). */
-static Model *load_for_eval(EvalArgs *a, int *crops, int *batch) {
-  EvalModel em;
-  cli_load_for_eval(a->weights, a->crops, a->batch, stdout, &em);
-  snprintf(g_front_end, sizeof g_front_end, "%s", em.front_end);
-  snprintf(g_weights_path, sizeof g_weights_path, "the training cache of '%s'", em.path);
-  *crops = em.crops;
-  *batch = em.batch;
-  free(em.experiment);
-  return em.m;
-}
-
-static Cache *open_checked(const char *path) {
-  Cache *c = cache_open(path);
-  if (g_front_end[0]) front_end_require_same(g_front_end, g_weights_path, c);
-  return c;
-}
-
 /* Default crops: enough equally spaced crops to cover the whole example. */
 static int default_crops(const Cache *c, int crop) { return crop >= c->frames ? 1 : (c->frames + crop - 1) / crop; }
 
-static FILE *open_out(const char *path) {
-  FILE *fp = fopen(path, "w");
-  if (!fp) at_fatal("cannot create '%s'", path);
-  return fp;
+typedef struct Evaluated {
+  Model *m;
+  Cache *c;
+  EvalOptions o;
+  EvalResult r;
+} Evaluated;
+
+/* Shared by eval and predict: the weights (and, for a run folder or
+ * checkpoint, its crop and batch settings and its training front end, which
+ * the cache must match), the cache, and the evaluation over crops. */
+static void evaluate_args(const EvalArgs *a, Evaluated *ev) {
+  EvalModel em;
+  cli_load_for_eval(a->weights, a->crops, a->batch, stdout, &em);
+  ev->m = em.m;
+  ev->c = cache_open(a->cache);
+  if (em.front_end[0]) {
+    char from[4400];
+    snprintf(from, sizeof from, "the training cache of '%s'", em.path);
+    front_end_require_same(em.front_end, from, ev->c);
+  }
+  free(em.experiment);
+  EvalOptions o = {ev->m->input.w, em.crops ? em.crops : default_crops(ev->c, ev->m->input.w), em.batch, a->threads, 4,
+                   NULL, 0};
+  ev->o = o;
+  evaluate(ev->m, ev->c, &ev->o, &ev->r);
+}
+
+static void evaluated_free(Evaluated *ev) {
+  eval_result_free(&ev->r);
+  cache_close(ev->c);
+  model_free(ev->m);
+}
+
+/* A report file written whole (temporary name, fsync, rename). */
+static void write_report(const char *path, const Evaluated *ev, void (*writer)(const EvalResult *, const Cache *, FILE *)) {
+  char *text = NULL;
+  size_t size = 0;
+  FILE *mem = open_memstream(&text, &size);
+  if (!mem) at_fatal("out of memory writing '%s'", path);
+  writer(&ev->r, ev->c, mem);
+  if (writer == eval_write_json) fputc('\n', mem);
+  fclose(mem);
+  at_write_text_file(path, text);
+  free(text);
 }
 
 int cmd_eval(int argc, char **argv) {
   EvalArgs a;
   parse(argc, argv, &a, "auratag eval WEIGHTS.h5|RUN_DIR CACHE.h5 [--json OUT.json] [--csv OUT.csv] [--crops K] [--batch B]");
-  int crops, batch;
-  Model *m = load_for_eval(&a, &crops, &batch);
-  Cache *c = open_checked(a.cache);
-  EvalOptions o = {m->input.w, crops ? crops : default_crops(c, m->input.w), batch, a.threads, 4, NULL, 0};
-  EvalResult r;
-  evaluate(m, c, &o, &r);
-  printf("%d crop%s of %d frames per example\n", o.crops, o.crops == 1 ? "" : "s", o.crop);
-  eval_print(&r, c, stdout);
-  if (a.json) {
-    FILE *fp = open_out(a.json);
-    eval_write_json(&r, c, fp);
-    fputc('\n', fp);
-    if (fclose(fp) != 0) at_fatal("cannot write '%s'", a.json);
-  }
-  if (a.csv) {
-    FILE *fp = open_out(a.csv);
-    eval_write_csv(&r, c, fp);
-    if (fclose(fp) != 0) at_fatal("cannot write '%s'", a.csv);
-  }
-  eval_result_free(&r);
-  cache_close(c);
-  model_free(m);
+  Evaluated ev;
+  evaluate_args(&a, &ev);
+  printf("%d crop%s of %d frames per example\n", ev.o.crops, ev.o.crops == 1 ? "" : "s", ev.o.crop);
+  eval_print(&ev.r, ev.c, stdout);
+  if (a.json) write_report(a.json, &ev, eval_write_json);
+  if (a.csv) write_report(a.csv, &ev, eval_write_csv);
+  evaluated_free(&ev);
   return 0;
 }
 
@@ -116,12 +119,11 @@ int cmd_predict(int argc, char **argv) {
   EvalArgs a;
   parse(argc, argv, &a, "auratag predict WEIGHTS.h5|RUN_DIR CACHE.h5 -o PREDICTIONS.h5 [--crops K] [--batch B]");
   if (!a.out) at_fatal("predict: give the output file with -o PREDICTIONS.h5");
-  int crops, batch;
-  Model *m = load_for_eval(&a, &crops, &batch);
-  Cache *c = open_checked(a.cache);
-  EvalOptions o = {m->input.w, crops ? crops : default_crops(c, m->input.w), batch, a.threads, 4, NULL, 0};
-  EvalResult r;
-  evaluate(m, c, &o, &r);
+  Evaluated ev;
+  evaluate_args(&a, &ev);
+  const Model *m = ev.m;
+  const Cache *c = ev.c;
+  const EvalResult *r = &ev.r;
   char tmp[4300];
   snprintf(tmp, sizeof tmp, "%s.tmp.%d", a.out, (int)getpid());
   hid_t file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
@@ -131,10 +133,10 @@ int cmd_predict(int argc, char **argv) {
   h5_write_string_attr(file, "model", m->name);
   h5_write_string_attr(file, "cache", c->path);
   h5_write_string_attr(file, "activation", m->output == OUTPUT_SIGMOID ? "sigmoid" : "softmax");
-  hsize_t dims[2] = {(hsize_t)r.n, (hsize_t)r.n_tags};
+  hsize_t dims[2] = {(hsize_t)r->n, (hsize_t)r->n_tags};
   hid_t space = H5Screate_simple(2, dims, NULL);
   hid_t ds = H5Dcreate2(file, "probabilities", H5T_IEEE_F32LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-  if (ds < 0 || H5Dwrite(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, r.probs) < 0)
+  if (ds < 0 || H5Dwrite(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, r->probs) < 0)
     at_fatal("cannot write /probabilities (is the disk full?)");
   H5Dclose(ds);
   H5Sclose(space);
@@ -143,10 +145,8 @@ int cmd_predict(int argc, char **argv) {
   if (H5Fclose(file) < 0) at_fatal("cannot finish '%s' (is the disk full?)", tmp);
   h5_commit_file(tmp, a.out);
   at_temp_file_clear();
-  printf("wrote %s: %d examples x %d %s (mean over %d crop%s)\n", a.out, r.n, r.n_tags,
-         m->output == OUTPUT_SIGMOID ? "tag probabilities" : "class probabilities", o.crops, o.crops == 1 ? "" : "s");
-  eval_result_free(&r);
-  cache_close(c);
-  model_free(m);
+  printf("wrote %s: %d examples x %d %s (mean over %d crop%s)\n", a.out, r->n, r->n_tags,
+         m->output == OUTPUT_SIGMOID ? "tag probabilities" : "class probabilities", ev.o.crops, ev.o.crops == 1 ? "" : "s");
+  evaluated_free(&ev);
   return 0;
 }
