@@ -238,6 +238,45 @@ static void test_conv_case(const char *tag, ConvShape s, int with_bias, int do_g
   free(ry), free(rdx), free(rdw), free(rdb);
 }
 
+static double *to_double(const float *a, size_t n) {
+  double *d = dalloc(n);
+  for (size_t i = 0; i < n; i++) d[i] = a[i];
+  return d;
+}
+
+/* A layer that takes the batch-parallel path: run twice (bitwise identical),
+ * and against the per-example path (at_cpu_conv_batch_macs = 0) */
+static void test_conv_batch_paths(const char *tag, ConvShape s, int with_bias) {
+  char name[160];
+  const size_t xn = conv_xn(&s), yn = conv_yn(&s), wn = conv_wn(&s), bn = (size_t)s.c_out;
+  float *x = frand(xn, -1, 1), *w = frand(wn, -1, 1), *b = with_bias ? frand(bn, -1, 1) : NULL;
+  float *dy = frand(yn, -1, 1);
+  float *y[3], *dx[3], *dw[3], *db[3];
+  const double saved = at_cpu_conv_batch_macs;
+  for (int r = 0; r < 3; r++) { /* r = 2: the per-example path */
+    if (r == 2) at_cpu_conv_batch_macs = 0.0;
+    y[r] = falloc(yn), dx[r] = falloc(xn), dw[r] = falloc(wn), db[r] = falloc(bn);
+    B->conv2d_forward(&s, x, w, b, y[r]);
+    B->conv2d_backward(&s, x, w, dy, dx[r], dw[r], with_bias ? db[r] : NULL);
+  }
+  at_cpu_conv_batch_macs = saved;
+  int same = !memcmp(y[0], y[1], yn * 4) && !memcmp(dx[0], dx[1], xn * 4) && !memcmp(dw[0], dw[1], wn * 4) &&
+             !memcmp(db[0], db[1], bn * 4);
+  snprintf(name, sizeof name, "conv %s batch-parallel twice", tag);
+  report(same, name, "bitwise", same ? 0.0 : 1.0);
+  const float *got[4] = {y[0], dx[0], dw[0], db[0]}, *ref[4] = {y[2], dx[2], dw[2], db[2]};
+  const size_t len[4] = {yn, xn, wn, bn};
+  const char *what[4] = {"y", "dx", "dw", "dbias"};
+  for (int k = 0; k < 4; k++) {
+    double *d = to_double(ref[k], len[k]);
+    snprintf(name, sizeof name, "conv %s batch-parallel vs per-example %s", tag, what[k]);
+    cmp(name, got[k], d, len[k], 2e-6);
+    free(d);
+  }
+  for (int r = 0; r < 3; r++) free(y[r]), free(dx[r]), free(dw[r]), free(db[r]);
+  free(x), free(w), free(b), free(dy);
+}
+
 static void test_conv(void) {
   test_conv_case("3x3 same N2 c3->4 7x9", conv_shape(2, 3, 7, 9, 4, 3, 3, 1, 1, 1, 1, 1, 1), 1, 1);
   test_conv_case("12x8 valid N3 c1->2 14x20", conv_shape(3, 1, 14, 20, 2, 12, 8, 1, 1, 0, 0, 0, 0), 1, 1);
@@ -253,6 +292,32 @@ static void test_conv(void) {
   test_conv_case("3x3 same N2 c1->6 23x37 (small K)", conv_shape(2, 1, 23, 37, 6, 3, 3, 1, 1, 1, 1, 1, 1), 1, 1);
   test_conv_case("2x2 valid N1 c2->3 9x9 no bias (small K)", conv_shape(1, 2, 9, 9, 3, 2, 2, 1, 1, 0, 0, 0, 0), 0, 1);
   test_conv_case("3x3 same threaded N2 c8->16 24x40", conv_shape(2, 8, 24, 40, 16, 3, 3, 1, 1, 1, 1, 1, 1), 1, 0);
+  {
+    /* the same layer forced onto the per-example path (threaded GEMMs) */
+    const double saved = at_cpu_conv_batch_macs;
+    at_cpu_conv_batch_macs = 0.0;
+    test_conv_case("3x3 same per-example N2 c8->16 24x40", conv_shape(2, 8, 24, 40, 16, 3, 3, 1, 1, 1, 1, 1, 1), 1, 0);
+    test_conv_case("12x8 valid per-example N3 c1->2 14x20", conv_shape(3, 1, 14, 20, 2, 12, 8, 1, 1, 0, 0, 0, 0), 1, 0);
+    at_cpu_conv_batch_macs = saved;
+  }
+
+  /* the batch-parallel path (small layers, n > 1: a block of examples per
+   * thread): against the double reference at batch 1, 3 and 17 with odd sizes
+   * (Pons-like 1xW, Hx1 and HxW kernels, padding, stride, pointwise, small K) */
+  test_conv_case("1x13 valid N1 c1->5 7x29", conv_shape(1, 1, 7, 29, 5, 1, 13, 1, 1, 0, 0, 0, 0), 1, 1);
+  test_conv_case("1x13 valid N3 c1->5 7x29", conv_shape(3, 1, 7, 29, 5, 1, 13, 1, 1, 0, 0, 0, 0), 1, 1);
+  test_conv_case("1x13 valid N17 c1->5 7x29", conv_shape(17, 1, 7, 29, 5, 1, 13, 1, 1, 0, 0, 0, 0), 1, 0);
+  test_conv_case("11x1 valid N3 c2->3 13x9", conv_shape(3, 2, 13, 9, 3, 11, 1, 1, 1, 0, 0, 0, 0), 0, 1);
+  test_conv_case("11x1 valid N17 c2->3 13x9", conv_shape(17, 2, 13, 9, 3, 11, 1, 1, 1, 0, 0, 0, 0), 1, 0);
+  test_conv_case("5x3 s2x1 pad(1,2,0,1) N17 c3->7 11x13",
+                 conv_shape(17, 3, 11, 13, 7, 5, 3, 2, 1, 1, 2, 0, 1), 1, 1);
+  test_conv_case("3x3 same N17 c1->5 9x11 (small K)", conv_shape(17, 1, 9, 11, 5, 3, 3, 1, 1, 1, 1, 1, 1), 1, 1);
+  test_conv_case("1x1 pointwise N17 c7->3 5x9", conv_shape(17, 7, 5, 9, 3, 1, 1, 1, 1, 0, 0, 0, 0), 1, 1);
+  test_conv_batch_paths("1x13 valid N17 c1->5 7x29", conv_shape(17, 1, 7, 29, 5, 1, 13, 1, 1, 0, 0, 0, 0), 1);
+  test_conv_batch_paths("5x3 s2x1 pad(1,2,0,1) N3 c3->7 11x13", conv_shape(3, 3, 11, 13, 7, 5, 3, 2, 1, 1, 2, 0, 1), 1);
+  test_conv_batch_paths("12x8 valid N17 c1->32 40x80 (Pons)", conv_shape(17, 1, 40, 80, 32, 12, 8, 1, 1, 0, 0, 0, 0), 1);
+  test_conv_batch_paths("3x3 same N17 c1->5 9x11 (small K)", conv_shape(17, 1, 9, 11, 5, 3, 3, 1, 1, 1, 1, 1, 1), 0);
+  test_conv_batch_paths("1x1 pointwise N3 c7->3 5x9", conv_shape(3, 7, 5, 9, 3, 1, 1, 1, 1, 0, 0, 0, 0), 1);
 
   /* negative control: the checker must notice a 5% error in a gradient */
   {

@@ -50,6 +50,12 @@ void at_cpu_conv2d_forward(const ConvShape *s, const float *x, const float *w, c
                            float *y);
 void at_cpu_conv2d_backward(const ConvShape *s, const float *x, const float *w, const float *dy,
                             float *dx, float *dw, float *dbias);
+/* Layers whose per-example work c_out*K*P (K = c_in*kh*kw, P = h_out*w_out)
+ * is at most this many MACs, with n > 1 and more than one thread, parallelise
+ * over examples (one block per thread, single-threaded GEMMs); larger ones
+ * thread inside each example's GEMM. Tests set it to 0 to force the
+ * per-example path. Not to be changed while a convolution runs. */
+extern double at_cpu_conv_batch_macs;
 
 /* ---- pooling (cpu_pool.c) ---- */
 void at_cpu_maxpool_forward(const PoolShape *s, const float *x, float *y, int32_t *switches);

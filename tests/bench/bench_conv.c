@@ -8,6 +8,9 @@
  *
  * Also checks that repeated runs are bitwise identical.
  *
+ * Then the small layers of Pons et al.'s models at batch 10 and 64 (the
+ * batch-parallel path of cpu_conv.c); BENCH_CONV_SMALL_ONLY=1 times only those.
+ *
  * Usage: OMP_NUM_THREADS=2 ./build/tests/bench/bench_conv [reps]
  *        (AURATAG_GEMM=openblas to time the OpenBLAS GEMM instead of oneDNN)
  * Build: make build/tests/bench/bench_conv */
@@ -29,16 +32,15 @@ static float *frand(size_t n) {
   return p;
 }
 
-static void bench(const Backend *b, const char *label, int n, int c_in, int h, int w, int c_out,
-                  int need_dx, int reps) {
-  ConvShape s = {n, c_in, h, w, c_out, h, w, 3, 3, 1, 1, 1, 1, 1, 1};
-  const size_t xn = (size_t)n * c_in * h * w, yn = (size_t)n * c_out * h * w;
-  const size_t wn = (size_t)c_out * c_in * 9;
+static void bench_shape(const Backend *b, const char *label, ConvShape s, int need_dx, int reps) {
+  const int n = s.n, c_in = s.c_in, c_out = s.c_out;
+  const size_t xn = (size_t)n * c_in * s.h_in * s.w_in, yn = (size_t)n * c_out * s.h_out * s.w_out;
+  const size_t wn = (size_t)c_out * c_in * s.kh * s.kw;
   float *x = frand(xn), *wt = frand(wn), *bias = frand(c_out), *dy = frand(yn);
   float *y = malloc(yn * sizeof(float)), *dw = malloc(wn * sizeof(float)),
         *db = malloc(c_out * sizeof(float));
   float *dx = need_dx ? malloc(xn * sizeof(float)) : NULL;
-  const double macs = (double)n * c_out * h * w * c_in * 9;
+  const double macs = (double)yn * c_in * s.kh * s.kw;
   float *y0 = malloc(yn * sizeof(float)), *dw0 = malloc(wn * sizeof(float));
   double best_f = 1e30, best_b = 1e30;
   int identical = 1;
@@ -69,6 +71,19 @@ static void bench(const Backend *b, const char *label, int n, int c_in, int h, i
   free(x), free(wt), free(bias), free(dy), free(y), free(dw), free(db), free(dx);
 }
 
+static void bench(const Backend *b, const char *label, int n, int c_in, int h, int w, int c_out,
+                  int need_dx, int reps) {
+  ConvShape s = {n, c_in, h, w, c_out, h, w, 3, 3, 1, 1, 1, 1, 1, 1};
+  bench_shape(b, label, s, need_dx, reps);
+}
+
+/* valid (unpadded) stride-1 convolution of kh x kw on h x w maps */
+static void bench_valid(const Backend *b, const char *label, int n, int c_in, int h, int w, int c_out,
+                        int kh, int kw, int need_dx, int reps) {
+  ConvShape s = {n, c_in, h, w, c_out, h - kh + 1, w - kw + 1, kh, kw, 1, 1, 0, 0, 0, 0};
+  bench_shape(b, label, s, need_dx, reps);
+}
+
 int main(int argc, char **argv) {
   int reps = argc > 1 ? atoi(argv[1]) : 3;
   if (reps < 1) reps = 1;
@@ -79,7 +94,19 @@ int main(int argc, char **argv) {
   printf("threads: %d, GEMM: %s, best of %d after a warm-up\n", omp_get_max_threads(),
          at_cpu_gemm_provider(), reps);
   const Backend *b = at_backend_cpu();
-  bench(b, "conv 3x3 same, N=8, 128->384, 48x341", 8, 128, 48, 341, 384, 1, reps);
-  bench(b, "conv 3x3 same, N=8, 1->128, 96x1366 (backward: dw, dbias)", 8, 1, 96, 1366, 128, 0, reps);
+  if (!getenv("BENCH_CONV_SMALL_ONLY")) { /* environment: skip the two large layers */
+    bench(b, "conv 3x3 same, N=8, 128->384, 48x341", 8, 128, 48, 341, 384, 1, reps);
+    bench(b, "conv 3x3 same, N=8, 1->128, 96x1366 (backward: dw, dbias)", 8, 1, 96, 1366, 128, 0, reps);
+  }
+  /* the small layers of Pons et al. (40x80 input, 32 filters; batch-parallel path) */
+  for (int nb = 10; nb <= 64; nb += 54) {
+    char l[160];
+    snprintf(l, sizeof l, "conv 1x60 valid, N=%d, 1->32, 40x80 (Pons time)", nb);
+    bench_valid(b, l, nb, 1, 40, 80, 32, 1, 60, 1, reps * 10);
+    snprintf(l, sizeof l, "conv 32x1 valid, N=%d, 1->32, 40x80 (Pons frequency)", nb);
+    bench_valid(b, l, nb, 1, 40, 80, 32, 32, 1, 1, reps * 10);
+    snprintf(l, sizeof l, "conv 12x8 valid, N=%d, 1->32, 40x80 (Pons black-box)", nb);
+    bench_valid(b, l, nb, 1, 40, 80, 32, 12, 8, 1, reps * 10);
+  }
   return 0;
 }
