@@ -17,7 +17,8 @@
 
 #include "core/error.h"
 #include "data/cache.h"
-#include "io/weights_h5.h"
+#include "io/h5_util.h"
+#include "fuzz/fuzz_util.h"
 
 static jmp_buf g_back;
 static void back_to_fuzzer(void) { longjmp(g_back, 1); }
@@ -142,6 +143,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     at_set_fatal_hook(back_to_fuzzer);
     h5_quiet();
   }
+  static unsigned char before[MAX_FD];
+  open_fds(before);
   Bytes b = {data, size, 0};
   write_cache(path, &b);
   static Cache *volatile c;
@@ -169,6 +172,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     free(ids);
   }
+  close_new_fds(before);
   remove(path);
   return 0;
 }

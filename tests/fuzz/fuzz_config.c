@@ -6,10 +6,12 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/error.h"
 #include "nn/model.h"
 #include "train/experiment.h"
+#include "fuzz/fuzz_util.h"
 
 static jmp_buf g_back;
 static void back_to_fuzzer(void) { longjmp(g_back, 1); }
@@ -21,6 +23,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   char *text = malloc(size + 1);
   memcpy(text, data, size);
   text[size] = '\0';
+  static unsigned char before[MAX_FD];
+  open_fds(before);
   /* includes would read arbitrary files: keep the fuzzer inside its input */
   if (!strstr(text, "include")) {
     if (setjmp(g_back) == 0) {
@@ -32,6 +36,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       experiment_free(e);
     }
   }
+  close_new_fds(before);
   free(text);
   return 0;
 }
