@@ -5,6 +5,7 @@
 #include "audio/audio_io.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <math.h>
 #include <sndfile.h>
 #include <soxr.h>
@@ -89,11 +90,15 @@ int audio_load(const char *path, double target_rate, Audio *out, char *why, size
 
   SF_INFO info;
   memset(&info, 0, sizeof info);
+  /* A failed sf_open leaves its reason in libsndfile's one global error slot:
+   * open under a lock so that parallel decoders (prep) report their own. */
+  static pthread_mutex_t open_lock = PTHREAD_MUTEX_INITIALIZER;
+  pthread_mutex_lock(&open_lock);
   SNDFILE *f = sf_open(path, SFM_READ, &info);
-  if (!f) {
-    int err = sf_error(NULL);
-    return fail(why, why_size, "%s", open_reason(err, sf_strerror(NULL)));
-  }
+  char reason[256] = "";
+  if (!f) snprintf(reason, sizeof reason, "%s", open_reason(sf_error(NULL), sf_strerror(NULL)));
+  pthread_mutex_unlock(&open_lock);
+  if (!f) return fail(why, why_size, "%s", reason);
   if (info.channels < 1 || info.samplerate < 1) {
     sf_close(f);
     return fail(why, why_size, "invalid header: %d channels at %d Hz", info.channels, info.samplerate);

@@ -119,7 +119,7 @@ r = json.load(open(sys.argv[1] + "/prep-report.json"))
 assert r["files"] == 13 and r["written"] == 8, (r["files"], r["written"])
 skipped = {s["path"]: s["reason"] for s in r["skipped"]}
 assert set(skipped) == {"corrupt.mp3", "corrupt.wav", "empty.wav", "missing.wav", "truncated.flac"}, skipped
-assert "not a supported audio format" in skipped["corrupt.mp3"] and "empty" in skipped["empty.wav"]
+assert "not a supported audio format" in skipped["corrupt.mp3"] and "empty" in skipped["empty.wav"], skipped
 assert "No such file" in skipped["missing.wav"] and "truncated" in skipped["truncated.flac"]
 assert r["examples"] == {"train": 5, "valid": 1, "test": 2}, r["examples"]
 assert r["seconds_of_audio"] > 60 and r["wall_seconds"] > 0
