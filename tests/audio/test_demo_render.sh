@@ -12,13 +12,6 @@
 #  - errors: a missing SoundFont names the Debian package; bad options.
 set -u
 . "$(dirname "$0")/../lib.sh"  # BUILD, AT, PY, $work, pass, failed, $fail
-fails() {
-  local name=$1 msg=$2
-  shift 2
-  if "$@" >"$work/out.txt" 2>&1; then failed "$name: succeeded"
-  elif grep -qF -- "$msg" "$work/out.txt"; then pass "$name: $(tail -1 "$work/out.txt")"
-  else failed "$name: message lacks '$msg': $(cat "$work/out.txt")"; fi
-}
 
 sf=/usr/share/sounds/sf2/FluidR3_GM.sf2
 if [ ! -f "$sf" ]; then

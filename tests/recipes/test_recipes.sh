@@ -26,14 +26,6 @@ check() {
   shift
   if out=$("$@" 2>&1); then pass "$name${out:+: $out}"; else failed "$name: $out"; fi
 }
-# fails NAME EXPECTED_MESSAGE CMD...: CMD must exit non-zero and say EXPECTED_MESSAGE
-fails() {
-  local name=$1 msg=$2
-  shift 2
-  if "$@" >"$work/out.txt" 2>&1; then failed "$name: succeeded"
-  elif grep -qF -- "$msg" "$work/out.txt"; then pass "$name: $(tail -1 "$work/out.txt")"
-  else failed "$name: message lacks '$msg': $(cat "$work/out.txt")"; fi
-}
 
 # ======================================================================
 # MagnaTagATune
