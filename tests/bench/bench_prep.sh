@@ -70,6 +70,7 @@ done
 
 # librosa, same work, one thread
 LIBROSA_PER_CORE=""
+DECODE_CEILING=""
 librosa_note=""
 if [ ! -x "$VENV_PY" ]; then
   librosa_note="librosa not available: $VENV_PY does not exist (create it with: bash scripts/test-venv.sh)"
@@ -104,11 +105,24 @@ for _ in range(repeats):
 w = statistics.median(walls)
 print("PREP impl=librosa-%s threads=1 wall_s=%.4f audio_s_per_s=%.1f per_core=%.1f (median of %d: %s)"
       % (librosa.__version__, w, 60 / w, 60 / w, repeats, " ".join("%.4f" % x for x in walls)))
+# The decoder alone (libsndfile + mpg123, the one auratag calls too): no
+# implementation that decodes with it can beat librosa by more than
+# total / decode, however fast its resampler and front end.
+import soundfile
+decode = []
+for _ in range(repeats):
+    t0 = time.perf_counter()
+    for f in files:
+        soundfile.read(f, dtype="float32")
+    decode.append(time.perf_counter() - t0)
+d = statistics.median(decode)
+print("PREP stage=decode impl=libsndfile threads=1 wall_s=%.4f ceiling=%.2f (librosa total / decode alone)" % (d, w / d))
 EOF
   ) || line=""
   if [ -n "$line" ]; then
     echo "$line"
-    LIBROSA_PER_CORE=$(echo "$line" | sed -n 's/.* per_core=\([0-9.]*\).*/\1/p')
+    LIBROSA_PER_CORE=$(echo "$line" | sed -n 's/.*impl=librosa.* per_core=\([0-9.]*\).*/\1/p')
+    DECODE_CEILING=$(echo "$line" | sed -n 's/.*stage=decode.* ceiling=\([0-9.]*\).*/\1/p')
   else
     librosa_note="librosa not available: the librosa run failed"
   fi
@@ -153,6 +167,7 @@ for t in $thread_counts; do
   echo "  auratag, $t thread(s): ${AURATAG_RATE[$t]} s/s per core; vs librosa (1 thread): $ratio"
 done
 [ -n "$LIBROSA_PER_CORE" ] && echo "  librosa, 1 thread:      $LIBROSA_PER_CORE s/s"
+[ -n "$DECODE_CEILING" ] && echo "  ceiling with the same decoder (librosa total / libsndfile decode alone): ${DECODE_CEILING}x"
 [ -n "$librosa_note" ] && echo "  $librosa_note"
 if [ -n "$FE_AURATAG_MS" ] && [ -n "$FE_LIBROSA_MS" ]; then
   echo "  front end alone (mel + dB of 29.12 s): auratag $FE_AURATAG_MS ms, librosa $FE_LIBROSA_MS ms:" \
@@ -162,7 +177,7 @@ fi
   printf '{"audio_seconds": %s, "config": "%s", "auratag_per_core": {' "$AUDIO_S" "$CFG"
   sep=""
   for t in $thread_counts; do printf '%s"%s": %s' "$sep" "$t" "${AURATAG_RATE[$t]}"; sep=", "; done
-  printf '}, "librosa_per_core": %s, "mel_ms_auratag": %s, "mel_ms_librosa": %s}\n' "${LIBROSA_PER_CORE:-null}" \
-    "${FE_AURATAG_MS:-null}" "${FE_LIBROSA_MS:-null}"
+  printf '}, "librosa_per_core": %s, "mel_ms_auratag": %s, "mel_ms_librosa": %s, "decode_ceiling": %s}\n' \
+    "${LIBROSA_PER_CORE:-null}" "${FE_AURATAG_MS:-null}" "${FE_LIBROSA_MS:-null}" "${DECODE_CEILING:-null}"
 } >"$BUILD/bench/prep.json"
 echo "JSON: $BUILD/bench/prep.json"
