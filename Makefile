@@ -1,6 +1,7 @@
 # auratag build.  `make` builds ./auratag; `make test`, `make asan`, `make bench`.
-# The CUDA backend joins when its issue lands (CUDA=0/1 will force it).
+# The CUDA backend is built whenever nvcc is found (CUDA=0 turns it off).
 
+.DEFAULT_GOAL := all
 BUILD   ?= build
 CC      ?= gcc
 SAN     ?= 0
@@ -41,7 +42,7 @@ FUZZ_SRC  := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_SECONDS ?= 20
 
 
-HOST_SRC  := $(sort $(shell find host -name '*.c' ! -path 'host/cli/main.c'))
+HOST_SRC  := $(sort $(shell find host -name '*.c' ! -path 'host/cli/main.c' ! -path 'host/cuda/*'))
 HOST_OBJ  := $(HOST_SRC:%.c=$(BUILD)/%.o)
 TEST_SRC  := $(sort $(wildcard tests/test_*.c tests/oracle/*.c))
 TEST_BIN  := $(patsubst %.c,$(BUILD)/%,$(TEST_SRC))
@@ -49,11 +50,102 @@ BENCH_SRC := $(sort $(wildcard tests/bench/*.c))
 BENCH_BIN := $(patsubst %.c,$(BUILD)/%,$(BENCH_SRC))
 LIB       := $(BUILD)/libauratag.a
 
+# ---- hand-written kernels on the CPU (tests): kernels/cuemu.h ----
+# Every kernels/*.cu also compiles as C++17 under the emulation header; the
+# kernel tests (tests/cuda/test_*.c) drive them from C and compare with the
+# CPU backend.
+CXX          := g++
+KERNEL_SRC   := $(sort $(wildcard kernels/*.cu))
+KERNEL_HDR   := $(wildcard kernels/*.h)
+EMU_OBJ      := $(KERNEL_SRC:%.cu=$(BUILD)/emu/%.o) $(BUILD)/emu/kernels/cuemu_runtime.o
+EMU_LIB      := $(BUILD)/libauratag_emu.a
+EMU_CXXFLAGS := -std=c++17 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -DAT_CUEMU -Ikernels -Ihost $(OPT)
+ifeq ($(SAN),1)
+  EMU_CXXFLAGS += -fsanitize=address,undefined -fno-sanitize-recover=undefined
+endif
+CUDA_TEST_SRC := $(sort $(wildcard tests/cuda/test_*.c))
+CUDA_TEST_BIN := $(patsubst %.c,$(BUILD)/%,$(CUDA_TEST_SRC))
+
+$(BUILD)/emu/%.o: %.cu $(KERNEL_HDR) host/nn/backend.h host/core/philox.h
+	@mkdir -p $(dir $@)
+	$(CXX) $(EMU_CXXFLAGS) -x c++ -c -o $@ $<
+
+$(BUILD)/emu/kernels/cuemu_runtime.o: kernels/cuemu_runtime.cpp $(KERNEL_HDR)
+	@mkdir -p $(dir $@)
+	$(CXX) $(EMU_CXXFLAGS) -c -o $@ $<
+
+$(EMU_LIB): $(EMU_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/tests/cuda/test_kernels_%: tests/cuda/test_kernels_%.c $(LIB) $(EMU_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests -Ikernels -o $@ $< $(EMU_LIB) $(LIB) $(LDLIBS) -lstdc++
+
+
 .PHONY: all test asan bench check clean demo deps fuzz fuzz-build
 all: auratag
 
-$(BUILD)/auratag: $(BUILD)/host/cli/main.o $(LIB)
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+# ---- the CUDA backend ----
+# Built whenever nvcc is found (PATH or /usr/local/cuda), unless CUDA=0; the
+# sanitizer and fuzz builds leave it out (their tests run the kernels and the
+# backend's host code under emulation, which needs no nvcc).
+NVCC      ?= $(shell command -v nvcc 2>/dev/null || { test -x /usr/local/cuda/bin/nvcc && echo /usr/local/cuda/bin/nvcc; })
+CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(NVCC))
+ifeq ($(SAN),0)
+  CUDA ?= $(if $(NVCC),1,0)
+else
+  CUDA ?= 0
+endif
+CUDA_INC  := $(CUDA_HOME)/include
+CUDA_LIBDIR := $(CUDA_HOME)/lib64
+# Kernel targets: A100 (sm_80), H100/H200 (sm_90) SASS, plus sm_90 PTX that
+# newer GPUs compile at load time.
+NVCC_ARCH ?= -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 \
+             -gencode arch=compute_90,code=compute_90
+NVCCFLAGS := -std=c++17 -O3 $(NVCC_ARCH) -Xptxas -v -Werror all-warnings -Xcompiler -Wall,-Wextra,-Werror \
+             -Ikernels -Ihost
+CUDA_HOST_SRC := $(sort $(filter-out host/cuda/cudnn_ops.c,$(wildcard host/cuda/*.c)))
+CUDA_HOST_OBJ := $(CUDA_HOST_SRC:%.c=$(BUILD)/%.o)
+CUDA_LIB      := $(BUILD)/libauratag_cuda.a
+NVCC_OBJ      := $(KERNEL_SRC:%.cu=$(BUILD)/cuda/%.o)
+FAKE_OBJ      := $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/cuda/fake/*.c))
+# The backend tests need the toolkit's headers (not nvcc, not a GPU).
+ifeq ($(wildcard $(CUDA_INC)/cuda_runtime_api.h),)
+  CUDA_TEST_BIN := $(filter-out $(BUILD)/tests/cuda/test_backend_%,$(CUDA_TEST_BIN))
+endif
+
+$(CUDA_HOST_OBJ) $(BUILD)/host/cuda/cudnn_ops.o $(FAKE_OBJ): CFLAGS += -I$(CUDA_INC) -Ikernels
+$(CUDA_LIB): $(CUDA_HOST_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+# The CUDA backend's host code on the CPU: emulated kernels + test doubles of
+# the CUDA runtime and cuBLAS (cuDNN absent: the gemm engine).
+$(BUILD)/tests/cuda/test_backend_%: tests/cuda/test_backend_%.c $(LIB) $(EMU_LIB) $(CUDA_LIB) $(FAKE_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -I$(CUDA_INC) -Itests -Ikernels -o $@ $< $(FAKE_OBJ) $(CUDA_LIB) $(EMU_LIB) $(LIB) $(LDLIBS) -lstdc++
+
+# ptxas statistics (registers, spills) are kept beside each object and
+# checked by tests/cuda/check_ptxas.sh.
+$(BUILD)/cuda/%.o: %.cu $(KERNEL_HDR) host/nn/backend.h host/core/philox.h
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVCCFLAGS) -c -o $@ $< 2> $(@:.o=.ptxas.txt) || { cat $(@:.o=.ptxas.txt); exit 1; }
+
+ifeq ($(CUDA),1)
+AURATAG_CUDA_OBJ := $(CUDA_LIB) $(BUILD)/host/cuda/cudnn_ops.o $(NVCC_OBJ)
+AURATAG_CUDA_LIBS := -L$(CUDA_LIBDIR) -Wl,-rpath,$(CUDA_LIBDIR) -lcudnn -lcublas -lcufft -lcudart -lstdc++
+$(BUILD)/host/cli/main.o: CFLAGS += -DAT_WITH_CUDA -I$(CUDA_INC)
+$(BUILD)/host/cli/main.o: $(BUILD)/cuda-on
+else
+$(BUILD)/host/cli/main.o: $(BUILD)/cuda-off
+endif
+# main.o registers the CUDA backend or not: rebuild it when CUDA flips.
+$(BUILD)/cuda-on $(BUILD)/cuda-off:
+	@mkdir -p $(BUILD) && rm -f $(BUILD)/cuda-on $(BUILD)/cuda-off && touch $@
+
+$(BUILD)/auratag: $(BUILD)/host/cli/main.o $(LIB) $(AURATAG_CUDA_OBJ)
+	$(CC) $(CFLAGS) -o $@ $(BUILD)/host/cli/main.o $(LIB) $(AURATAG_CUDA_OBJ) $(LDLIBS) $(AURATAG_CUDA_LIBS)
 
 auratag: $(BUILD)/auratag
 	@if [ "$(BUILD)" = build ]; then cp $< $@.tmp && mv -f $@.tmp $@; fi
@@ -70,7 +162,7 @@ $(BUILD)/tests/%: tests/%.c $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests -o $@ $< $(LIB) $(LDLIBS)
 
-test: $(BUILD)/auratag $(TEST_BIN)
+test: $(BUILD)/auratag $(TEST_BIN) $(CUDA_TEST_BIN)
 	AURATAG_BUILD=$(BUILD) bash tests/run_tests.sh
 
 # Everything again under AddressSanitizer + UBSan (the PyTorch oracle runs its
@@ -109,4 +201,4 @@ check: deps
 clean:
 	rm -rf build build-asan build-fuzz auratag
 
--include $(HOST_OBJ:.o=.d) $(BUILD)/host/cli/main.d
+-include $(HOST_OBJ:.o=.d) $(CUDA_HOST_OBJ:.o=.d) $(BUILD)/host/cli/main.d

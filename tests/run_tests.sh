@@ -18,7 +18,7 @@ run() {
   echo "=== $name"
   if "$@"; then echo "=== ok: $name ($((SECONDS - t0)) s)"; else echo "=== FAILED: $name"; failed+=("$name"); fi
 }
-for t in "$BUILD"/tests/test_*; do run "$(basename "$t")" "$t"; done
+for t in "$BUILD"/tests/test_* "$BUILD"/tests/cuda/test_*; do [ -x "$t" ] && run "$(basename "$t")" "$t"; done
 run "command line" bash tests/cli/test_cli.sh
 run "PyTorch oracle" bash tests/oracle/run_oracle.sh
 run "training end to end" bash tests/train/test_train.sh

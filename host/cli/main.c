@@ -3,6 +3,10 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "nn/backend.h"
+#ifdef AT_WITH_CUDA
+#include "cuda/cuda_backend.h"
+#endif
 
 typedef struct Command {
   const char *name;
@@ -30,6 +34,9 @@ static void usage(FILE *out) {
 }
 
 int main(int argc, char **argv) {
+#ifdef AT_WITH_CUDA
+  at_backend_register_cuda(at_backend_cuda, cuda_device_count);
+#endif
   if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
     usage(argc < 2 ? stderr : stdout);
     return argc < 2 ? 2 : 0;

@@ -7,7 +7,7 @@
 
 #include <stdint.h>
 
-typedef struct { uint32_t v[4]; } Philox4x32;
+#include "core/philox.h"
 
 /* Four 32-bit random words for counter (stream, index) under key seed. */
 Philox4x32 at_philox(uint64_t seed, uint64_t stream, uint64_t index);

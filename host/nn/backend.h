@@ -153,4 +153,23 @@ struct Backend {
 /* The CPU backend: always present, the numerical oracle for the others. */
 const Backend *at_backend_cpu(void);
 
+/* Backends by name: "cpu", "cuda", or "auto" (cuda when this build has it and
+ * a GPU is usable, else cpu). A build with the CUDA backend registers it at
+ * start-up (at_backend_register_cuda); asking for "cuda" without it, or
+ * without a usable GPU, stops with the reason. */
+struct CudaOptions;
+typedef const Backend *(*CudaBackendFactory)(const struct CudaOptions *opt);
+typedef int (*CudaDeviceCounter)(char *why, size_t why_size);
+void at_backend_register_cuda(CudaBackendFactory make, CudaDeviceCounter count);
+const Backend *at_backend_by_name(const char *name, const struct CudaOptions *opt);
+/* Whether this build has a CUDA backend, and how many GPUs it can use (0
+ * with the reason in why). */
+int at_backend_cuda_built(void);
+int at_backend_cuda_devices(char *why, size_t why_size);
+
+/* The layer whose operation runs now (set by the model executor), for error
+ * messages such as "out of GPU memory in layer conv3"; NULL outside layers. */
+void at_backend_set_layer(const char *name);
+const char *at_backend_layer(void);
+
 #endif

@@ -1,0 +1,425 @@
+/* The CUDA backend's table (see cuda_backend.h): memory, the hand-written
+ * kernels, cuBLAS for dense layers and GEMMs, and the choice between cuDNN
+ * and the gemm engine for convolutions (cuda_conv.c). */
+#include "cuda/cuda_backend.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cuda/cuda_check.h"
+#include "cuda/cuda_internal.h"
+#include "cuda/cudnn_ops.h"
+#include "kernels.h"
+
+CudaContext at_cuda;
+
+void at_cuda_check(cudaError_t err, const char *what, const char *file, int line) {
+  if (err == cudaSuccess) return;
+  const char *layer = at_backend_layer();
+  const char *hint = err == cudaErrorMemoryAllocation ? ". Lower the batch size (train.batch) or free the GPU"
+                     : err == cudaErrorInsufficientDriver || err == cudaErrorNoDevice
+                         ? ". Check the NVIDIA driver (nvidia-smi) and CUDA_VISIBLE_DEVICES, or use backend = cpu"
+                         : "";
+  at_fatal("CUDA failed %s%s%s (%s:%d): %s (%s)%s", what, layer ? " in layer " : "", layer ? layer : "", file, line,
+           cudaGetErrorString(err), cudaGetErrorName(err), hint);
+}
+
+void at_cublas_check(cublasStatus_t st, const char *what, const char *file, int line) {
+  if (st == CUBLAS_STATUS_SUCCESS) return;
+  const char *layer = at_backend_layer();
+  at_fatal("cuBLAS failed %s%s%s (%s:%d): status %d%s", what, layer ? " in layer " : "", layer ? layer : "", file,
+           line, (int)st, st == CUBLAS_STATUS_ALLOC_FAILED ? " (out of GPU memory: lower the batch size)" : "");
+}
+
+CudaOptions cuda_default_options(void) {
+  CudaOptions o;
+  memset(&o, 0, sizeof o);
+  o.device = 0;
+  o.conv = AT_CONV_AUTO;
+  o.tf32 = 1;
+  o.workspace_limit = (size_t)1 << 30;
+  return o;
+}
+
+int cuda_device_count(char *why, size_t why_size) {
+  int n = 0;
+  cudaError_t err = cudaGetDeviceCount(&n);
+  if (err != cudaSuccess) {
+    snprintf(why, why_size, "%s (%s)", cudaGetErrorString(err), cudaGetErrorName(err));
+    (void)cudaGetLastError(); /* clear it */
+    return 0;
+  }
+  if (n == 0) snprintf(why, why_size, "no CUDA device is visible (CUDA_VISIBLE_DEVICES?)");
+  return n;
+}
+
+/* ---- scratch on the device ---- */
+
+float *at_cuda_scratch(int slot, size_t floats) {
+  AT_ASSERT(slot >= 0 && slot < AT_CUDA_SCRATCH_SLOTS);
+  if (floats <= at_cuda.scratch_floats[slot]) return at_cuda.scratch[slot];
+  CUDA_CHECK(cudaStreamSynchronize(at_cuda.stream), "waiting before growing a scratch buffer");
+  if (at_cuda.scratch[slot]) CUDA_CHECK(cudaFree(at_cuda.scratch[slot]), "freeing a scratch buffer");
+  at_cuda.scratch[slot] = NULL;
+  at_cuda.scratch_floats[slot] = 0;
+  CUDA_CHECK(cudaMalloc((void **)&at_cuda.scratch[slot], floats * sizeof(float)), "allocating a scratch buffer");
+  at_cuda.scratch_floats[slot] = floats;
+  return at_cuda.scratch[slot];
+}
+
+/* ---- row-major GEMM through cuBLAS (column-major): C^T = op(B)^T op(A)^T ---- */
+
+void at_cuda_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a, int lda, const float *b,
+                   int ldb, float beta, float *c, int ldc) {
+  CUBLAS_CHECK(cublasSgemm(at_cuda.blas, trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, n, m,
+                           k, &alpha, b, ldb, a, lda, &beta, c, ldc),
+               "multiplying matrices (cublasSgemm)");
+}
+
+/* ---- memory ---- */
+
+static void *cuda_alloc(size_t bytes) {
+  void *p = NULL;
+  if (bytes == 0) bytes = 1;
+  bytes = (bytes + 63) & ~(size_t)63;
+  cudaError_t err = cudaMalloc(&p, bytes);
+  if (err != cudaSuccess) {
+    size_t free_b = 0, total_b = 0;
+    cudaMemGetInfo(&free_b, &total_b);
+    (void)cudaGetLastError();
+    at_fatal("out of GPU memory: cannot allocate %.1f MiB (%.0f of %.0f MiB free): %s. Lower the batch size "
+             "(train.batch) or use a GPU with more memory",
+             bytes / 1048576.0, free_b / 1048576.0, total_b / 1048576.0, cudaGetErrorString(err));
+  }
+  CUDA_CHECK(cudaMemsetAsync(p, 0, bytes, at_cuda.stream), "zeroing new GPU memory");
+  return p;
+}
+
+static void cuda_release(void *p) {
+  if (!p) return;
+  CUDA_CHECK(cudaStreamSynchronize(at_cuda.stream), "waiting before freeing GPU memory");
+  CUDA_CHECK(cudaFree(p), "freeing GPU memory");
+}
+
+static void cuda_to_device(void *dst, const void *src, size_t bytes) {
+  CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, at_cuda.stream), "copying to the GPU");
+  /* the caller may reuse its host buffer at once */
+  CUDA_CHECK(cudaStreamSynchronize(at_cuda.stream), "copying to the GPU");
+}
+
+static void cuda_to_host(void *dst, const void *src, size_t bytes) {
+  CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, at_cuda.stream), "copying from the GPU");
+  CUDA_CHECK(cudaStreamSynchronize(at_cuda.stream), "copying from the GPU");
+}
+
+static void cuda_copy(void *dst, const void *src, size_t bytes) {
+  if (dst == src || bytes == 0) return;
+  CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, at_cuda.stream), "copying on the GPU");
+}
+
+static void cuda_synchronize(void) { CUDA_CHECK(cudaStreamSynchronize(at_cuda.stream), "waiting for the GPU"); }
+
+/* ---- elementwise and reductions ---- */
+
+static void cuda_fill(float *x, size_t n, float value) {
+  atk_fill(x, n, value, at_cuda.stream);
+  KERNEL_CHECK("fill");
+}
+
+static void cuda_add(float *y, const float *a, const float *b, size_t n) {
+  atk_add(y, a, b, n, at_cuda.stream);
+  KERNEL_CHECK("add");
+}
+
+static void cuda_scale(float *x, size_t n, float factor) {
+  atk_scale(x, n, factor, at_cuda.stream);
+  KERNEL_CHECK("scale");
+}
+
+static double cuda_sum_squares(const float *x, size_t n) {
+  atk_sum_squares(x, n, at_cuda.reduce, at_cuda.reduce + ATK_REDUCE_BLOCKS, at_cuda.stream);
+  KERNEL_CHECK("sum_squares");
+  double s = 0;
+  cuda_to_host(&s, at_cuda.reduce + ATK_REDUCE_BLOCKS, sizeof s);
+  return s;
+}
+
+static int cuda_all_finite(const float *x, size_t n) {
+  atk_count_nonfinite(x, n, at_cuda.count, at_cuda.stream);
+  KERNEL_CHECK("count_nonfinite");
+  unsigned bad = 0;
+  cuda_to_host(&bad, at_cuda.count, sizeof bad);
+  return bad == 0;
+}
+
+/* ---- pooling ---- */
+
+static void cuda_maxpool_forward(const PoolShape *s, const float *x, float *y, int32_t *sw) {
+  atk_maxpool_forward(*s, x, y, sw, at_cuda.stream);
+  KERNEL_CHECK("maxpool_forward");
+}
+
+static void cuda_maxpool_backward(const PoolShape *s, const float *dy, const int32_t *sw, float *dx) {
+  atk_maxpool_backward(*s, dy, sw, dx, at_cuda.stream);
+  KERNEL_CHECK("maxpool_backward");
+}
+
+static void cuda_avgpool_forward(const PoolShape *s, const float *x, float *y) {
+  atk_avgpool_forward(*s, x, y, at_cuda.stream);
+  KERNEL_CHECK("avgpool_forward");
+}
+
+static void cuda_avgpool_backward(const PoolShape *s, const float *dy, float *dx) {
+  atk_avgpool_backward(*s, dy, dx, at_cuda.stream);
+  KERNEL_CHECK("avgpool_backward");
+}
+
+/* ---- batch norm: cuDNN per channel, kernels otherwise ---- */
+
+static int bn_uses_cudnn(const BatchNormShape *s) { return at_cuda.cudnn && s->axis == AT_BN_PER_CHANNEL; }
+
+static void cuda_bn_forward_train(const BatchNormShape *s, const float *x, const float *gamma, const float *beta,
+                                  float *y, float *save_mean, float *save_invstd, float *running_mean,
+                                  float *running_var) {
+  if (bn_uses_cudnn(s) && x != y) {
+    cudnn_bn_forward_train(s, x, gamma, beta, y, save_mean, save_invstd, running_mean, running_var);
+    return;
+  }
+  atk_batchnorm_forward_train(*s, x, gamma, beta, y, save_mean, save_invstd, running_mean, running_var,
+                              at_cuda.stream);
+  KERNEL_CHECK("batchnorm_forward_train");
+}
+
+static void cuda_bn_forward_infer(const BatchNormShape *s, const float *x, const float *gamma, const float *beta,
+                                  const float *running_mean, const float *running_var, float *y) {
+  if (bn_uses_cudnn(s) && x != y) {
+    cudnn_bn_forward_infer(s, x, gamma, beta, running_mean, running_var, y);
+    return;
+  }
+  atk_batchnorm_forward_infer(*s, x, gamma, beta, running_mean, running_var, y, at_cuda.stream);
+  KERNEL_CHECK("batchnorm_forward_infer");
+}
+
+static void cuda_bn_backward(const BatchNormShape *s, const float *x, const float *dy, const float *gamma,
+                             const float *save_mean, const float *save_invstd, float *dx, float *dgamma,
+                             float *dbeta) {
+  if (bn_uses_cudnn(s) && dgamma && dbeta) {
+    /* cuDNN always writes dx: a scratch one when the caller needs none */
+    float *dx_out = dx ? dx : at_cuda_scratch(AT_SCRATCH_BN, (size_t)s->n * s->c * s->h * s->w);
+    cudnn_bn_backward(s, x, dy, gamma, save_mean, save_invstd, dx_out, dgamma, dbeta);
+    return;
+  }
+  atk_batchnorm_backward(*s, x, dy, gamma, save_mean, save_invstd, dx, dgamma, dbeta, at_cuda.stream);
+  KERNEL_CHECK("batchnorm_backward");
+}
+
+/* ---- activations and dropout ---- */
+
+static void cuda_relu_forward(const float *x, float *y, size_t n) {
+  atk_relu_forward(x, y, n, at_cuda.stream);
+  KERNEL_CHECK("relu_forward");
+}
+
+static void cuda_relu_backward(const float *y, const float *dy, float *dx, size_t n) {
+  atk_relu_backward(y, dy, dx, n, at_cuda.stream);
+  KERNEL_CHECK("relu_backward");
+}
+
+static void cuda_elu_forward(const float *x, float *y, size_t n, float alpha) {
+  atk_elu_forward(x, y, n, alpha, at_cuda.stream);
+  KERNEL_CHECK("elu_forward");
+}
+
+static void cuda_elu_backward(const float *y, const float *dy, float *dx, size_t n, float alpha) {
+  atk_elu_backward(y, dy, dx, n, alpha, at_cuda.stream);
+  KERNEL_CHECK("elu_backward");
+}
+
+static void cuda_dropout_forward(const float *x, float *y, uint8_t *mask, size_t n, float p, uint64_t seed,
+                                 uint64_t stream) {
+  atk_dropout_forward(x, y, mask, n, p, seed, stream, at_cuda.stream);
+  KERNEL_CHECK("dropout_forward");
+}
+
+static void cuda_dropout_backward(const float *dy, const uint8_t *mask, float *dx, size_t n, float p) {
+  atk_dropout_backward(dy, mask, dx, n, p, at_cuda.stream);
+  KERNEL_CHECK("dropout_backward");
+}
+
+/* ---- dense: y[n, out] = x[n, in] . w[out, in]^T + b ---- */
+
+static void cuda_dense_forward(int n, int in, int out, const float *x, const float *w, const float *b, float *y) {
+  at_cuda_sgemm(0, 1, n, out, in, 1.0f, x, in, w, in, 0.0f, y, out);
+  if (b) {
+    atk_bias_add(n, out, 1, b, y, at_cuda.stream);
+    KERNEL_CHECK("bias_add");
+  }
+}
+
+static void cuda_dense_backward(int n, int in, int out, const float *x, const float *w, const float *dy, float *dx,
+                                float *dw, float *db) {
+  if (dx) at_cuda_sgemm(0, 0, n, in, out, 1.0f, dy, out, w, in, 0.0f, dx, in);
+  if (dw) at_cuda_sgemm(1, 0, out, in, n, 1.0f, dy, out, x, in, 0.0f, dw, in);
+  if (db) {
+    atk_bias_grad(n, out, 1, dy, db, at_cuda.stream);
+    KERNEL_CHECK("bias_grad");
+  }
+}
+
+/* ---- concatenation ---- */
+
+static void cuda_concat_forward(int n, int plane, int k, const int *channels, const float *const *xs, float *y) {
+  int total = 0, off = 0;
+  for (int i = 0; i < k; i++) total += channels[i];
+  for (int i = 0; i < k; i++) {
+    atk_concat_put(n, plane, total, off, channels[i], xs[i], y, at_cuda.stream);
+    KERNEL_CHECK("concat_put");
+    off += channels[i];
+  }
+}
+
+static void cuda_concat_backward(int n, int plane, int k, const int *channels, const float *dy, float *const *dxs) {
+  int total = 0, off = 0;
+  for (int i = 0; i < k; i++) total += channels[i];
+  for (int i = 0; i < k; i++) {
+    if (dxs[i]) {
+      atk_concat_take(n, plane, total, off, channels[i], dy, dxs[i], at_cuda.stream);
+      KERNEL_CHECK("concat_take");
+    }
+    off += channels[i];
+  }
+}
+
+/* ---- outputs and losses ---- */
+
+static void cuda_sigmoid(const float *x, float *y, size_t n) {
+  atk_sigmoid(x, y, n, at_cuda.stream);
+  KERNEL_CHECK("sigmoid");
+}
+
+static void cuda_softmax(int n, int classes, const float *x, float *y) {
+  atk_softmax(n, classes, x, y, at_cuda.stream);
+  KERNEL_CHECK("softmax");
+}
+
+static double cuda_bce(int n, int classes, const float *logits, const float *targets, float *dlogits) {
+  atk_bce_with_logits(n, classes, logits, targets, dlogits, at_cuda.reduce, at_cuda.stream);
+  KERNEL_CHECK("bce_with_logits");
+  double loss = 0;
+  cuda_to_host(&loss, at_cuda.reduce, sizeof loss);
+  return loss;
+}
+
+static double cuda_softmax_ce(int n, int classes, const float *logits, const int32_t *labels, float *dlogits) {
+  atk_softmax_cross_entropy(n, classes, logits, labels, dlogits, at_cuda.reduce, at_cuda.stream);
+  KERNEL_CHECK("softmax_cross_entropy");
+  double loss = 0;
+  cuda_to_host(&loss, at_cuda.reduce, sizeof loss);
+  return loss;
+}
+
+/* ---- optimisers ---- */
+
+static void cuda_sgd_update(const SgdConfig *c, float *param, const float *grad, float *momentum_buf, size_t n,
+                            int first_step) {
+  atk_sgd_update(*c, param, grad, momentum_buf, n, first_step, at_cuda.stream);
+  KERNEL_CHECK("sgd_update");
+}
+
+static void cuda_adam_update(const AdamConfig *c, float *param, const float *grad, float *m, float *v, size_t n) {
+  atk_adam_update(*c, param, grad, m, v, n, at_cuda.stream);
+  KERNEL_CHECK("adam_update");
+}
+
+static const Backend cuda_backend = {
+    .name = "cuda",
+    .alloc = cuda_alloc,
+    .release = cuda_release,
+    .to_device = cuda_to_device,
+    .to_host = cuda_to_host,
+    .copy = cuda_copy,
+    .synchronize = cuda_synchronize,
+    .fill = cuda_fill,
+    .add = cuda_add,
+    .scale = cuda_scale,
+    .sum_squares = cuda_sum_squares,
+    .all_finite = cuda_all_finite,
+    .conv2d_forward = at_cuda_conv2d_forward,
+    .conv2d_backward = at_cuda_conv2d_backward,
+    .maxpool_forward = cuda_maxpool_forward,
+    .maxpool_backward = cuda_maxpool_backward,
+    .avgpool_forward = cuda_avgpool_forward,
+    .avgpool_backward = cuda_avgpool_backward,
+    .batchnorm_forward_train = cuda_bn_forward_train,
+    .batchnorm_forward_infer = cuda_bn_forward_infer,
+    .batchnorm_backward = cuda_bn_backward,
+    .relu_forward = cuda_relu_forward,
+    .relu_backward = cuda_relu_backward,
+    .elu_forward = cuda_elu_forward,
+    .elu_backward = cuda_elu_backward,
+    .dropout_forward = cuda_dropout_forward,
+    .dropout_backward = cuda_dropout_backward,
+    .dense_forward = cuda_dense_forward,
+    .dense_backward = cuda_dense_backward,
+    .concat_forward = cuda_concat_forward,
+    .concat_backward = cuda_concat_backward,
+    .sigmoid = cuda_sigmoid,
+    .softmax = cuda_softmax,
+    .bce_with_logits = cuda_bce,
+    .softmax_cross_entropy = cuda_softmax_ce,
+    .sgd_update = cuda_sgd_update,
+    .adam_update = cuda_adam_update,
+};
+
+/* ---- set-up ---- */
+
+static void init(const CudaOptions *opt) {
+  char why[512] = "";
+  int count = cuda_device_count(why, sizeof why);
+  if (count <= 0) at_fatal("the CUDA backend cannot start: %s. Use backend = cpu", why);
+  if (opt->device < 0 || opt->device >= count)
+    at_fatal("cuda.device = %d, but only %d GPU(s) are visible (devices 0..%d; CUDA_VISIBLE_DEVICES picks which)",
+             opt->device, count, count - 1);
+  at_cuda.opt = *opt;
+  if (at_cuda.opt.deterministic) at_cuda.opt.tf32 = 0; /* TF32 rounding is not what the tests compare */
+  CUDA_CHECK(cudaSetDevice(opt->device), "selecting the GPU");
+  struct cudaDeviceProp prop;
+  CUDA_CHECK(cudaGetDeviceProperties(&prop, opt->device), "reading the GPU's properties");
+  CUDA_CHECK(cudaStreamCreateWithFlags(&at_cuda.stream, cudaStreamNonBlocking), "creating a stream");
+  CUBLAS_CHECK(cublasCreate(&at_cuda.blas), "creating the cuBLAS handle");
+  CUBLAS_CHECK(cublasSetStream(at_cuda.blas, at_cuda.stream), "binding cuBLAS to the stream");
+  CUBLAS_CHECK(cublasSetMathMode(at_cuda.blas, at_cuda.opt.tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH),
+               "setting the cuBLAS math mode");
+  /* reduction scratch: ATK_REDUCE_BLOCKS partials + the result */
+  CUDA_CHECK(cudaMalloc((void **)&at_cuda.reduce, sizeof(double) * (ATK_REDUCE_BLOCKS + 1)),
+             "allocating reduction scratch");
+  CUDA_CHECK(cudaMalloc((void **)&at_cuda.count, sizeof(unsigned)), "allocating a counter");
+  char dnn_why[512] = "";
+  at_cuda.cudnn = 0;
+  if (at_cuda.opt.conv != AT_CONV_GEMM) {
+    at_cuda.cudnn = cudnn_ops_init(at_cuda.stream, &at_cuda.opt, dnn_why, sizeof dnn_why) == 0;
+    if (!at_cuda.cudnn && at_cuda.opt.conv == AT_CONV_CUDNN)
+      at_fatal("cuda.conv = cudnn, but cuDNN cannot be used: %s. Use cuda.conv = gemm or auto", dnn_why);
+  }
+  snprintf(at_cuda.description, sizeof at_cuda.description,
+           "%.200s (device %d, sm_%d%d, %.0f GiB); convolutions: %s; math: %s%s", prop.name, opt->device, prop.major,
+           prop.minor, prop.totalGlobalMem / 1073741824.0,
+           at_cuda.cudnn ? cudnn_ops_version() : "im2col + cuBLAS (gemm engine)",
+           at_cuda.opt.tf32 ? "TF32 tensor cores" : "FP32", at_cuda.opt.deterministic ? ", deterministic" : "");
+  if (!at_cuda.cudnn && at_cuda.opt.conv == AT_CONV_AUTO && dnn_why[0])
+    fprintf(stderr, "note: cuDNN unavailable (%s); convolutions use im2col + cuBLAS\n", dnn_why);
+  at_cuda.ready = 1;
+}
+
+const Backend *at_backend_cuda(const CudaOptions *opt) {
+  CudaOptions defaults = cuda_default_options();
+  if (!opt) opt = &defaults;
+  if (!at_cuda.ready) init(opt);
+  else if (opt->device != at_cuda.opt.device || opt->conv != at_cuda.opt.conv ||
+           opt->deterministic != at_cuda.opt.deterministic)
+    at_fatal("internal: the CUDA backend was started with other options (one process drives one GPU)");
+  return &cuda_backend;
+}
+
+const char *cuda_backend_description(void) { return at_cuda.ready ? at_cuda.description : "CUDA (not started)"; }

@@ -1,0 +1,43 @@
+/* The CUDA backend: the production path. One process drives one GPU.
+ *
+ *  - convolutions: cuDNN (algorithm per layer shape, cached; one workspace
+ *    shared by all layers, capped), or im2col kernels + cuBLAS (`gemm`
+ *    engine: builds without cuDNN, tests on the CPU, a cross-check);
+ *  - batch norm per channel: cuDNN; per frequency, and with the gemm
+ *    engine: kernels/batchnorm.cu;
+ *  - dense layers: cuBLAS (row-major through the operand swap);
+ *  - everything else: the hand-written kernels of kernels/ (kernels.h).
+ * All work is queued on one stream; to_host waits for it. */
+#ifndef AT_CUDA_BACKEND_H
+#define AT_CUDA_BACKEND_H
+
+#include <stddef.h>
+
+#include "nn/backend.h"
+
+typedef enum { AT_CONV_AUTO = 0, AT_CONV_CUDNN = 1, AT_CONV_GEMM = 2 } CudaConvEngine;
+
+typedef struct CudaOptions {
+  int device;              /* CUDA device ordinal (after CUDA_VISIBLE_DEVICES) */
+  CudaConvEngine conv;     /* auto: cuDNN when available */
+  int deterministic;       /* deterministic algorithms only, no TF32 */
+  int tf32;                /* TF32 tensor cores for convolutions and GEMMs (default on) */
+  int benchmark;           /* cudnnFind*Ex: time every algorithm once per shape */
+  size_t workspace_limit;  /* bytes of cuDNN workspace at most */
+} CudaOptions;
+
+/* Defaults: device 0, auto engine, TF32 on, heuristics, 1 GiB workspace. */
+CudaOptions cuda_default_options(void);
+
+/* Number of usable GPUs, or 0 with the reason in why (no driver, no device). */
+int cuda_device_count(char *why, size_t why_size);
+
+/* The backend, initialised on first call with the given options (NULL:
+ * defaults); later calls return the same table (options must agree). Stops
+ * with a clear message when no GPU can be used. */
+const Backend *at_backend_cuda(const CudaOptions *opt);
+
+/* What the backend runs: device name, engine, math mode (for logs). */
+const char *cuda_backend_description(void);
+
+#endif

@@ -1,0 +1,45 @@
+/* State shared by the files of the CUDA backend (host/cuda/ only). */
+#ifndef AT_CUDA_INTERNAL_H
+#define AT_CUDA_INTERNAL_H
+
+#include <cublas_v2.h>
+#include <cuda_runtime_api.h>
+
+#include "cuda/cuda_backend.h"
+
+/* Device scratch slots, each grown on demand and kept: one per purpose so
+ * that an operation never hands out a buffer it is still reading. */
+enum {
+  AT_SCRATCH_COL = 0,   /* im2col columns (gemm engine) */
+  AT_SCRATCH_PAD_X,     /* zero-padded input (asymmetric padding) */
+  AT_SCRATCH_PAD_DX,    /* its gradient */
+  AT_SCRATCH_BN,        /* a dx nobody asked for (cuDNN batch norm writes one) */
+  AT_CUDA_SCRATCH_SLOTS
+};
+
+typedef struct CudaContext {
+  int ready;
+  CudaOptions opt;
+  cudaStream_t stream;
+  cublasHandle_t blas;
+  int cudnn;          /* convolutions and per-channel BN through cuDNN */
+  double *reduce;     /* ATK_REDUCE_BLOCKS partial sums + 1 result */
+  unsigned *count;    /* non-finite counter */
+  float *scratch[AT_CUDA_SCRATCH_SLOTS];
+  size_t scratch_floats[AT_CUDA_SCRATCH_SLOTS];
+  char description[512];
+} CudaContext;
+
+extern CudaContext at_cuda;
+
+float *at_cuda_scratch(int slot, size_t floats);
+/* Row-major GEMM with at_cpu_sgemm's arguments, on cuBLAS. */
+void at_cuda_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a, int lda, const float *b,
+                   int ldb, float beta, float *c, int ldc);
+
+/* cuda_conv.c */
+void at_cuda_conv2d_forward(const ConvShape *s, const float *x, const float *w, const float *bias, float *y);
+void at_cuda_conv2d_backward(const ConvShape *s, const float *x, const float *w, const float *dy, float *dx, float *dw,
+                             float *dbias);
+
+#endif
