@@ -126,6 +126,19 @@ $(BUILD)/tests/cuda/test_backend_%: tests/cuda/test_backend_%.c $(LIB) $(EMU_LIB
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -I$(CUDA_INC) -Itests -Ikernels -o $@ $< $(FAKE_OBJ) $(CUDA_LIB) $(EMU_LIB) $(LIB) $(LDLIBS) -lstdc++
 
+# ./auratag with the CUDA backend on emulated kernels and the test doubles:
+# the commands themselves (selftest, train --backend cuda) run here.
+$(BUILD)/tests/cuda/main_emu.o: host/cli/main.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -DAT_WITH_CUDA -I$(CUDA_INC) -c -o $@ $<
+
+$(BUILD)/tests/cuda/auratag_emu: $(BUILD)/tests/cuda/main_emu.o $(LIB) $(EMU_LIB) $(CUDA_LIB) $(FAKE_OBJ)
+	$(CC) $(CFLAGS) -o $@ $< $(FAKE_OBJ) $(CUDA_LIB) $(EMU_LIB) $(LIB) $(LDLIBS) -lstdc++
+
+ifneq ($(wildcard $(CUDA_INC)/cuda_runtime_api.h),)
+  CUDA_TEST_BIN += $(BUILD)/tests/cuda/auratag_emu
+endif
+
 # ptxas statistics (registers, spills) are kept beside each object and
 # checked by tests/cuda/check_ptxas.sh.
 $(BUILD)/cuda/%.o: %.cu $(KERNEL_HDR) host/nn/backend.h host/core/philox.h

@@ -9,7 +9,6 @@
 #endif
 
 #define FULL_MASK 0xffffffffu
-#define WARPS_PER_BLOCK (ATK_THREADS / 32)
 
 __global__ void __launch_bounds__(ATK_THREADS) fill_kernel(float *x, size_t n, float value) {
   const size_t stride = (size_t)gridDim.x * blockDim.x;
@@ -27,22 +26,23 @@ __global__ void __launch_bounds__(ATK_THREADS) scale_kernel(float *x, size_t n, 
   for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) x[i] *= factor;
 }
 
-/* Sum of v over the block's ATK_THREADS threads in a fixed tree (shuffles
- * within each warp, then warp 0 over the warp sums), so the result does not
- * depend on which thread gets where first. Valid in thread 0 only. Every
- * thread of the block must call it (it holds barriers). */
+/* Sum of v over the block's ATK_THREADS threads (blockDim.x must be
+ * ATK_THREADS) in a fixed order, so the result does not depend on which
+ * thread gets where first: one barrier, then lane l of warp 0 adds slots l,
+ * l + 32, ... in index order and a shuffle tree adds the 32 lanes. Valid in
+ * thread 0 only. Every thread must call it, once per kernel (the slots are
+ * not guarded against reuse). */
 static __device__ double block_sum_double(double v) {
-  __shared__ double warp_sums[WARPS_PER_BLOCK];
-  CUEMU_SHARED_POISON(warp_sums);
-  const unsigned lane = threadIdx.x % 32, warp = threadIdx.x / 32;
-  for (unsigned d = 16; d > 0; d /= 2) v += __shfl_down_sync(FULL_MASK, v, d);
-  if (lane == 0) warp_sums[warp] = v;
+  __shared__ double part[ATK_THREADS];
+  CUEMU_SHARED_POISON(part);
+  part[threadIdx.x] = v;
   __syncthreads();
-  if (warp == 0) {
-    v = lane < WARPS_PER_BLOCK ? warp_sums[lane] : 0.0;
-    for (unsigned d = 16; d > 0; d /= 2) v += __shfl_down_sync(FULL_MASK, v, d);
+  double s = 0.0;
+  if (threadIdx.x < 32) {
+    for (unsigned j = threadIdx.x; j < ATK_THREADS; j += 32) s += part[j];
+    for (unsigned d = 16; d > 0; d /= 2) s += __shfl_down_sync(FULL_MASK, s, d);
   }
-  return v;
+  return s;
 }
 
 /* First pass: block b sums x[i]^2 (exact in double) over its grid-stride
@@ -77,15 +77,22 @@ static __device__ __forceinline__ int nonfinite(float v) {
   return (__float_as_uint(v) & 0x7f800000u) == 0x7f800000u;
 }
 
-/* Each warp counts its share, then lane 0 adds it with one atomic: integer
- * addition commutes, so the count is exact in any order. */
+/* Each thread counts its share, adds it (when nonzero) to a block counter
+ * in shared memory, and thread 0 adds the block's count to *count: integer
+ * additions commute, so the count is exact in any order, and the common
+ * all-finite case costs no atomics at all. */
 __global__ void __launch_bounds__(ATK_THREADS) count_nonfinite_kernel(const float *x, size_t n,
                                                                       unsigned int *count) {
+  __shared__ unsigned block_count[1];
+  CUEMU_SHARED_POISON(block_count);
+  if (threadIdx.x == 0) block_count[0] = 0u;
+  __syncthreads();
   const size_t stride = (size_t)gridDim.x * blockDim.x;
   unsigned c = 0;
   for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) c += (unsigned)nonfinite(x[i]);
-  for (int d = 16; d > 0; d /= 2) c += __shfl_xor_sync(FULL_MASK, c, d);
-  if (threadIdx.x % 32 == 0 && c) atomicAdd(count, c);
+  if (c) atomicAdd(&block_count[0], c);
+  __syncthreads();
+  if (threadIdx.x == 0 && block_count[0]) atomicAdd(count, block_count[0]);
 }
 
 extern "C" void atk_fill(float *x, size_t n, float value, cudaStream_t st) {

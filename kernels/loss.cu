@@ -43,21 +43,23 @@ __global__ void __launch_bounds__(ATK_THREADS) softmax_kernel(int n, int classes
 
 /* ---- block reduction shared by the losses ---- */
 
-/* Sum over the block's ATK_THREADS threads in a fixed tree; valid in thread
- * 0. All threads must call it, once per kernel (its shared slots are not
- * guarded against reuse). */
+/* Sum of v over the block's ATK_THREADS threads (blockDim.x must be
+ * ATK_THREADS) in a fixed order, so the result does not depend on which
+ * thread gets where first: one barrier, then lane l of warp 0 adds slots l,
+ * l + 32, ... in index order and a shuffle tree adds the 32 lanes. Valid in
+ * thread 0 only. Every thread must call it, once per kernel (the slots are
+ * not guarded against reuse). */
 static __device__ double block_sum_double(double v) {
-  __shared__ double warp_sums[WARPS_PER_BLOCK];
-  CUEMU_SHARED_POISON(warp_sums);
-  const unsigned lane = threadIdx.x % 32, warp = threadIdx.x / 32;
-  for (unsigned d = 16; d > 0; d /= 2) v += __shfl_down_sync(FULL_MASK, v, d);
-  if (lane == 0) warp_sums[warp] = v;
+  __shared__ double part[ATK_THREADS];
+  CUEMU_SHARED_POISON(part);
+  part[threadIdx.x] = v;
   __syncthreads();
-  if (warp == 0) {
-    v = lane < WARPS_PER_BLOCK ? warp_sums[lane] : 0.0;
-    for (unsigned d = 16; d > 0; d /= 2) v += __shfl_down_sync(FULL_MASK, v, d);
+  double s = 0.0;
+  if (threadIdx.x < 32) {
+    for (unsigned j = threadIdx.x; j < ATK_THREADS; j += 32) s += part[j];
+    for (unsigned d = 16; d > 0; d /= 2) s += __shfl_down_sync(FULL_MASK, s, d);
   }
-  return v;
+  return s;
 }
 
 /* ---- binary cross-entropy with logits ---- */

@@ -18,8 +18,10 @@ run() {
   echo "=== $name"
   if "$@"; then echo "=== ok: $name ($((SECONDS - t0)) s)"; else echo "=== FAILED: $name"; failed+=("$name"); fi
 }
-for t in "$BUILD"/tests/test_* "$BUILD"/tests/cuda/test_*; do [ -x "$t" ] && run "$(basename "$t")" "$t"; done
+for t in "$BUILD"/tests/test_* "$BUILD"/tests/cuda/test_*; do [ -x "$t" ] && [ -f "$t" ] && run "$(basename "$t")" "$t"; done
 run "command line" bash tests/cli/test_cli.sh
+run "GPU path from the command line (selftest, emulated CUDA training)" bash tests/cuda/test_cuda_cli.sh
+run "kernels do not spill registers (ptxas)" bash tests/cuda/check_ptxas.sh
 run "PyTorch oracle" bash tests/oracle/run_oracle.sh
 run "training end to end" bash tests/train/test_train.sh
 run "metrics vs scikit-learn" /usr/bin/python3 tests/oracle/sklearn_metrics.py

@@ -61,6 +61,7 @@ void cli_load_for_eval(const char *weights_or_run, int crops_override, int batch
   if (file >= 0) H5Fclose(file);
   if (experiment) {
     Experiment *e = experiment_from_text(experiment, path);
+    experiment_apply_device(e);
     out->crops = e->data.eval_crops;
     out->batch = e->train.batch;
     experiment_free(e);
@@ -68,7 +69,7 @@ void cli_load_for_eval(const char *weights_or_run, int crops_override, int batch
   out->experiment = experiment;
   if (crops_override) out->crops = crops_override;
   if (batch_override) out->batch = batch_override;
-  model_allocate(m, at_backend_cpu(), out->batch);
+  model_allocate(m, at_backend_selected(), out->batch);
   weights_load(m, path);
   if (log) fprintf(log, "weights: %s (model %s)\n", path, m->name);
   out->m = m;

@@ -32,16 +32,6 @@ void at_cublas_check(cublasStatus_t st, const char *what, const char *file, int 
            line, (int)st, st == CUBLAS_STATUS_ALLOC_FAILED ? " (out of GPU memory: lower the batch size)" : "");
 }
 
-CudaOptions cuda_default_options(void) {
-  CudaOptions o;
-  memset(&o, 0, sizeof o);
-  o.device = 0;
-  o.conv = AT_CONV_AUTO;
-  o.tf32 = 1;
-  o.workspace_limit = (size_t)1 << 30;
-  return o;
-}
-
 int cuda_device_count(char *why, size_t why_size) {
   int n = 0;
   cudaError_t err = cudaGetDeviceCount(&n);
@@ -413,7 +403,7 @@ static void init(const CudaOptions *opt) {
 }
 
 const Backend *at_backend_cuda(const CudaOptions *opt) {
-  CudaOptions defaults = cuda_default_options();
+  CudaOptions defaults = at_cuda_default_options();
   if (!opt) opt = &defaults;
   if (!at_cuda.ready) init(opt);
   else if (opt->device != at_cuda.opt.device || opt->conv != at_cuda.opt.conv ||

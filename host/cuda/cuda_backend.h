@@ -15,20 +15,6 @@
 
 #include "nn/backend.h"
 
-typedef enum { AT_CONV_AUTO = 0, AT_CONV_CUDNN = 1, AT_CONV_GEMM = 2 } CudaConvEngine;
-
-typedef struct CudaOptions {
-  int device;              /* CUDA device ordinal (after CUDA_VISIBLE_DEVICES) */
-  CudaConvEngine conv;     /* auto: cuDNN when available */
-  int deterministic;       /* deterministic algorithms only, no TF32 */
-  int tf32;                /* TF32 tensor cores for convolutions and GEMMs (default on) */
-  int benchmark;           /* cudnnFind*Ex: time every algorithm once per shape */
-  size_t workspace_limit;  /* bytes of cuDNN workspace at most */
-} CudaOptions;
-
-/* Defaults: device 0, auto engine, TF32 on, heuristics, 1 GiB workspace. */
-CudaOptions cuda_default_options(void);
-
 /* Number of usable GPUs, or 0 with the reason in why (no driver, no device). */
 int cuda_device_count(char *why, size_t why_size);
 

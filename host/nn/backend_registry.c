@@ -9,12 +9,16 @@
 
 static CudaBackendFactory cuda_make;
 static CudaDeviceCounter cuda_count;
+static CudaDescription cuda_describe;
 static const char *current_layer;
 
-void at_backend_register_cuda(CudaBackendFactory make, CudaDeviceCounter count) {
+void at_backend_register_cuda(CudaBackendFactory make, CudaDeviceCounter count, CudaDescription describe) {
   cuda_make = make;
   cuda_count = count;
+  cuda_describe = describe;
 }
+
+const char *at_backend_cuda_description(void) { return cuda_describe ? cuda_describe() : "no CUDA backend"; }
 
 int at_backend_cuda_built(void) { return cuda_make != NULL; }
 
@@ -26,7 +30,32 @@ int at_backend_cuda_devices(char *why, size_t why_size) {
   return cuda_count(why, why_size);
 }
 
-const Backend *at_backend_by_name(const char *name, const struct CudaOptions *opt) {
+CudaOptions at_cuda_default_options(void) {
+  CudaOptions o;
+  memset(&o, 0, sizeof o);
+  o.conv = AT_CONV_AUTO;
+  o.tf32 = 1;
+  o.workspace_limit = (size_t)1 << 30;
+  return o;
+}
+
+DeviceSettings *at_device_settings(void) {
+  static DeviceSettings s;
+  static int ready;
+  if (!ready) {
+    snprintf(s.backend, sizeof s.backend, "auto");
+    s.cuda = at_cuda_default_options();
+    ready = 1;
+  }
+  return &s;
+}
+
+const Backend *at_backend_selected(void) {
+  DeviceSettings *s = at_device_settings();
+  return at_backend_by_name(s->backend, &s->cuda);
+}
+
+const Backend *at_backend_by_name(const char *name, const CudaOptions *opt) {
   if (!strcmp(name, "cpu")) return at_backend_cpu();
   char why[512] = "";
   if (!strcmp(name, "auto")) return at_backend_cuda_devices(why, sizeof why) > 0 ? cuda_make(opt) : at_backend_cpu();

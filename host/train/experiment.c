@@ -14,8 +14,18 @@ static const char *const k_schedules[] = {"none", "step", "plateau", "pons", NUL
 static const char *const k_selects[] = {"roc_auc", "pr_auc", "loss", "accuracy", NULL};
 static const char *const k_optimizers[] = {"sgd", "adam", NULL};
 static const char *const k_on_nan[] = {"stop", "skip", NULL};
+static const char *const k_backends[] = {"auto", "cpu", "cuda", NULL};
+static const char *const k_conv_engines[] = {"auto", "cudnn", "gemm", NULL}; /* CudaConvEngine order */
 
 const char *select_metric_name(SelectMetric m) { return k_selects[m]; }
+
+void experiment_apply_device(const Experiment *e) {
+  DeviceSettings *ds = at_device_settings();
+  int device = ds->cuda.device;
+  if (!ds->backend_from_command_line) snprintf(ds->backend, sizeof ds->backend, "%s", e->train.backend);
+  ds->cuda = e->train.cuda;
+  if (ds->device_from_command_line) ds->cuda.device = device;
+}
 
 static const char *accepted_keys(const char *type) {
   if (!strcmp(type, "data"))
@@ -23,7 +33,8 @@ static const char *accepted_keys(const char *type) {
   if (!strcmp(type, "train"))
     return "run, root, seed, optimizer, lr, momentum, nesterov, weight_decay, beta1, beta2, eps, batch, epochs, "
            "clip_norm, schedule, step_size, gamma, patience, factor, min_lr, pons_rises, pons_stop_rises, "
-           "early_stop, select, on_nan, checkpoint_every, log_every, max_steps";
+           "early_stop, select, on_nan, checkpoint_every, log_every, max_steps, backend, device, cuda_conv, "
+           "deterministic, tf32, cudnn_benchmark, workspace_mb";
   return NULL; /* model sections: checked by the model reader */
 }
 
@@ -114,6 +125,14 @@ static void read_train(IniFile *ini, TrainConfig *t, const char *config_path) {
   t->log_every = (int)ini_get_int(s, "log_every", 50, 1, 1 << 30);
   t->max_steps = ini_get_int(s, "max_steps", 0, 0, LONG_MAX);
   t->select = (SelectMetric)ini_get_choice(s, "select", -1, k_selects);
+  snprintf(t->backend, sizeof t->backend, "%s", k_backends[ini_get_choice(s, "backend", 0, k_backends)]);
+  t->cuda = at_cuda_default_options();
+  t->cuda.device = (int)ini_get_int(s, "device", 0, 0, 1024);
+  t->cuda.conv = (CudaConvEngine)ini_get_choice(s, "cuda_conv", AT_CONV_AUTO, k_conv_engines);
+  t->cuda.deterministic = ini_get_bool(s, "deterministic", 0);
+  t->cuda.tf32 = ini_get_bool(s, "tf32", 1);
+  t->cuda.benchmark = ini_get_bool(s, "cudnn_benchmark", 0);
+  t->cuda.workspace_limit = (size_t)ini_get_int(s, "workspace_mb", 1024, 0, 1 << 20) << 20;
   if (t->nesterov && t->momentum <= 0)
     ini_fail(s, ini_entry(s, "nesterov"), "Nesterov momentum needs momentum > 0 (as torch.optim.SGD)");
 }

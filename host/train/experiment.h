@@ -51,6 +51,9 @@ typedef struct TrainConfig {
   int checkpoint_every; /* steps between `last` checkpoints inside an epoch; 0: epoch ends only */
   int log_every;        /* steps between progress lines when not on a terminal */
   long max_steps;       /* stop after this many steps in total (0: no limit; for tests) */
+  /* where it runs (README "GPU"); the command line's --backend / --device win */
+  char backend[16];     /* auto | cpu | cuda */
+  CudaOptions cuda;
 } TrainConfig;
 
 typedef struct Experiment {
@@ -67,5 +70,9 @@ Experiment *experiment_from_text(const char *text, const char *origin);
 void experiment_free(Experiment *e);
 
 const char *select_metric_name(SelectMetric m);
+
+/* The experiment's backend and CUDA settings, where the command line did not
+ * set them (at_device_settings). */
+void experiment_apply_device(const Experiment *e);
 
 #endif

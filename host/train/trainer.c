@@ -299,8 +299,9 @@ int train_run(Experiment *e, const char *resume_dir) {
   Trainer t = {0};
   t.e = e;
   t.m = e->model;
-  t.be = at_backend_cpu();
   const TrainConfig *tc = &e->train;
+  experiment_apply_device(e);
+  t.be = at_backend_selected();
   if (resume_dir) snprintf(t.dir, sizeof t.dir, "%s", resume_dir);
   else snprintf(t.dir, sizeof t.dir, "%s/%s", tc->root, tc->run);
   snprintf(t.last_path, sizeof t.last_path, "%s/last.h5", t.dir);
@@ -349,6 +350,7 @@ int train_run(Experiment *e, const char *resume_dir) {
 
   printf("training %s (%zu parameters) on %d examples, %ld batches of %d per epoch, %d epochs -> %s\n", t.m->name,
          t.m->n_weights, t.n_train, batches, tc->batch, tc->epochs, t.dir);
+  printf("backend: %s\n", strcmp(t.be->name, "cuda") ? "cpu" : at_backend_cuda_description());
   int ok = 1;
   while (ok && !t.st.finished) {
     loader_seek(t.loader, t.st.epoch, t.st.cursor);

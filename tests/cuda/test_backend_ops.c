@@ -20,13 +20,13 @@ static void oom_child(const void *arg) {
 
 static void bad_device_child(const void *arg) {
   (void)arg;
-  CudaOptions o = cuda_default_options();
+  CudaOptions o = at_cuda_default_options();
   o.device = 3;
   at_backend_cuda(&o);
 }
 
 int main(void) {
-  CudaOptions opt = cuda_default_options();
+  CudaOptions opt = at_cuda_default_options();
   opt.deterministic = 1;
   /* failures first, in children, before this process starts the backend */
   char msg[2048];

@@ -104,12 +104,14 @@ static PoolShape pool_shape(const PoolCase *pc) {
   return s;
 }
 
-enum { DATA_UNIFORM, DATA_TIES, DATA_SPECIAL };
-static const char *const data_names[3] = {"uniform", "ties", "nan/inf"};
+enum { DATA_UNIFORM, DATA_TIES, DATA_SPECIAL, DATA_WIDE, DATA_KINDS };
+static const char *const data_names[DATA_KINDS] = {"uniform", "ties", "nan/inf", "wide range"};
 
 /* uniform; ties: values in {-1, 0, 1} with every other zero a -0.0 (a tie
  * that the first maximum must win, sign included); special: NaN, +-Inf
- * planted, the first plane all -Inf (switch = window start). */
+ * planted, the first plane all -Inf (switch = window start); wide range:
+ * +-2^40 among values of 2^-20: sums in double round and cancel, so that the
+ * order of the average pool's additions shows in the result. */
 static float *pool_input(size_t n, size_t plane, int kind, uint64_t seed) {
   float *x = uniform(n, -1.0f, 1.0f, seed);
   if (kind == DATA_TIES) {
@@ -124,6 +126,8 @@ static float *pool_input(size_t n, size_t plane, int kind, uint64_t seed) {
       else if (i % 13 == 6) x[i] = -INFINITY;
     }
     for (size_t i = 0; i < plane && i < n; i++) x[i] = -INFINITY;
+  } else if (kind == DATA_WIDE) {
+    for (size_t i = 0; i < n; i++) x[i] = (i * 7 + i / 5) % 3 == 0 ? copysignf(0x1p40f, x[i]) : ldexpf(x[i], -20);
   }
   return x;
 }
@@ -190,15 +194,16 @@ static void pool_case(const PoolCase *pc, int kind) {
  * row-major window order, -0.0 vs 0.0 a tie, the last NaN of a window wins. */
 static void pool_planted(void) {
   /* one plane 2 x 8, pool 2x2 stride 2: four windows */
-  const float x[16] = {1, 3, 3, 0, 0.0f, -0.0f, NAN, 2, /* row 0 */
-                       3, 2, 1, 3, -0.0f, 0.0f, 5, NAN};
+  static const float x_host[16] = {1, 3, 3, 0, 0.0f, -0.0f, NAN, 2, /* row 0 */
+                                   3, 2, 1, 3, -0.0f, 0.0f, 5, NAN};
+  static const float dy_host[4] = {1, 2, 3, 4};
   const int32_t want_sw[4] = {1, 2, 4, 15};
   PoolShape s = {1, 1, 2, 8, 1, 4, 2, 2, 2, 2};
+  float *x = fdup(x_host, 16), *dy = fdup(dy_host, 4); /* "device" buffers */
   for (int o = 0; o < 3; o++) {
     set_order(o);
     float *y = kt_alloc_nan(4), *dx = kt_alloc_nan(16);
     int32_t *sw = (int32_t *)kt_alloc_poison(4 * sizeof(int32_t));
-    const float dy[4] = {1, 2, 3, 4};
     atk_maxpool_forward(s, x, y, sw, NULL);
     atk_maxpool_backward(s, dy, sw, dx, NULL);
     int ok = memcmp(sw, want_sw, sizeof want_sw) == 0 && y[0] == 3 && y[1] == 3 && !signbit(y[2]) && y[2] == 0 &&
@@ -215,6 +220,8 @@ static void pool_planted(void) {
     free(dx);
     free(sw);
   }
+  free(x);
+  free(dy);
 }
 
 static void test_pool(void) {
@@ -236,7 +243,7 @@ static void test_pool(void) {
   };
   pool_planted();
   for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++)
-    for (int kind = 0; kind < 3; kind++) pool_case(&cases[k], kind);
+    for (int kind = 0; kind < DATA_KINDS; kind++) pool_case(&cases[k], kind);
 }
 
 /* ---------- batch normalisation ---------- */
@@ -470,8 +477,10 @@ static void pad_case(int n, int c, int h, int w, int top, int bottom, int left, 
     dx[o] = kt_alloc_nan(xn);
     atk_pad2d(n, c, h, w, top, bottom, left, right, x, xp[o], NULL);
     atk_crop2d(n, c, h, w, top, bottom, left, right, dxp, dx[o], NULL);
-    expect_exact(xp[o], xp_ref, pn, label("pad2d %dx%dx%dx%d (t%d b%d l%d r%d) [%s]", n, c, h, w, top, bottom, left, right, on));
-    expect_exact(dx[o], dx_ref, xn, label("crop2d %dx%dx%dx%d (t%d b%d l%d r%d) [%s]", n, c, h, w, top, bottom, left, right, on));
+    expect_exact(xp[o], xp_ref, pn,
+                 label("pad2d %dx%dx%dx%d (t%d b%d l%d r%d) [%s]", n, c, h, w, top, bottom, left, right, on));
+    expect_exact(dx[o], dx_ref, xn,
+                 label("crop2d %dx%dx%dx%d (t%d b%d l%d r%d) [%s]", n, c, h, w, top, bottom, left, right, on));
     if (o > 0) {
       expect_identical(xp[o], xp[0], pn * sizeof(float), label("pad2d [%s]", on));
       expect_identical(dx[o], dx[0], xn * sizeof(float), label("crop2d [%s]", on));
@@ -676,7 +685,8 @@ static void conv_case(const ConvCase *cc) {
       expect_identical(col0, col[o], coln * sizeof(float),
                        label("conv %s: pad2d + im2col = padded im2col [%s]", cc->name, on));
       expect_close(y2, y_ref, yn, CONV_TOL, label("conv %s: pad2d + conv forward y [%s]", cc->name, on));
-      expect_identical(dx2, dx[o], xn * sizeof(float), label("conv %s: col2im + crop2d = padded dx [%s]", cc->name, on));
+      expect_identical(dx2, dx[o], xn * sizeof(float),
+                       label("conv %s: col2im + crop2d = padded dx [%s]", cc->name, on));
       expect_close(dx2, dx_ref, xn, CONV_TOL, label("conv %s: conv + crop2d backward dx [%s]", cc->name, on));
       expect_close(dw2, dw_ref, wn, CONV_TOL, label("conv %s: pad2d + conv backward dw [%s]", cc->name, on));
       free(xp);

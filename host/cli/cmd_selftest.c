@@ -1,0 +1,104 @@
+/* auratag selftest: proves the GPU path on the machine it runs on.
+ *
+ * Every op of the CUDA backend against the CPU backend on the same inputs
+ * (FP32, TF32 off, deterministic algorithms), then a few Adam steps of
+ * pons_timefreq and fcn4 on both from the same weights, then the time of an
+ * fcn4 training step on the GPU at batch 32. Prints the largest relative
+ * difference per comparison and a summary; a JSON report with --json.
+ *
+ * Exit status: 0 all agree; 1 a disagreement beyond tolerance (the report
+ * names it); 77 no usable GPU (or a build without CUDA): nothing was tested. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "core/error.h"
+#include "nn/backend.h"
+#include "nn/backend_compare.h"
+
+#define SELFTEST_NO_GPU 77
+
+typedef struct Tally {
+  FILE *json;
+  int first, verbose;
+  double worst;
+} Tally;
+
+static void sink(const char *what, double err, double tol, void *ctx) {
+  Tally *t = ctx;
+  if (t->verbose || !(err <= tol)) compare_print_sink(what, err, tol, stdout);
+  if (t->json) {
+    fprintf(t->json, "%s\n  {\"what\": \"%s\", \"max_rel_diff\": %.6e, \"tolerance\": %.1e, \"ok\": %s}",
+            t->first ? "" : ",", what, err, tol, err <= tol ? "true" : "false");
+    t->first = 0;
+  }
+}
+
+static void summary(const char *name, CompareResult r) {
+  printf("%-28s %4d comparisons, %d failed; largest difference %.2e (%s)\n", name, r.checks, r.failed, r.worst,
+         r.worst_what);
+}
+
+int cmd_selftest(int argc, char **argv) {
+  const char *json_path = NULL;
+  int verbose = 0, quick = 0;
+  for (int i = 0; i < argc; i++) {
+    if (!strcmp(argv[i], "--json") && i + 1 < argc) json_path = argv[++i];
+    else if (!strcmp(argv[i], "--verbose") || !strcmp(argv[i], "-v")) verbose = 1;
+    else if (!strcmp(argv[i], "--quick")) quick = 1;
+    else at_fatal("selftest: unknown option '%s' (options: --json FILE, --verbose, --quick, --device N)", argv[i]);
+  }
+  char why[512] = "";
+  int gpus = at_backend_cuda_devices(why, sizeof why);
+  if (gpus <= 0) {
+    printf("selftest: no GPU to test: %s\n", why);
+    printf("selftest: skipped (exit status %d); the CPU backend is tested by `make test`\n", SELFTEST_NO_GPU);
+    return SELFTEST_NO_GPU;
+  }
+  DeviceSettings *ds = at_device_settings();
+  ds->cuda.deterministic = 1; /* FP32, no TF32: the comparison is against FP32 on the CPU */
+  ds->cuda.tf32 = 0;
+  const Backend *gpu = at_backend_by_name("cuda", &ds->cuda), *cpu = at_backend_cpu();
+  printf("selftest on %s\n\n", at_backend_cuda_description());
+  Tally t = {.first = 1, .verbose = verbose};
+  if (json_path) {
+    t.json = fopen(json_path, "w");
+    if (!t.json) at_fatal("cannot write '%s'", json_path);
+    fprintf(t.json, "{\"device\": \"%s\", \"comparisons\": [", at_backend_cuda_description());
+  }
+  int failed = 0;
+  CompareResult ops = backend_compare_ops(cpu, gpu, 1e-4, sink, &t);
+  summary("ops", ops);
+  failed += ops.failed;
+  CompareResult tf = backend_compare_training(cpu, gpu, "configs/models/pons_timefreq.ini", NULL, 0, 16, 3, 1e-3, sink,
+                                              &t, NULL);
+  summary("pons_timefreq, 3 steps", tf);
+  failed += tf.failed;
+  double ms = 0;
+  if (!quick) {
+    CompareResult f4 = backend_compare_training(cpu, gpu, "configs/models/fcn4.ini", NULL, 0, 4, 2, 1e-3, sink, &t,
+                                                NULL);
+    summary("fcn4, 2 steps", f4);
+    failed += f4.failed;
+    /* timing: the GPU alone, batch 32 (compared with itself: always agrees) */
+    CompareResult timing = backend_compare_training(gpu, gpu, "configs/models/fcn4.ini", NULL, 0, 32, 4, 1e-3, NULL,
+                                                    NULL, &ms);
+    (void)timing;
+    printf("\nfcn4 training step, batch 32, FP32: %.1f ms (%.0f examples/s); docs/gpu-throughput.md predicts the "
+           "range for this GPU\n",
+           ms, ms > 0 ? 32000.0 / ms : 0.0);
+  }
+  if (t.json) {
+    fprintf(t.json, "\n], \"failed\": %d, \"fcn4_ms_per_step_batch32_fp32\": %.3f}\n", failed, ms);
+    if (fclose(t.json) != 0) at_fatal("cannot finish writing '%s' (disk full?)", json_path);
+  }
+  if (failed) {
+    printf("\nselftest FAILED: %d comparison(s) beyond tolerance (lines marked FAIL above). Please report them with "
+           "the output of nvidia-smi and this report.\n",
+           failed);
+    return 1;
+  }
+  printf("\nselftest passed: the GPU path agrees with the CPU backend\n");
+  return 0;
+}

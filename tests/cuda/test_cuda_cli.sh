@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# The GPU path from the command line, on this machine:
+#  - `auratag selftest` without a GPU says so and exits 77 (skipped); with a
+#    GPU it must pass;
+#  - the same commands built on the emulated kernels and the test doubles
+#    (auratag_emu): selftest --quick passes, and `train --backend cuda` ends
+#    with the same weights as `train --backend cpu` (within 1e-4);
+#  - --backend / --device / [train] backend reach the trainer, bad values
+#    are refused.
+set -u
+. "$(dirname "$0")/../lib.sh"  # BUILD, AT, PY, $work, pass, failed, $fail
+EMU=$BUILD/tests/cuda/auratag_emu
+
+"$AT" selftest >"$work/st.txt" 2>&1
+rc=$?
+if [ $rc = 77 ] && grep -q "no GPU to test" "$work/st.txt"; then
+  pass "selftest without a GPU: skipped, exit 77: $(head -1 "$work/st.txt")"
+elif [ $rc = 0 ]; then
+  pass "selftest on a GPU passed: $(grep -E '^(ops|pons|fcn4)' "$work/st.txt" | tr '\n' ';')"
+else
+  failed "selftest: exit $rc: $(tail -5 "$work/st.txt")"
+fi
+
+fails "unknown backend" "backend 'tpu': use cpu, cuda or auto" "$AT" model configs/models/fcn3.ini --backend tpu
+fails "bad device" "device 'x'" "$AT" model configs/models/fcn3.ini --device x
+
+if [ ! -x "$EMU" ]; then
+  failed "$EMU is not built (make test builds it when the CUDA toolkit's headers are present)"
+  exit 1
+fi
+if "$EMU" selftest --quick --json "$work/st.json" >"$work/emu.txt" 2>&1 &&
+  $PY -c "import json,sys; r=json.load(open(sys.argv[1])); sys.exit(0 if r['failed']==0 and len(r['comparisons'])>100 else 1)" "$work/st.json"; then
+  pass "selftest on the emulated GPU: $(grep -E '^(ops|pons)' "$work/emu.txt" | tr -s ' ' | tr '\n' ';')"
+else
+  failed "selftest on the emulated GPU: $(tail -5 "$work/emu.txt")"
+fi
+
+# training through the CUDA backend (emulated) against the CPU backend
+"$AT" synth "$work/d" --tags 8 --train 64 --valid 16 --test 16 --seed 9 >/dev/null || failed "synth"
+common=(--set "data.train=$work/d/train.h5" --set "data.valid=$work/d/valid.h5" --set "data.test=$work/d/test.h5"
+  --set train.root="$work/runs" --set train.batch=8 --set train.epochs=1 --set train.max_steps=3 --set train.log_every=1
+  --set data.threads=1)
+if "$AT" train configs/experiments/synth_pons_frequency.ini "${common[@]}" --set train.run=cpu --backend cpu \
+  >"$work/cpu.txt" 2>&1 &&
+  "$EMU" train configs/experiments/synth_pons_frequency.ini "${common[@]}" --set train.run=cuda \
+    --set train.backend=cuda --set train.deterministic=true >"$work/cuda.txt" 2>&1; then
+  if $PY - "$work/runs/cpu/last.h5" "$work/runs/cuda/last.h5" >"$work/cmp.txt" 2>&1 <<'PYEOF'
+import sys, h5py, numpy as np
+a, b = h5py.File(sys.argv[1], "r"), h5py.File(sys.argv[2], "r")
+worst, n = 0.0, 0
+def visit(name, obj):
+    global worst, n
+    if isinstance(obj, h5py.Dataset) and name.startswith("params/"):
+        x, y = np.asarray(obj, dtype=np.float64), np.asarray(b[name], dtype=np.float64)
+        worst = max(worst, float(np.max(np.abs(x - y)) / max(np.max(np.abs(x)), 1e-30)))
+        n += 1
+a.visititems(visit)
+print("%d tensors, largest relative difference %.2e" % (n, worst))
+sys.exit(0 if n > 0 and worst <= 1e-4 else 1)
+PYEOF
+  then
+    pass "train --backend cuda (emulated) = train --backend cpu after 3 steps: $(cat "$work/cmp.txt")"
+  else
+    failed "CUDA and CPU training differ: $(cat "$work/cmp.txt")"
+  fi
+  grep -q "cuemu" "$work/cuda.txt" && pass "the trainer says which device it runs on" ||
+    failed "the trainer's log does not name the CUDA device: $(head -5 "$work/cuda.txt")"
+else
+  failed "training failed: $(tail -3 "$work/cpu.txt") / $(tail -3 "$work/cuda.txt")"
+fi
+exit $fail
