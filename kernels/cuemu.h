@@ -8,8 +8,8 @@
  *    it; a block in which some threads finished while others wait at a
  *    barrier aborts with "__syncthreads divergence" (undefined on a GPU);
  *  - __shared__ is block-local static storage (static thread_local: one OS
- *    thread runs one block at a time); fresh for each launch it is filled
- *    with NaN so that reads before writes show up;
+ *    thread runs one block at a time); each block finds it filled with NaN
+ *    (CUEMU_SHARED_POISON) so that reads before writes show up;
  *  - warp shuffles exchange values through per-warp slots with a warp-level
  *    barrier; atomics are plain read-modify-writes (fibers never preempt);
  *  - the order in which fibers run each phase, and the order of the blocks,
@@ -170,18 +170,21 @@ inline char *stack_for(unsigned i) {
   return stacks[i];
 }
 
+/* Out of line: getcontext returns twice, and gcc -O1 warns (-Wclobbered)
+ * about any caller's loop variable live across it. */
+__attribute__((noinline)) inline void init_fiber(Fiber *f, char *stack) {
+  f->stack = stack;
+  f->state = RUNNABLE;
+  getcontext(&f->ctx);
+  f->ctx.uc_stack.ss_sp = f->stack;
+  f->ctx.uc_stack.ss_size = STACK_BYTES;
+  f->ctx.uc_link = nullptr;
+  makecontext(&f->ctx, fiber_entry, 0);
+}
+
 inline void run_block(Block *b, uint64_t *rng) {
   static unsigned order[MAX_THREADS];
-  for (unsigned i = 0; i < b->n; i++) {
-    Fiber *f = &b->fibers[i];
-    f->stack = stack_for(i);
-    f->state = RUNNABLE;
-    getcontext(&f->ctx);
-    f->ctx.uc_stack.ss_sp = f->stack;
-    f->ctx.uc_stack.ss_size = STACK_BYTES;
-    f->ctx.uc_link = nullptr;
-    makecontext(&f->ctx, fiber_entry, 0);
-  }
+  for (unsigned i = 0; i < b->n; i++) init_fiber(&b->fibers[i], stack_for(i));
   for (;;) {
     make_order(order, b->n, rng);
     for (unsigned k = 0; k < b->n; k++) {
@@ -222,7 +225,6 @@ inline void launch(const char *kernel, dim3 grid, dim3 block, size_t shared_byte
   if (shared_bytes) fail("dynamic shared memory is not emulated (use static __shared__ arrays)", kernel);
   if (block_now) fail("kernel launched from inside a kernel", kernel);
   launches++;
-  shared_epoch++;
   uint64_t rng = order_seed * 0x2545F4914F6CDD1Dull + launches;
   Block *b = &the_block;
   b->kernel = kernel;
@@ -245,6 +247,7 @@ inline void launch(const char *kernel, dim3 grid, dim3 block, size_t shared_byte
   make_order(border, window, &rng);
   block_now = b;
   for (unsigned long k = 0; k < nblocks; k++) {
+    shared_epoch++; /* every block starts with NaN in its __shared__ arrays */
     unsigned long lin = k < window ? border[k] : k;
     blockIdx.x = (unsigned)(lin % grid.x);
     blockIdx.y = (unsigned)((lin / grid.x) % grid.y);
@@ -254,7 +257,7 @@ inline void launch(const char *kernel, dim3 grid, dim3 block, size_t shared_byte
   block_now = nullptr;
 }
 
-/* __shared__ storage is static: poison it once per launch, on first touch by
+/* __shared__ storage is static: poison it once per block, on first touch by
  * a kernel that asks (see CUEMU_SHARED_POISON below). */
 inline void poison_shared(void *p, size_t bytes, unsigned long *epoch) {
   if (*epoch == shared_epoch) return;
@@ -306,7 +309,7 @@ inline void *exchange(const void *value, size_t bytes, unsigned mask, unsigned s
 
 }  // namespace cuemu
 
-/* Fills a __shared__ array with NaN once per launch: kernels that read shared
+/* Fills a __shared__ array with NaN once per block: kernels that read shared
  * memory before writing it then produce NaN in the tests. Empty under nvcc. */
 #define CUEMU_SHARED_POISON(array)                                            \
   do {                                                                        \

@@ -1,5 +1,5 @@
 /* Philox4x32-10 (Salmon et al. 2011), the one implementation shared by the
- * CPU (core/rng.c) and the GPU kernels (kernels/elementwise.cu): a value
+ * CPU (core/rng.c) and the GPU kernels (dropout in kernels/activation.cu): a value
  * depends only on (seed, stream, index), so both backends draw the same
  * numbers. Plain C that nvcc and the kernel emulation also compile. */
 #ifndef AT_PHILOX_H

@@ -20,7 +20,7 @@
 static const int kt_orders[3] = {CUEMU_ORDER_FORWARD, CUEMU_ORDER_REVERSE, CUEMU_ORDER_SHUFFLE};
 static const char *const kt_order_names[3] = {"forward", "reversed", "shuffled"};
 
-/* "Device" allocation: n floats of NaN (or bytes of 0xFF for other types). */
+/* "Device" allocation: n floats of NaN; kt_alloc_poison: bytes of 0xFF. */
 static inline float *kt_alloc_nan(size_t n) {
   float *p = (float *)malloc((n ? n : 1) * sizeof(float));
   if (!p) abort();
