@@ -78,7 +78,7 @@ $(EMU_LIB): $(EMU_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/tests/cuda/test_kernels_%: tests/cuda/test_kernels_%.c $(LIB) $(EMU_LIB)
+$(BUILD)/tests/cuda/test_kernels_%: tests/cuda/test_kernels_%.c tests/cuda/kernel_test.h tests/test_util.h $(LIB) $(EMU_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests -Ikernels -o $@ $< $(EMU_LIB) $(LIB) $(LDLIBS) -lstdc++
 

@@ -16,9 +16,6 @@
 
 #include "kernels.h"
 
-#ifndef CUEMU_SHARED_POISON
-#define CUEMU_SHARED_POISON(a) ((void)0)
-#endif
 
 /* threads per block of the per-feature kernels (the reduction tree below
  * assumes exactly this many, a power of two) */

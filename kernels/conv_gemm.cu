@@ -13,9 +13,6 @@
 
 #include "kernels.h"
 
-#ifndef CUEMU_SHARED_POISON
-#define CUEMU_SHARED_POISON(a) ((void)0)
-#endif
 
 #define GRID_STRIDE_LOOP(i, n)                                                    \
   for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < (n);          \

@@ -3,12 +3,9 @@
 #include "launch.h"
 
 #include "kernels.h"
+#include "block_reduce.h"
 
-#ifndef CUEMU_SHARED_POISON
-#define CUEMU_SHARED_POISON(a) ((void)0)
-#endif
 
-#define FULL_MASK 0xffffffffu
 
 __global__ void __launch_bounds__(ATK_THREADS) fill_kernel(float *x, size_t n, float value) {
   const size_t stride = (size_t)gridDim.x * blockDim.x;
@@ -24,25 +21,6 @@ __global__ void __launch_bounds__(ATK_THREADS) add_kernel(float *y, const float 
 __global__ void __launch_bounds__(ATK_THREADS) scale_kernel(float *x, size_t n, float factor) {
   const size_t stride = (size_t)gridDim.x * blockDim.x;
   for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) x[i] *= factor;
-}
-
-/* Sum of v over the block's ATK_THREADS threads (blockDim.x must be
- * ATK_THREADS) in a fixed order, so the result does not depend on which
- * thread gets where first: one barrier, then lane l of warp 0 adds slots l,
- * l + 32, ... in index order and a shuffle tree adds the 32 lanes. Valid in
- * thread 0 only. Every thread must call it, once per kernel (the slots are
- * not guarded against reuse). */
-static __device__ double block_sum_double(double v) {
-  __shared__ double part[ATK_THREADS];
-  CUEMU_SHARED_POISON(part);
-  part[threadIdx.x] = v;
-  __syncthreads();
-  double s = 0.0;
-  if (threadIdx.x < 32) {
-    for (unsigned j = threadIdx.x; j < ATK_THREADS; j += 32) s += part[j];
-    for (unsigned d = 16; d > 0; d /= 2) s += __shfl_down_sync(FULL_MASK, s, d);
-  }
-  return s;
 }
 
 /* First pass: block b sums x[i]^2 (exact in double) over its grid-stride

@@ -9,6 +9,8 @@
 
 #if defined(__CUDACC__)
 #include <cuda_runtime.h>
+/* the emulator fills __shared__ arrays with NaN per block; nvcc: nothing */
+#define CUEMU_SHARED_POISON(array) ((void)0)
 #define KLAUNCH(kernel, grid, block, smem, stream, ...) \
   kernel<<<(grid), (block), (smem), (stream)>>>(__VA_ARGS__)
 #elif defined(AT_CUEMU)
@@ -24,6 +26,9 @@
 
 /* Functions usable on both sides (shared with host C code). */
 #define AT_HD __host__ __device__
+
+/* All lanes of a warp, for the *_sync intrinsics. */
+#define FULL_MASK 0xffffffffu
 
 /* Threads per block for 1-D elementwise kernels. */
 #define ATK_THREADS 256

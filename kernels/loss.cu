@@ -5,12 +5,9 @@
 #include "launch.h"
 
 #include "kernels.h"
+#include "block_reduce.h"
 
-#ifndef CUEMU_SHARED_POISON
-#define CUEMU_SHARED_POISON(a) ((void)0)
-#endif
 
-#define FULL_MASK 0xffffffffu
 #define WARPS_PER_BLOCK (ATK_THREADS / 32)
 
 /* ---- softmax: one warp per row ---- */
@@ -39,27 +36,6 @@ __global__ void __launch_bounds__(ATK_THREADS) softmax_kernel(int n, int classes
     const float inv = (float)(1.0 / sum);
     for (int j = lane; j < classes; j += 32) yr[j] *= inv;
   }
-}
-
-/* ---- block reduction shared by the losses ---- */
-
-/* Sum of v over the block's ATK_THREADS threads (blockDim.x must be
- * ATK_THREADS) in a fixed order, so the result does not depend on which
- * thread gets where first: one barrier, then lane l of warp 0 adds slots l,
- * l + 32, ... in index order and a shuffle tree adds the 32 lanes. Valid in
- * thread 0 only. Every thread must call it, once per kernel (the slots are
- * not guarded against reuse). */
-static __device__ double block_sum_double(double v) {
-  __shared__ double part[ATK_THREADS];
-  CUEMU_SHARED_POISON(part);
-  part[threadIdx.x] = v;
-  __syncthreads();
-  double s = 0.0;
-  if (threadIdx.x < 32) {
-    for (unsigned j = threadIdx.x; j < ATK_THREADS; j += 32) s += part[j];
-    for (unsigned d = 16; d > 0; d /= 2) s += __shfl_down_sync(FULL_MASK, s, d);
-  }
-  return s;
 }
 
 /* ---- binary cross-entropy with logits ---- */
