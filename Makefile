@@ -78,9 +78,14 @@ $(EMU_LIB): $(EMU_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
+# The emulator's own probes: kernels compiled only under the emulator.
+$(BUILD)/tests/cuda/test_kernels_cuemu: $(BUILD)/emu/tests/cuda/cuemu_probe.o
+$(BUILD)/tests/cuda/test_kernels_cuemu: EXTRA_OBJ = $(BUILD)/emu/tests/cuda/cuemu_probe.o
+$(BUILD)/emu/tests/cuda/cuemu_probe.o: EMU_CXXFLAGS += -Itests/cuda
+
 $(BUILD)/tests/cuda/test_kernels_%: tests/cuda/test_kernels_%.c tests/cuda/kernel_test.h tests/test_util.h $(LIB) $(EMU_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests -Ikernels -o $@ $< $(EMU_LIB) $(LIB) $(LDLIBS) -lstdc++
+	$(CC) $(CFLAGS) -Itests -Ikernels -o $@ $< $(EXTRA_OBJ) $(EMU_LIB) $(LIB) $(LDLIBS) -lstdc++
 
 
 .PHONY: all test asan bench check clean demo deps fuzz fuzz-build
