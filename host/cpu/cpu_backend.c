@@ -23,6 +23,14 @@ void at_cpu_copy(void *dst, const void *src, size_t bytes) {
 
 void at_cpu_synchronize(void) {}
 
+/* The CPU has nothing to overlap: an upload is a copy. */
+static void cpu_upload_async(int slot, void *dst, const void *src, size_t bytes) {
+  (void)slot;
+  at_cpu_copy(dst, src, bytes);
+}
+
+static void cpu_upload_wait(int slot) { (void)slot; }
+
 /* ---- scratch ----
  * One cached buffer, lent to one caller at a time. The conv layers of a network
  * run one after another, so after the first (largest) layer has grown it the
@@ -79,6 +87,10 @@ static const Backend g_cpu = {
     .to_host = at_cpu_copy,
     .copy = at_cpu_copy,
     .synchronize = at_cpu_synchronize,
+    .host_alloc = at_cpu_alloc,
+    .host_release = at_cpu_release,
+    .upload_async = cpu_upload_async,
+    .upload_wait = cpu_upload_wait,
 
     .fill = at_cpu_fill,
     .add = at_cpu_add,

@@ -110,6 +110,34 @@ static void cuda_copy(void *dst, const void *src, size_t bytes) {
 
 static void cuda_synchronize(void) { CUDA_CHECK(cudaStreamSynchronize(at_cuda.stream), "waiting for the GPU"); }
 
+/* ---- input pipelining: page-locked staging, a copy stream, an event per slot ---- */
+
+static void *cuda_host_alloc(size_t bytes) {
+  void *p = NULL;
+  cudaError_t err = cudaMallocHost(&p, bytes ? bytes : 1);
+  if (err != cudaSuccess)
+    at_fatal("cannot allocate %.1f MiB of page-locked host memory for batch uploads: %s", bytes / 1048576.0,
+             cudaGetErrorString(err));
+  memset(p, 0, bytes);
+  return p;
+}
+
+static void cuda_host_release(void *p) {
+  if (p) CUDA_CHECK(cudaFreeHost(p), "freeing page-locked host memory");
+}
+
+static void cuda_upload_async(int slot, void *dst, const void *src, size_t bytes) {
+  AT_ASSERT(slot == 0 || slot == 1);
+  CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, at_cuda.copy_stream), "uploading a batch");
+  CUDA_CHECK(cudaEventRecord(at_cuda.uploaded[slot], at_cuda.copy_stream), "recording an upload");
+}
+
+static void cuda_upload_wait(int slot) {
+  AT_ASSERT(slot == 0 || slot == 1);
+  /* issued a whole step earlier, the copy is normally long done */
+  CUDA_CHECK(cudaEventSynchronize(at_cuda.uploaded[slot]), "waiting for a batch upload");
+}
+
 /* ---- elementwise and reductions ---- */
 
 static void cuda_fill(float *x, size_t n, float value) {
@@ -330,6 +358,10 @@ static const Backend cuda_backend = {
     .to_host = cuda_to_host,
     .copy = cuda_copy,
     .synchronize = cuda_synchronize,
+    .host_alloc = cuda_host_alloc,
+    .host_release = cuda_host_release,
+    .upload_async = cuda_upload_async,
+    .upload_wait = cuda_upload_wait,
     .fill = cuda_fill,
     .add = cuda_add,
     .scale = cuda_scale,
@@ -377,6 +409,9 @@ static void init(const CudaOptions *opt) {
   struct cudaDeviceProp prop;
   CUDA_CHECK(cudaGetDeviceProperties(&prop, opt->device), "reading the GPU's properties");
   CUDA_CHECK(cudaStreamCreateWithFlags(&at_cuda.stream, cudaStreamNonBlocking), "creating a stream");
+  CUDA_CHECK(cudaStreamCreateWithFlags(&at_cuda.copy_stream, cudaStreamNonBlocking), "creating a copy stream");
+  for (int i = 0; i < 2; i++)
+    CUDA_CHECK(cudaEventCreateWithFlags(&at_cuda.uploaded[i], cudaEventDisableTiming), "creating an event");
   CUBLAS_CHECK(cublasCreate(&at_cuda.blas), "creating the cuBLAS handle");
   CUBLAS_CHECK(cublasSetStream(at_cuda.blas, at_cuda.stream), "binding cuBLAS to the stream");
   CUBLAS_CHECK(cublasSetMathMode(at_cuda.blas, at_cuda.opt.tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH),

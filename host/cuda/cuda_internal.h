@@ -21,6 +21,8 @@ typedef struct CudaContext {
   int ready;
   CudaOptions opt;
   cudaStream_t stream;
+  cudaStream_t copy_stream;  /* input uploads beside the computation */
+  cudaEvent_t uploaded[2];   /* per upload slot */
   cublasHandle_t blas;
   int cudnn;          /* convolutions and per-channel BN through cuDNN */
   double *reduce;     /* ATK_REDUCE_BLOCKS partial sums + 1 result */

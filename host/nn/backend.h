@@ -77,6 +77,16 @@ struct Backend {
   void (*to_host)(void *host_dst, const void *src, size_t bytes);
   void (*copy)(void *dst, const void *src, size_t bytes);
   void (*synchronize)(void);
+  /* Input pipelining: host_alloc gives host memory the device copies from
+   * fastest (page-locked on CUDA); upload_async(slot, ...) starts copying
+   * such memory to dst beside the computation (CUDA: a copy stream) and
+   * returns at once; upload_wait(slot) returns when the slot's copies are
+   * done, after which operations see the data and the host buffer may be
+   * reused. Two slots (0, 1): one uploading while the other computes. */
+  void *(*host_alloc)(size_t bytes);
+  void (*host_release)(void *p);
+  void (*upload_async)(int slot, void *dst, const void *host_src, size_t bytes);
+  void (*upload_wait)(int slot);
 
   /* ---- elementwise ---- */
   void (*fill)(float *x, size_t n, float value);

@@ -37,8 +37,12 @@ typedef struct Trainer {
   int n_train, n_valid, n_test;
   Loader *loader;
   FILE *log;
-  float *x, *state_backup;
-  void *targets;
+  float *state_backup;
+  /* Two slots: the next batch uploads (from page-locked staging, a copy of
+   * the loader's batch) while the current one computes. */
+  float *x[2];
+  void *targets[2];
+  Batch staged[2];
   char front_end[1024]; /* of the training cache, stored in checkpoints */
 } Trainer;
 
@@ -216,18 +220,64 @@ static void end_epoch(Trainer *t, double epoch_seconds) {
   save_last(t);
 }
 
-/* One optimizer step on a batch; returns 0 if the run must stop. */
-static int train_step(Trainer *t, const Batch *b, double *loss_out, double *norm_out) {
+/* Copies a loader batch into staging slot `slot` and starts its upload. */
+static void stage_batch(Trainer *t, int slot, const Batch *src) {
+  const Model *m = t->m;
+  const Backend *be = t->be;
+  Batch *d = &t->staged[slot];
+  const size_t nx = (size_t)src->n * at_dims_count(m->input);
+  d->n = src->n;
+  memcpy(d->x, src->x, sizeof(float) * nx);
+  memcpy(d->example, src->example, sizeof(int32_t) * (size_t)src->n);
+  be->upload_async(slot, t->x[slot], d->x, sizeof(float) * nx);
+  if (m->output == OUTPUT_SIGMOID) {
+    memcpy(d->targets, src->targets, sizeof(float) * (size_t)src->n * m->classes);
+    be->upload_async(slot, t->targets[slot], d->targets, sizeof(float) * (size_t)src->n * m->classes);
+  } else {
+    memcpy(d->labels, src->labels, sizeof(int32_t) * (size_t)src->n);
+    be->upload_async(slot, t->targets[slot], d->labels, sizeof(int32_t) * (size_t)src->n);
+  }
+}
+
+static void staging_alloc(Trainer *t, int batch) {
+  const Backend *be = t->be;
+  const size_t nx = (size_t)batch * at_dims_count(t->m->input), nt = (size_t)batch * t->m->classes;
+  for (int s = 0; s < 2; s++) {
+    t->x[s] = be->alloc(sizeof(float) * nx);
+    t->targets[s] = be->alloc(sizeof(float) * nt + sizeof(int32_t) * (size_t)batch);
+    Batch *d = &t->staged[s];
+    d->x = be->host_alloc(sizeof(float) * nx);
+    d->targets = be->host_alloc(sizeof(float) * nt);
+    d->labels = be->host_alloc(sizeof(int32_t) * (size_t)batch);
+    d->example = be->host_alloc(sizeof(int32_t) * (size_t)batch);
+  }
+}
+
+static void staging_free(Trainer *t) {
+  const Backend *be = t->be;
+  be->synchronize();
+  for (int s = 0; s < 2; s++) {
+    be->upload_wait(s);
+    be->release(t->x[s]);
+    be->release(t->targets[s]);
+    be->host_release(t->staged[s].x);
+    be->host_release(t->staged[s].targets);
+    be->host_release(t->staged[s].labels);
+    be->host_release(t->staged[s].example);
+  }
+}
+
+/* One optimizer step on the batch staged in `slot`; returns 0 if the run
+ * must stop. */
+static int train_step(Trainer *t, int slot, double *loss_out, double *norm_out) {
   Model *m = t->m;
   const Backend *be = t->be;
   const TrainConfig *tc = &t->e->train;
-  const int k = m->classes;
-  be->to_device(t->x, b->x, sizeof(float) * (size_t)b->n * at_dims_count(m->input));
-  if (m->output == OUTPUT_SIGMOID) be->to_device(t->targets, b->targets, sizeof(float) * (size_t)b->n * k);
-  else be->to_device(t->targets, b->labels, sizeof(int32_t) * (size_t)b->n);
+  const Batch *b = &t->staged[slot];
+  be->upload_wait(slot);
   if (tc->on_nan == ON_NAN_SKIP) be->copy(t->state_backup, m->state, sizeof(float) * m->n_state);
-  model_forward(m, t->x, b->n, 1, tc->seed, (uint64_t)t->st.step);
-  double loss = model_loss(m, b->n, t->targets, 1);
+  model_forward(m, t->x[slot], b->n, 1, tc->seed, (uint64_t)t->st.step);
+  double loss = model_loss(m, b->n, t->targets[slot], 1);
   double norm = sqrt(be->sum_squares(m->grads, m->n_weights));
   *loss_out = loss;
   *norm_out = norm;
@@ -344,8 +394,7 @@ int train_run(Experiment *e, const char *resume_dir) {
                      .n_subset = t.train_subset ? t.n_train : 0};
   t.loader = loader_create(t.train_cache, &lc);
   const long batches = loader_batches_per_epoch(t.loader);
-  t.x = t.be->alloc(sizeof(float) * (size_t)tc->batch * at_dims_count(t.m->input));
-  t.targets = t.be->alloc(sizeof(float) * (size_t)tc->batch * t.m->classes + sizeof(int32_t) * (size_t)tc->batch);
+  staging_alloc(&t, tc->batch);
   t.state_backup = t.be->alloc(sizeof(float) * (t.m->n_state + 1));
 
   printf("training %s (%zu parameters) on %d examples, %ld batches of %d per epoch, %d epochs -> %s\n", t.m->name,
@@ -359,13 +408,21 @@ int train_run(Experiment *e, const char *resume_dir) {
     Progress bar;
     progress_begin(&bar, stdout, label, batches, t.st.cursor, tc->log_every);
     double epoch_start = at_now_seconds(), last = epoch_start;
-    const Batch *b;
-    while (ok && (b = loader_next(t.loader))) {
+    /* one batch ahead: batch k+1 is copied and uploaded while step k
+     * computes (the position that resumes is st.cursor, not the loader's) */
+    int slot = 0;
+    const Batch *next = loader_next(t.loader);
+    if (next) stage_batch(&t, slot, next);
+    while (ok && next) {
+      const int rows = t.staged[slot].n;
+      next = loader_next(t.loader);
+      if (next) stage_batch(&t, slot ^ 1, next);
       double loss, norm;
-      ok = train_step(&t, b, &loss, &norm);
+      ok = train_step(&t, slot, &loss, &norm);
+      slot ^= 1;
       if (!ok) break;
       double now = at_now_seconds();
-      double rate = b->n / fmax(now - last, 1e-9);
+      double rate = rows / fmax(now - last, 1e-9);
       last = now;
       log_step(&t, loss, norm, rate);
       char extra[64];
@@ -392,8 +449,7 @@ int train_run(Experiment *e, const char *resume_dir) {
     status = 1;
   }
   fclose(t.log);
-  t.be->release(t.x);
-  t.be->release(t.targets);
+  staging_free(&t);
   t.be->release(t.state_backup);
   loader_free(t.loader);
   optimizer_free(t.opt);

@@ -54,6 +54,28 @@ int main(void) {
   CompareResult tf3 = backend_compare_training(cpu, cuda, "configs/models/pons_frequency.ini", NULL, 0, 2, 2, 1e-4,
                                                compare_print_sink, stdout, NULL);
   CHECK(tf3.failed == 0, "pons_frequency training: %d of %d failed", tf3.failed, tf3.checks);
+  /* uploads from page-locked staging through both slots */
+  {
+    long pinned0 = fake_cuda_pinned_allocations;
+    float *h = cuda->host_alloc(sizeof(float) * 1000);
+    float *d[2] = {cuda->alloc(sizeof(float) * 1000), cuda->alloc(sizeof(float) * 1000)};
+    float back[1000];
+    int same = 1;
+    for (int slot = 0; slot < 2; slot++) {
+      for (int i = 0; i < 1000; i++) h[i] = (float)(i * (slot + 1));
+      cuda->upload_async(slot, d[slot], h, sizeof(float) * 1000);
+      cuda->upload_wait(slot);
+      cuda->to_host(back, d[slot], sizeof back);
+      for (int i = 0; i < 1000; i++) same &= back[i] == (float)(i * (slot + 1));
+    }
+    CHECK(same, "upload_async / upload_wait did not deliver the staged data");
+    CHECK(fake_cuda_pinned_allocations == pinned0 + 1, "host_alloc is not page-locked memory");
+    cuda->host_release(h);
+    cuda->release(d[0]);
+    cuda->release(d[1]);
+    CHECK(fake_cuda_pinned_allocations == pinned0, "page-locked memory not freed");
+  }
+
   /* the backend keeps its grown scratch buffers; a second run allocates
    * nothing that it does not free */
   long live1 = fake_cuda_live_allocations;

@@ -51,8 +51,46 @@ const char *cudaGetErrorName(cudaError_t error) {
 
 cudaError_t cudaStreamCreateWithFlags(cudaStream_t *stream, unsigned int flags) {
   (void)flags;
-  static int the_stream;
-  *stream = (cudaStream_t)(void *)&the_stream;
+  static int streams[8], n;
+  if (n == 8) return last_error = cudaErrorMemoryAllocation;
+  *stream = (cudaStream_t)(void *)&streams[n++];
+  return cudaSuccess;
+}
+
+/* Events: everything here is synchronous, so an event is done when recorded;
+ * as in CUDA, synchronising on one never recorded returns at once. */
+typedef struct FakeEvent {
+  int recorded;
+} FakeEvent; /* leaked at exit, like the runtime's own */
+
+cudaError_t cudaEventCreateWithFlags(cudaEvent_t *event, unsigned int flags) {
+  (void)flags;
+  FakeEvent *e = calloc(1, sizeof *e);
+  if (!e) return last_error = cudaErrorMemoryAllocation;
+  *event = (cudaEvent_t)(void *)e;
+  return cudaSuccess;
+}
+
+cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t stream) {
+  (void)stream;
+  ((FakeEvent *)(void *)event)->recorded = 1;
+  return cudaSuccess;
+}
+
+cudaError_t cudaEventSynchronize(cudaEvent_t event) { return event ? cudaSuccess : cudaErrorInvalidResourceHandle; }
+
+long fake_cuda_pinned_allocations;
+
+cudaError_t cudaMallocHost(void **ptr, size_t size) {
+  *ptr = malloc(size ? size : 1);
+  if (!*ptr) return last_error = cudaErrorMemoryAllocation;
+  fake_cuda_pinned_allocations++;
+  return cudaSuccess;
+}
+
+cudaError_t cudaFreeHost(void *ptr) {
+  if (ptr) fake_cuda_pinned_allocations--;
+  free(ptr);
   return cudaSuccess;
 }
 
