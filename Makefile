@@ -66,7 +66,7 @@ endif
 CUDA_TEST_SRC := $(sort $(wildcard tests/cuda/test_*.c))
 CUDA_TEST_BIN := $(patsubst %.c,$(BUILD)/%,$(CUDA_TEST_SRC))
 
-$(BUILD)/emu/%.o: %.cu $(KERNEL_HDR) host/nn/backend.h host/core/philox.h
+$(BUILD)/emu/%.o: %.cu $(KERNEL_HDR) host/nn/backend.h host/core/philox.h host/core/scalar_math.h
 	@mkdir -p $(dir $@)
 	$(CXX) $(EMU_CXXFLAGS) -x c++ -c -o $@ $<
 
@@ -146,7 +146,7 @@ endif
 
 # ptxas statistics (registers, spills) are kept beside each object and
 # checked by tests/cuda/check_ptxas.sh.
-$(BUILD)/cuda/%.o: %.cu $(KERNEL_HDR) host/nn/backend.h host/core/philox.h
+$(BUILD)/cuda/%.o: %.cu $(KERNEL_HDR) host/nn/backend.h host/core/philox.h host/core/scalar_math.h
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVCCFLAGS) -c -o $@ $< 2> $(@:.o=.ptxas.txt) || { cat $(@:.o=.ptxas.txt); exit 1; }
 

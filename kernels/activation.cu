@@ -6,6 +6,7 @@
 
 #include "core/philox.h"
 #include "kernels.h"
+#include "core/scalar_math.h"
 
 __global__ void __launch_bounds__(ATK_THREADS) relu_forward_kernel(const float *x, float *y, size_t n) {
   const size_t stride = (size_t)gridDim.x * blockDim.x;
@@ -23,32 +24,12 @@ __global__ void __launch_bounds__(ATK_THREADS) relu_backward_kernel(const float 
     dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
 }
 
-/* expm1(x) for x <= 0, the CPU backend's formula (cpu_activation.c), so both
- * backends agree to rounding: x = n ln2 + r, expm1(x) = 2^n expm1(r) + (2^n - 1)
- * with expm1(r) by Taylor to r^7. Clamped at -87 (the float result is -1
- * there). NaN passes through; its integer part is taken as 0 because a
- * float-to-int conversion of NaN is undefined in C++. */
-static __device__ __forceinline__ float expm1_nonpos(float x) {
-  x = x < -87.0f ? -87.0f : x;
-  const float shifter = 12582912.0f; /* 1.5 * 2^23: adding it rounds to an integer */
-  const float nf = (x * 1.44269504088896341f + shifter) - shifter;
-  const float r = (x - nf * 0.693145751953125f) - nf * 1.428606765330187045e-06f;
-  const float p =
-      r + r * r *
-              (0.5f + r * (1.0f / 6.0f +
-                           r * (1.0f / 24.0f +
-                                r * (1.0f / 120.0f + r * (1.0f / 720.0f + r * (1.0f / 5040.0f))))));
-  const int ni = nf == nf ? (int)nf : 0;
-  const float two_n = __uint_as_float((unsigned)(ni + 127) << 23);
-  return two_n * p + (two_n - 1.0f);
-}
-
 __global__ void __launch_bounds__(ATK_THREADS) elu_forward_kernel(const float *x, float *y, size_t n,
                                                                   float alpha) {
   const size_t stride = (size_t)gridDim.x * blockDim.x;
   for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) {
     const float v = x[i];
-    y[i] = v > 0.0f ? v : alpha * expm1_nonpos(v);
+    y[i] = v > 0.0f ? v : alpha * at_expm1_nonpos(v);
   }
 }
 
@@ -67,13 +48,7 @@ __global__ void __launch_bounds__(ATK_THREADS) elu_backward_kernel(const float *
 __global__ void __launch_bounds__(ATK_THREADS) sigmoid_kernel(const float *x, float *y, size_t n) {
   const size_t stride = (size_t)gridDim.x * blockDim.x;
   for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) {
-    const float v = x[i];
-    if (v >= 0.0f) {
-      y[i] = 1.0f / (1.0f + expf(-v));
-    } else {
-      const float e = expf(v);
-      y[i] = e / (1.0f + e);
-    }
+    y[i] = at_sigmoidf(x[i]);
   }
 }
 

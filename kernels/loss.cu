@@ -5,6 +5,7 @@
 #include "launch.h"
 
 #include "kernels.h"
+#include "core/scalar_math.h"
 #include "block_reduce.h"
 
 
@@ -40,11 +41,6 @@ __global__ void __launch_bounds__(ATK_THREADS) softmax_kernel(int n, int classes
 
 /* ---- binary cross-entropy with logits ---- */
 
-static __device__ __forceinline__ double sigmoid_d(double z) {
-  if (z >= 0) return 1.0 / (1.0 + exp(-z));
-  const double e = exp(z);
-  return e / (1.0 + e);
-}
 
 /* One block. Per element, in double: max(z, 0) - z t + log1p(exp(-|z|)),
  * dlogits = (sigmoid(z) - t) / total. Launched with 1 block. */
@@ -56,7 +52,7 @@ __global__ void __launch_bounds__(ATK_THREADS) bce_with_logits_kernel(size_t tot
   for (size_t i = threadIdx.x; i < total; i += blockDim.x) {
     const double z = logits[i], t = targets[i];
     acc += (z > 0 ? z : 0.0) - z * t + log1p(exp(-fabs(z)));
-    if (dlogits) dlogits[i] = (float)((sigmoid_d(z) - t) * inv);
+    if (dlogits) dlogits[i] = (float)((at_sigmoid_d(z) - t) * inv);
   }
   acc = block_sum_double(acc);
   if (threadIdx.x == 0) *loss = acc * inv;

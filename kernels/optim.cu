@@ -7,6 +7,7 @@
 #include <math.h>
 
 #include "kernels.h"
+#include "core/scalar_math.h"
 
 /* momentum == 0: param -= lr * (grad + wd * param) */
 __global__ void __launch_bounds__(ATK_THREADS) sgd_plain_kernel(float *__restrict__ param,
@@ -43,17 +44,9 @@ __global__ void __launch_bounds__(ATK_THREADS) adam_kernel(float *__restrict__ p
                                                            float *__restrict__ m, float *__restrict__ v, size_t n,
                                                            float step_size, float bc2_sqrt, float b1, float b2,
                                                            float eps, float wd) {
-  const float one_b1 = 1.0f - b1, one_b2 = 1.0f - b2;
   const size_t stride = (size_t)gridDim.x * blockDim.x;
-  for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) {
-    const float g = grad[i] + wd * param[i];
-    const float mi = b1 * m[i] + one_b1 * g;
-    const float vi = b2 * v[i] + one_b2 * g * g;
-    m[i] = mi;
-    v[i] = vi;
-    const float denom = sqrtf(vi) / bc2_sqrt + eps;
-    param[i] -= step_size * (mi / denom);
-  }
+  for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride)
+    at_adam_element(&param[i], &m[i], &v[i], grad[i], step_size, bc2_sqrt, b1, b2, eps, wd);
 }
 
 /* momentum_buf may be NULL when c.momentum == 0. */

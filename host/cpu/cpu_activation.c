@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/rng.h"
+#include "core/scalar_math.h"
 #include "cpu/cpu_ops.h"
 
 #define PAR_IF(n) if ((n) > 4 * AT_CPU_PAR_MIN)
@@ -21,35 +22,11 @@ void at_cpu_relu_backward(const float *y, const float *dy, float *dx, size_t n) 
   for (size_t i = 0; i < n; i++) dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
 }
 
-/* expm1(x) for x <= 0 in a form gcc vectorises (libm's expm1f is scalar and
- * costs ~20 ns per element; ELU runs on the largest maps of the network).
- * x = n ln2 + r with |r| <= ln2/2 (Cody-Waite split of ln2), then
- *   expm1(x) = 2^n expm1(r) + (2^n - 1),
- * expm1(r) by its Taylor series to r^7 (truncation < 2e-8 relative). Error
- * within 2 ulp of the exact value over [-87, 0] (tested); below -87 the float
- * result is -1, so x is clamped there. NaN passes through. */
-static inline float expm1_nonpos(float x) {
-  x = x < -87.0f ? -87.0f : x;
-  const float shifter = 12582912.0f; /* 1.5 * 2^23: adding it rounds to an integer */
-  const float nf = (x * 1.44269504088896341f + shifter) - shifter;
-  const float r = (x - nf * 0.693145751953125f) - nf * 1.428606765330187045e-06f;
-  const float p =
-      r + r * r *
-              (0.5f + r * (1.0f / 6.0f +
-                           r * (1.0f / 24.0f +
-                                r * (1.0f / 120.0f + r * (1.0f / 720.0f + r * (1.0f / 5040.0f))))));
-  const int32_t ni = (int32_t)nf;
-  const uint32_t bits = (uint32_t)(ni + 127) << 23;
-  float two_n;
-  memcpy(&two_n, &bits, sizeof two_n);
-  return two_n * p + (two_n - 1.0f);
-}
-
 void at_cpu_elu_forward(const float *x, float *y, size_t n, float alpha) {
 #pragma omp parallel for simd schedule(static) if (n > AT_CPU_PAR_MIN)
   for (size_t i = 0; i < n; i++) {
     const float v = x[i];
-    const float neg = alpha * expm1_nonpos(v > 0.0f ? 0.0f : v);
+    const float neg = alpha * at_expm1_nonpos(v > 0.0f ? 0.0f : v);
     y[i] = v > 0.0f ? v : neg;
   }
 }

@@ -3,18 +3,13 @@
 #include <math.h>
 
 #include "core/error.h"
+#include "core/scalar_math.h"
 #include "cpu/cpu_ops.h"
 
 void at_cpu_sigmoid(const float *x, float *y, size_t n) {
 #pragma omp parallel for schedule(static) if (n > AT_CPU_PAR_MIN)
   for (size_t i = 0; i < n; i++) {
-    const float v = x[i];
-    if (v >= 0.0f) {
-      y[i] = 1.0f / (1.0f + expf(-v));
-    } else {
-      const float e = expf(v);
-      y[i] = e / (1.0f + e);
-    }
+    y[i] = at_sigmoidf(x[i]);
   }
 }
 
@@ -37,11 +32,6 @@ void at_cpu_softmax(int n, int classes, const float *x, float *y) {
   }
 }
 
-static inline double sigmoid_d(double z) {
-  if (z >= 0) return 1.0 / (1.0 + exp(-z));
-  const double e = exp(z);
-  return e / (1.0 + e);
-}
 
 double at_cpu_bce_with_logits(int n, int classes, const float *logits, const float *targets,
                               float *dlogits) {
@@ -52,7 +42,7 @@ double at_cpu_bce_with_logits(int n, int classes, const float *logits, const flo
   for (size_t i = 0; i < total; i++) {
     const double z = logits[i], t = targets[i];
     loss += (z > 0 ? z : 0.0) - z * t + log1p(exp(-fabs(z)));
-    if (dlogits) dlogits[i] = (float)((sigmoid_d(z) - t) * inv);
+    if (dlogits) dlogits[i] = (float)((at_sigmoid_d(z) - t) * inv);
   }
   return loss * inv;
 }

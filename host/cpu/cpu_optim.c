@@ -3,6 +3,7 @@
 #include <math.h>
 
 #include "core/error.h"
+#include "core/scalar_math.h"
 #include "cpu/cpu_ops.h"
 
 void at_cpu_sgd_update(const SgdConfig *c, float *restrict param, const float *restrict grad,
@@ -37,15 +38,6 @@ void at_cpu_adam_update(const AdamConfig *c, float *restrict param, const float 
   const float step_size = (float)((double)c->lr / bc1);
   const float bc2_sqrt = (float)sqrt(bc2);
   const float b1 = c->beta1, b2 = c->beta2, eps = c->eps, wd = c->weight_decay;
-  const float one_b1 = 1.0f - b1, one_b2 = 1.0f - b2;
 #pragma omp parallel for simd schedule(static) if (n > 4 * AT_CPU_PAR_MIN)
-  for (size_t i = 0; i < n; i++) {
-    const float g = grad[i] + wd * param[i];
-    const float mi = b1 * m[i] + one_b1 * g;
-    const float vi = b2 * v[i] + one_b2 * g * g;
-    m[i] = mi;
-    v[i] = vi;
-    const float denom = sqrtf(vi) / bc2_sqrt + eps;
-    param[i] -= step_size * (mi / denom);
-  }
+  for (size_t i = 0; i < n; i++) at_adam_element(&param[i], &m[i], &v[i], grad[i], step_size, bc2_sqrt, b1, b2, eps, wd);
 }
