@@ -141,7 +141,7 @@ void model_init_weights(Model *m, uint64_t seed) {
 
 /* ---- forward ---- */
 
-static ConvShape conv_shape(const Layer *L, int n) {
+ConvShape model_conv_shape(const Layer *L, int n) {
   ConvShape s = {0};
   const int one_d = L->type == LAYER_CONV1D;
   s.n = n;
@@ -162,7 +162,7 @@ static ConvShape conv_shape(const Layer *L, int n) {
   return s;
 }
 
-static PoolShape pool_shape(const Layer *L, int n) {
+PoolShape model_pool_shape(const Layer *L, int n) {
   PoolShape s = {n, L->in.c, L->in.h, L->in.w, L->out.h, L->out.w, L->kh, L->kw, L->stride_h, L->stride_w};
   return s;
 }
@@ -186,12 +186,13 @@ const float *model_forward(Model *m, const float *input, int n, int training, ui
   m->input_ptr = input;
   for (int i = 0; i < m->n_layers; i++) {
     Layer *L = &m->layers[i];
+    at_backend_set_layer(L->name);
     const float *x = input_of(m, L, 0);
     const size_t count = (size_t)n * at_dims_count(L->out);
     switch (L->type) {
       case LAYER_CONV:
       case LAYER_CONV1D: {
-        ConvShape s = conv_shape(L, n);
+        ConvShape s = model_conv_shape(L, n);
         be->conv2d_forward(&s, x, param_ptr(m, L->weight), param_ptr(m, L->bias), L->out_buf);
         break;
       }
@@ -211,12 +212,12 @@ const float *model_forward(Model *m, const float *input, int n, int training, ui
       case LAYER_RELU: be->relu_forward(x, L->out_buf, count); break;
       case LAYER_ELU: be->elu_forward(x, L->out_buf, count, L->alpha); break;
       case LAYER_MAXPOOL: {
-        PoolShape s = pool_shape(L, n);
+        PoolShape s = model_pool_shape(L, n);
         be->maxpool_forward(&s, x, L->out_buf, L->switches);
         break;
       }
       case LAYER_AVGPOOL: {
-        PoolShape s = pool_shape(L, n);
+        PoolShape s = model_pool_shape(L, n);
         be->avgpool_forward(&s, x, L->out_buf);
         break;
       }
@@ -249,6 +250,7 @@ const float *model_forward(Model *m, const float *input, int n, int training, ui
       default: AT_ASSERT(0);
     }
   }
+  at_backend_set_layer(NULL);
   return m->layers[m->n_layers - 1].out_buf;
 }
 
@@ -285,6 +287,7 @@ void model_backward(Model *m, int n, const float *dlogits) {
 
   for (int i = m->n_layers - 1; i >= 0; i--) {
     Layer *L = &m->layers[i];
+    at_backend_set_layer(L->name);
     AT_ASSERT(L->grad_ready); /* every layer reaches the output (checked at build) */
     const float *x = input_of(m, L, 0);
     const float *dy = L->grad_buf;
@@ -295,7 +298,7 @@ void model_backward(Model *m, int n, const float *dlogits) {
     switch (L->type) {
       case LAYER_CONV:
       case LAYER_CONV1D: {
-        ConvShape s = conv_shape(L, n);
+        ConvShape s = model_conv_shape(L, n);
         be->conv2d_backward(&s, x, param_ptr(m, L->weight), dy, dx, grad_ptr(m, L->weight), grad_ptr(m, L->bias));
         break;
       }
@@ -308,12 +311,12 @@ void model_backward(Model *m, int n, const float *dlogits) {
       case LAYER_RELU: if (dx) be->relu_backward(L->out_buf, dy, dx, count); break;
       case LAYER_ELU: if (dx) be->elu_backward(L->out_buf, dy, dx, count, L->alpha); break;
       case LAYER_MAXPOOL: {
-        PoolShape s = pool_shape(L, n);
+        PoolShape s = model_pool_shape(L, n);
         if (dx) be->maxpool_backward(&s, dy, L->switches, dx);
         break;
       }
       case LAYER_AVGPOOL: {
-        PoolShape s = pool_shape(L, n);
+        PoolShape s = model_pool_shape(L, n);
         if (dx) be->avgpool_backward(&s, dy, dx);
         break;
       }
@@ -359,6 +362,7 @@ void model_backward(Model *m, int n, const float *dlogits) {
     }
     finish_grad(m, L, 0, dx, add0, n);
   }
+  at_backend_set_layer(NULL);
 }
 
 double model_loss(Model *m, int n, const void *targets, int backward) {

@@ -157,6 +157,10 @@ void model_backward(Model *m, int n, const float *dlogits);
 /* Output probabilities of the last forward pass (sigmoid or softmax). */
 void model_probabilities(Model *m, int n, float *probs_device);
 
+/* The backend shapes of a conv (or conv1d) and a pooling layer for n examples. */
+ConvShape model_conv_shape(const Layer *L, int n);
+PoolShape model_pool_shape(const Layer *L, int n);
+
 /* The parameter tensor of layer `layer` called `name`, or NULL. */
 const ParamTensor *model_param(const Model *m, int layer, const char *name);
 float *model_param_data(const Model *m, const ParamTensor *p); /* device pointer */

@@ -42,6 +42,24 @@ case_ "fcn5 (8 channels)" configs/models/fcn5.ini 4 $(narrow 5)
 case_ "fcn6 (8 channels)" configs/models/fcn6.ini 4 $(narrow 6)
 # shellcheck disable=SC2046
 case_ "fcn7 (8 channels)" configs/models/fcn7.ini 4 $(narrow 7)
+# The deconvnet (auralisation) against PyTorch's max_unpool2d / conv_transpose2d
+deconv() { # config args...
+  local config=$1
+  shift
+  if "$BUILD/tests/oracle/deconv_dump" "$config" "$work/d.h5" "$@"; then
+    echo -n "$(basename "$config" .ini) $*: "
+    $PY tests/oracle/torch_deconv.py "$work/d.h5" || fail=1
+  else
+    echo "FAIL deconv_dump $config $*"; fail=1
+  fi
+}
+for layer in 1 2 3 4 5; do deconv configs/models/choi_auralise5.ini --layer "$layer" --feature $((layer * 7 % 64)); done
+deconv configs/models/choi_auralise5.ini --layer 4 --feature 5 --top 3
+deconv configs/models/choi_auralise5.ini --layer relu2 --feature 0
+deconv configs/models/pons_timefreq.ini --layer 1 --feature 2
+deconv configs/models/pons_timefreq.ini --layer freq_pool --feature 5
+# shellcheck disable=SC2046
+deconv configs/models/fcn4.ini --layer 4 --feature 3 $(narrow 4)
 if [ "${AURATAG_QUICK:-0}" != 1 ]; then
   case_ "fcn4 (full size, 96x1366, 17.4 M parameters)" configs/models/fcn4.ini 2
 fi

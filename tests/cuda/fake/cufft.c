@@ -1,0 +1,115 @@
+/* Test double of cuFFT on FFTW (tests only; ./auratag links the real
+ * libcufft). The batched 1-D real transforms the GPU front end uses:
+ * cufftPlanMany (rank 1, R2C or C2R, basic or advanced layout), cufftSetStream,
+ * cufftExecR2C, cufftExecC2R (unnormalised, as cuFFT's and FFTW's are) and
+ * cufftDestroy. Each cuFFT plan is an FFTW plan_many with FFTW_ESTIMATE |
+ * FFTW_UNALIGNED, executed on the caller's arrays ("device" memory is host
+ * memory here). Arguments are checked as cuFFT documents; what cuFFT supports
+ * but the front end does not use (C2C, doubles, rank > 1, in-place) answers
+ * CUFFT_NOT_IMPLEMENTED, so a new use shows up as a clear failure. */
+#include <cufft.h>
+#include <fftw3.h>
+#include <stdlib.h>
+
+enum { MAX_PLANS = 64 };
+
+typedef struct {
+  int live;
+  cufftType type;
+  int n, batch;
+  fftwf_plan plan;
+} FakePlan;
+
+static FakePlan plans[MAX_PLANS];
+long fake_cufft_live_plans; /* made and not yet destroyed */
+long fake_cufft_plans_made; /* cufftPlanMany successes (plan caching) */
+long fake_cufft_exec_calls;
+
+/* Handles are 1 + the slot: 0 (a zeroed handle) is never valid. */
+static FakePlan *plan_of(cufftHandle h) {
+  if (h < 1 || h > MAX_PLANS || !plans[h - 1].live) return NULL;
+  return &plans[h - 1];
+}
+
+cufftResult cufftPlanMany(cufftHandle *plan, int rank, int *n, int *inembed, int istride, int idist, int *onembed,
+                          int ostride, int odist, cufftType type, int batch) {
+  if (!plan || !n) return CUFFT_INVALID_VALUE;
+  if (type == CUFFT_C2C || type == CUFFT_D2Z || type == CUFFT_Z2D || type == CUFFT_Z2Z) return CUFFT_NOT_IMPLEMENTED;
+  if (type != CUFFT_R2C && type != CUFFT_C2R) return CUFFT_INVALID_TYPE;
+  if (rank < 1 || rank > 3) return CUFFT_INVALID_VALUE;
+  if (rank != 1) return CUFFT_NOT_IMPLEMENTED;
+  if (n[0] < 2 || batch < 1) return CUFFT_INVALID_SIZE;
+  const int real_len = n[0], cplx_len = n[0] / 2 + 1;
+  const int in_len = type == CUFFT_R2C ? real_len : cplx_len, out_len = type == CUFFT_R2C ? cplx_len : real_len;
+  /* NULL embeds: the basic layout, the strides and distances are ignored */
+  if (!inembed || !onembed) {
+    inembed = onembed = NULL;
+    istride = ostride = 1;
+    idist = in_len;
+    odist = out_len;
+  } else if (inembed[0] < in_len || onembed[0] < out_len || istride < 1 || ostride < 1 || idist < 1 || odist < 1) {
+    return CUFFT_INVALID_VALUE;
+  }
+  int slot = 0;
+  while (slot < MAX_PLANS && plans[slot].live) slot++;
+  if (slot == MAX_PLANS) return CUFFT_ALLOC_FAILED;
+  /* FFTW plans on arrays of the layout's extent; FFTW_ESTIMATE does not touch them */
+  const size_t in_extent = (size_t)(batch - 1) * idist + (size_t)(in_len - 1) * istride + 1;
+  const size_t out_extent = (size_t)(batch - 1) * odist + (size_t)(out_len - 1) * ostride + 1;
+  const size_t in_bytes = in_extent * (type == CUFFT_R2C ? sizeof(float) : sizeof(fftwf_complex));
+  const size_t out_bytes = out_extent * (type == CUFFT_R2C ? sizeof(fftwf_complex) : sizeof(float));
+  void *in = fftwf_malloc(in_bytes), *out = fftwf_malloc(out_bytes);
+  if (!in || !out) {
+    fftwf_free(in);
+    fftwf_free(out);
+    return CUFFT_ALLOC_FAILED;
+  }
+  const unsigned flags = FFTW_ESTIMATE | FFTW_UNALIGNED; /* executed on other, arbitrarily aligned arrays */
+  fftwf_plan p = type == CUFFT_R2C ? fftwf_plan_many_dft_r2c(1, n, batch, in, inembed, istride, idist, out, onembed,
+                                                             ostride, odist, flags)
+                                   : fftwf_plan_many_dft_c2r(1, n, batch, in, inembed, istride, idist, out, onembed,
+                                                             ostride, odist, flags);
+  fftwf_free(in);
+  fftwf_free(out);
+  if (!p) return CUFFT_SETUP_FAILED;
+  plans[slot] = (FakePlan){.live = 1, .type = type, .n = n[0], .batch = batch, .plan = p};
+  *plan = slot + 1;
+  fake_cufft_live_plans++;
+  fake_cufft_plans_made++;
+  return CUFFT_SUCCESS;
+}
+
+cufftResult cufftSetStream(cufftHandle plan, cudaStream_t stream) {
+  (void)stream; /* the emulated work is synchronous */
+  return plan_of(plan) ? CUFFT_SUCCESS : CUFFT_INVALID_PLAN;
+}
+
+cufftResult cufftExecR2C(cufftHandle plan, cufftReal *idata, cufftComplex *odata) {
+  FakePlan *p = plan_of(plan);
+  if (!p || p->type != CUFFT_R2C) return CUFFT_INVALID_PLAN;
+  if (!idata || !odata) return CUFFT_INVALID_VALUE;
+  if ((void *)idata == (void *)odata) return CUFFT_NOT_IMPLEMENTED; /* planned out of place */
+  fftwf_execute_dft_r2c(p->plan, idata, (fftwf_complex *)odata);
+  fake_cufft_exec_calls++;
+  return CUFFT_SUCCESS;
+}
+
+cufftResult cufftExecC2R(cufftHandle plan, cufftComplex *idata, cufftReal *odata) {
+  FakePlan *p = plan_of(plan);
+  if (!p || p->type != CUFFT_C2R) return CUFFT_INVALID_PLAN;
+  if (!idata || !odata) return CUFFT_INVALID_VALUE;
+  if ((void *)idata == (void *)odata) return CUFFT_NOT_IMPLEMENTED;
+  /* like cuFFT's out-of-place C2R, FFTW's may overwrite the input */
+  fftwf_execute_dft_c2r(p->plan, (fftwf_complex *)idata, odata);
+  fake_cufft_exec_calls++;
+  return CUFFT_SUCCESS;
+}
+
+cufftResult cufftDestroy(cufftHandle plan) {
+  FakePlan *p = plan_of(plan);
+  if (!p) return CUFFT_INVALID_PLAN;
+  fftwf_destroy_plan(p->plan);
+  p->live = 0;
+  fake_cufft_live_plans--;
+  return CUFFT_SUCCESS;
+}
