@@ -9,7 +9,7 @@ PACKAGES=(
   libfluidsynth-dev fluid-soundfont-gm
   python3 python3-torch python3-h5py python3-numpy python3-sklearn
   libfftw3-dev python3-venv
-  libsndfile1-dev libsoxr-dev
+  libsndfile1-dev libsoxr-dev libpng-dev
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -6,8 +6,12 @@
 
 #include <hdf5.h>
 
+#include "audio/frontend.h"
+#include "audio/prep.h"
 #include "cli/cli.h"
 #include "core/error.h"
+#include "data/cache.h"
+#include "data/front_end.h"
 #include "io/weights_h5.h"
 #include "train/experiment.h"
 
@@ -73,4 +77,28 @@ void cli_load_for_eval(const char *weights_or_run, int crops_override, int batch
   weights_load(m, path);
   if (log) fprintf(log, "weights: %s (model %s)\n", path, m->name);
   out->m = m;
+}
+
+Cache *cli_front_end_for(const EvalModel *em, const char *cache_override, PrepSetup *setup, char *cache_path,
+                         size_t path_size, char *desc, size_t desc_size) {
+  if (cache_override) {
+    snprintf(cache_path, path_size, "%s", cache_override);
+  } else if (em->experiment) {
+    Experiment *e = experiment_from_text(em->experiment, em->path);
+    snprintf(cache_path, path_size, "%s", e->data.train);
+    experiment_free(e);
+  } else {
+    at_fatal("'%s' is a plain weights file: it does not say how its input was computed; give --cache with a cache "
+             "made by `auratag prep` with the model's dataset config (e.g. its train.h5)",
+             em->path);
+  }
+  prep_read_setup(cache_path, setup);
+  Cache *c = cache_open(cache_path);
+  FrontEnd fe_desc;
+  frontend_describe(&setup->dc->fe, &fe_desc);
+  front_end_describe(&fe_desc, desc, desc_size);
+  char from[4300];
+  snprintf(from, sizeof from, "the training cache of '%s'", em->path);
+  if (em->front_end[0] && strcmp(desc, em->front_end) != 0) front_end_require_same(em->front_end, from, c);
+  return c;
 }

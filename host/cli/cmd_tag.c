@@ -82,30 +82,10 @@ int cmd_tag(int argc, char **argv) {
   cli_load_for_eval(a.weights, 0, 0, info, &em);
   Model *m = em.m;
 
-  /* where the front end comes from: --cache, else the run's training cache */
-  char cache_path[4200];
-  if (a.cache) {
-    snprintf(cache_path, sizeof cache_path, "%s", a.cache);
-  } else if (em.experiment) {
-    Experiment *e = experiment_from_text(em.experiment, em.path);
-    snprintf(cache_path, sizeof cache_path, "%s", e->data.train);
-    experiment_free(e);
-  } else {
-    at_fatal("'%s' is a plain weights file: it does not say how its input was computed; give --cache with a cache "
-             "made by `auratag prep` with the model's dataset config (e.g. its train.h5)",
-             em.path);
-  }
   PrepSetup setup;
-  prep_read_setup(cache_path, &setup);
+  char cache_path[4200], desc[1024];
+  Cache *c = cli_front_end_for(&em, a.cache, &setup, cache_path, sizeof cache_path, desc, sizeof desc);
   const DatasetConfig *dc = setup.dc;
-  Cache *c = cache_open(cache_path);
-  FrontEnd fe_desc;
-  frontend_describe(&dc->fe, &fe_desc);
-  char desc[1024];
-  front_end_describe(&fe_desc, desc, sizeof desc);
-  char from[4300];
-  snprintf(from, sizeof from, "the training cache of '%s'", em.path);
-  if (em.front_end[0] && strcmp(desc, em.front_end) != 0) front_end_require_same(em.front_end, from, c);
   if (m->input.c != 1) at_fatal("model '%s' takes %d input channels; tag feeds one spectrogram", m->name, m->input.c);
   const int rows = frontend_rows(&dc->fe), crop = m->input.w, k = m->classes;
   if (rows != m->input.h)
