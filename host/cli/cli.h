@@ -54,5 +54,6 @@ int cmd_prep(int argc, char **argv);
 int cmd_tag(int argc, char **argv);
 int cmd_demo_data(int argc, char **argv);
 int cmd_selftest(int argc, char **argv);
+int cmd_auralise(int argc, char **argv);
 
 #endif

@@ -25,6 +25,7 @@ static const Command k_commands[] = {
     {"synth", cmd_synth, "OUT_DIR [--tags 8 | --classes 8] [--bins 40 --frames 80]  synthetic caches with learnable tags"},
     {"prep", cmd_prep, "DATASET.ini --list FILES.csv --out DIR [--set K=V] [--threads N]  audio files -> spectrogram caches"},
     {"tag", cmd_tag, "WEIGHTS_OR_RUN AUDIO... [--top 10] [--json]  top tags of audio files"},
+    {"auralise", cmd_auralise, "WEIGHTS_OR_RUN AUDIO --layer L --feature K|--all [--out DIR]  deconvolve features, listen to them"},
     {"selftest", cmd_selftest, "[--json F] [--device N] [--quick]  prove the GPU path: every op and training steps vs the CPU"},
     {"demo-data", cmd_demo_data, "OUT_DIR [--clips 400] [--seconds 4] [--seed 1]  render the demo dataset (FluidSynth): WAVs + files.csv"},
 };

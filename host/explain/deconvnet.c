@@ -25,9 +25,9 @@ static void check_chain(const Model *m, int target) {
   for (int i = target; i != AT_INPUT;) {
     const Layer *L = &m->layers[i];
     if (!invertible(L->type) || L->n_inputs != 1)
-      at_fatal("the deconvnet cannot go down through layer %s (%s, %s:%d) on the way from %s to the input: it "
-               "inverts conv, ReLU/ELU, max-pool, batch norm and dropout chains (pick a layer before it)",
-               L->name, layer_type_name(L->type), L->file ? L->file : "?", L->line, m->layers[target].name);
+      at_fatal("the deconvnet cannot go down through layer %s (%s) on the way from %s to the input: it inverts "
+               "conv, ReLU/ELU, max-pool, batch norm and dropout chains (pick a layer before it)",
+               L->name, layer_type_name(L->type), m->layers[target].name);
     i = L->inputs[0];
   }
 }

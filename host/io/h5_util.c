@@ -77,6 +77,21 @@ void h5_write_double_attr(long long loc, const char *name, double v) {
   write_scalar_attr(loc, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &v);
 }
 
+void h5_write_floats(long long loc, const char *name, const float *data, int ndim, const unsigned long long *dims,
+                     const char *path) {
+  hsize_t d[8];
+  for (int i = 0; i < ndim && i < 8; i++) d[i] = (hsize_t)dims[i];
+  hid_t space = H5Screate_simple(ndim, d, NULL);
+  hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
+  H5Pset_create_intermediate_group(lcpl, 1);
+  hid_t ds = space >= 0 ? H5Dcreate2((hid_t)loc, name, H5T_IEEE_F32LE, space, lcpl, H5P_DEFAULT, H5P_DEFAULT) : -1;
+  herr_t st = ds >= 0 ? H5Dwrite(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) : -1;
+  if (ds >= 0) H5Dclose(ds);
+  H5Pclose(lcpl);
+  if (space >= 0) H5Sclose(space);
+  if (st < 0) at_fatal("cannot write dataset '%s' to '%s' (is the disk full?)", name, path);
+}
+
 void h5_write_int_attr(long long loc, const char *name, int v) {
   write_scalar_attr(loc, name, H5T_STD_I32LE, H5T_NATIVE_INT, &v);
 }

@@ -10,6 +10,9 @@ char *h5_read_string_attr(long long loc, const char *name, const char *path);  /
 void h5_write_double_attr(long long loc, const char *name, double v);
 void h5_write_int_attr(long long loc, const char *name, int v);
 void h5_write_long_attr(long long loc, const char *name, long v);
+/* A float32 dataset (intermediate groups created); stops naming path on failure. */
+void h5_write_floats(long long loc, const char *name, const float *data, int ndim, const unsigned long long *dims,
+                     const char *path);
 /* fsync + rename a file written under a temporary name: a crash leaves the old file intact. */
 void h5_commit_file(const char *tmp_path, const char *path);
 

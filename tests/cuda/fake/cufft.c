@@ -16,7 +16,7 @@ enum { MAX_PLANS = 64 };
 typedef struct {
   int live;
   cufftType type;
-  int n, batch;
+  int n, batch, istride, idist, ostride, odist; /* the layout, for C2R's Hermitian check */
   fftwf_plan plan;
 } FakePlan;
 
@@ -72,7 +72,7 @@ cufftResult cufftPlanMany(cufftHandle *plan, int rank, int *n, int *inembed, int
   fftwf_free(in);
   fftwf_free(out);
   if (!p) return CUFFT_SETUP_FAILED;
-  plans[slot] = (FakePlan){.live = 1, .type = type, .n = n[0], .batch = batch, .plan = p};
+  plans[slot] = (FakePlan){.live = 1, .type = type, .n = n[0], .batch = batch, .istride = istride, .idist = idist, .ostride = ostride, .odist = odist, .plan = p};
   *plan = slot + 1;
   fake_cufft_live_plans++;
   fake_cufft_plans_made++;
@@ -99,8 +99,22 @@ cufftResult cufftExecC2R(cufftHandle plan, cufftComplex *idata, cufftReal *odata
   if (!p || p->type != CUFFT_C2R) return CUFFT_INVALID_PLAN;
   if (!idata || !odata) return CUFFT_INVALID_VALUE;
   if ((void *)idata == (void *)odata) return CUFFT_NOT_IMPLEMENTED;
+  /* cuFFT's C2R assumes Hermitian input: a non-zero imaginary part at DC or
+   * (n even) Nyquist gives undefined results, where FFTW ignores it. Such a
+   * transform's output is NaN here, so that a caller passing one shows. */
+  const int nc = p->n / 2 + 1;
+  int *bad = calloc((size_t)p->batch, sizeof(int));
+  if (!bad) return CUFFT_ALLOC_FAILED;
+  for (int b = 0; b < p->batch; b++) {
+    const cufftComplex *z = idata + (size_t)b * p->idist;
+    bad[b] = z[0].y != 0 || (p->n % 2 == 0 && z[(size_t)(nc - 1) * p->istride].y != 0);
+  }
   /* like cuFFT's out-of-place C2R, FFTW's may overwrite the input */
   fftwf_execute_dft_c2r(p->plan, (fftwf_complex *)idata, odata);
+  for (int b = 0; b < p->batch; b++)
+    if (bad[b])
+      for (int i = 0; i < p->n; i++) odata[(size_t)b * p->odist + (size_t)i * p->ostride] = __builtin_nanf("");
+  free(bad);
   fake_cufft_exec_calls++;
   return CUFFT_SUCCESS;
 }

@@ -1,0 +1,340 @@
+/* auratag auralise WEIGHTS_OR_RUN AUDIO --layer L [--feature K[,K...] | --all]
+ *                  [--top N] [--start S] [--dur D] [--out DIR] [--cache TRAIN.h5]
+ *
+ * Explains what a trained model's features respond to, as Choi, Fazekas &
+ * Sandler (2016) did: the model's own front end on an excerpt of AUDIO, the
+ * deconvnet from feature K of layer L back to the input (explain/deconvnet.h),
+ * the deconvolved map as a mask on the excerpt's STFT, the inverse STFT as a
+ * WAV (explain/auralise.h). Writes into DIR:
+ *   original.wav              the excerpt resynthesised (STFT -> ISTFT)
+ *   input.png                 the model's input
+ *   <layer>_f<K>.wav          the auralised feature
+ *   <layer>_f<K>_deconv.png   the deconvolved map
+ *   <layer>_f<K>_masked.png   the masked spectrogram (dB)
+ *   <layer>_grid.png          with --all: every feature's map, tiled
+ *   maps.h5                   the numbers: /input [rows, frames], /deconv/<K>
+ *                             [rows, frames], /mask/<K> [n_fft/2 + 1, frames]
+ *   index.md, index.html      what is where, to listen and look through */
+#include <hdf5.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "audio/audio_io.h"
+#include "audio/frontend.h"
+#include "audio/prep.h"
+#include "cli/cli.h"
+#include "core/error.h"
+#include "core/files.h"
+#include "data/cache.h"
+#include "explain/auralise.h"
+#include "explain/deconvnet.h"
+#include "explain/png_image.h"
+#include "io/h5_util.h"
+#include "train/progress.h"
+
+static const char k_usage[] =
+    "auratag auralise WEIGHTS.h5|RUN_DIR AUDIO --layer L [--feature K[,K...] | --all] [--top N] [--start S] "
+    "[--dur D] [--out DIR] [--cache TRAIN_CACHE.h5]";
+
+typedef struct AuraliseArgs {
+  const char *weights, *audio, *layer, *features, *out, *cache;
+  int all, top;
+  double start, dur;
+} AuraliseArgs;
+
+static double parse_seconds(const char *opt, const char *v) {
+  char *end;
+  double x = strtod(v, &end);
+  if (*end || !(x >= 0) || x > 1e6) at_fatal("%s takes seconds (a number >= 0), not '%s'", opt, v);
+  return x;
+}
+
+static void parse(int argc, char **argv, AuraliseArgs *a) {
+  memset(a, 0, sizeof *a);
+  a->out = "auralise";
+  a->dur = -1;
+  for (int i = 0; i < argc; i++) {
+    const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+    if (!strcmp(argv[i], "--layer") && v) a->layer = argv[++i];
+    else if (!strcmp(argv[i], "--feature") && v) a->features = argv[++i];
+    else if (!strcmp(argv[i], "--all")) a->all = 1;
+    else if (!strcmp(argv[i], "--top") && v) {
+      char *end;
+      long t = strtol(argv[++i], &end, 10);
+      if (*end || t < 1 || t > 1 << 30) at_fatal("--top takes a positive number of activations, not '%s'", argv[i]);
+      a->top = (int)t;
+    } else if (!strcmp(argv[i], "--start") && v) a->start = parse_seconds("--start", argv[++i]);
+    else if (!strcmp(argv[i], "--dur") && v) a->dur = parse_seconds("--dur", argv[++i]);
+    else if (!strcmp(argv[i], "--out") && v) a->out = argv[++i];
+    else if (!strcmp(argv[i], "--cache") && v) a->cache = argv[++i];
+    else if (argv[i][0] == '-' && argv[i][1]) at_fatal("unknown option '%s' (or it lacks its value); usage: %s", argv[i], k_usage);
+    else if (!a->weights) a->weights = argv[i];
+    else if (!a->audio) a->audio = argv[i];
+    else at_fatal("one audio file at a time; usage: %s", k_usage);
+  }
+  if (!a->weights || !a->audio || !a->layer) at_fatal("usage: %s", k_usage);
+  if (!a->all && !a->features) at_fatal("say which features: --feature K (or K1,K2,...) or --all; usage: %s", k_usage);
+  if (a->all && a->features) at_fatal("--feature and --all exclude each other");
+}
+
+/* ---- frequencies of the model's input rows, for the axes ---- */
+typedef struct RowAxis {
+  const FrontEndSpec *fe;
+  const float *mel; /* [bands, bins] or NULL */
+} RowAxis;
+
+static double input_row_hz(int row, const void *ctx) {
+  const RowAxis *r = ctx;
+  const int bins = auralise_bins(r->fe);
+  if (!r->mel) return row * r->fe->sample_rate / r->fe->n_fft;
+  int best = 0; /* a band's centre: its largest weight */
+  for (int f = 1; f < bins; f++)
+    if (r->mel[(size_t)row * bins + f] > r->mel[(size_t)row * bins + best]) best = f;
+  return best * r->fe->sample_rate / r->fe->n_fft;
+}
+
+static double linear_bin_hz(int row, const void *ctx) {
+  const FrontEndSpec *fe = ctx;
+  return row * fe->sample_rate / fe->n_fft;
+}
+
+/* ---- audio ---- */
+
+/* ISTFT of spectrum [bins, frames] into a WAV of `samples` samples; peak
+ * normalised to 0.9 (as Choi's librosa write_wav(norm=True)); returns the
+ * gain applied (0 for silence, which stays silent). */
+static double write_istft(FrontEndPlan *plan, const float *spectrum, int frames, long samples, double rate,
+                          const char *path) {
+  float *sig = at_malloc(sizeof(float) * (size_t)samples, "auralised audio");
+  frontend_istft(plan, spectrum, frames, sig, samples);
+  float peak = 0;
+  for (long i = 0; i < samples; i++)
+    if (fabsf(sig[i]) > peak) peak = fabsf(sig[i]);
+  double gain = peak > 0 ? 0.9 / peak : 0.0;
+  for (long i = 0; i < samples; i++) sig[i] = (float)(sig[i] * gain);
+  audio_write_wav(path, sig, samples, rate);
+  free(sig);
+  return gain;
+}
+
+/* 20 log10 |z| of an interleaved complex [bins, frames], floored at -120 dB */
+static void magnitude_db(const float *spectrum, size_t n, float *out) {
+  for (size_t i = 0; i < n; i++) {
+    double m = hypot(spectrum[2 * i], spectrum[2 * i + 1]);
+    out[i] = (float)(20.0 * log10(m > 1e-6 ? m : 1e-6));
+  }
+}
+
+static int *feature_list(const AuraliseArgs *a, int features, int *count) {
+  int *list = at_malloc(sizeof(int) * (size_t)(features + 1), "feature list");
+  int n = 0;
+  if (a->all) {
+    for (int k = 0; k < features; k++) list[n++] = k;
+  } else {
+    const char *p = a->features;
+    while (*p) {
+      char *end;
+      long k = strtol(p, &end, 10);
+      if (end == p || k < 0 || k >= features)
+        at_fatal("--feature %s: features of this layer are 0..%d", a->features, features - 1);
+      if (n == features) at_fatal("--feature %s: too many features", a->features);
+      list[n++] = (int)k;
+      p = *end == ',' ? end + 1 : end;
+      if (*end && *end != ',') at_fatal("--feature takes K or K1,K2,..., not '%s'", a->features);
+    }
+  }
+  *count = n;
+  return list;
+}
+
+int cmd_auralise(int argc, char **argv) {
+  AuraliseArgs a;
+  parse(argc, argv, &a);
+  EvalModel em;
+  cli_load_for_eval(a.weights, 1, 1, stdout, &em);
+  Model *m = em.m;
+  PrepSetup setup;
+  char cache_path[4200], desc[1024];
+  Cache *cache = cli_front_end_for(&em, a.cache, &setup, cache_path, sizeof cache_path, desc, sizeof desc);
+  cache_close(cache);
+  const FrontEndSpec *fe = &setup.dc->fe;
+  if (m->input.c != 1) at_fatal("model '%s' takes %d input channels; auralise feeds one spectrogram", m->name, m->input.c);
+  const int rows = frontend_rows(fe), width = m->input.w, bins = auralise_bins(fe);
+  if (rows != m->input.h)
+    at_fatal("the front end of '%s' gives %d rows per frame but model '%s' takes %d", cache_path, rows, m->name,
+             m->input.h);
+  if (fe->representation == REPR_MFCC)
+    at_fatal("model '%s' reads MFCCs: auralisation needs a spectrogram-input model (STFT or mel)", m->name);
+  const int target = deconv_target(m, a.layer);
+  const char *layer = m->layers[target].name;
+
+  /* the excerpt: the fewest samples that give the model's width */
+  const double sr = fe->sample_rate;
+  long need = (long)(width - 1) * fe->hop;
+  if (need < 1) need = 1;
+  while (frontend_frames(fe, need) < width) need += fe->hop;
+  const double model_seconds = (double)need / sr;
+  if (a.dur >= 0 && a.dur > model_seconds + 1e-9)
+    at_fatal("--dur %g: model '%s' reads %d frames = %.3f s at a time; use --dur %.3f or less (or several --start)",
+             a.dur, m->name, width, model_seconds, model_seconds);
+  Audio au;
+  char why[512];
+  if (audio_load(a.audio, sr, &au, why, sizeof why) != 0) at_fatal("%s: cannot read: %s", a.audio, why);
+  const long s0 = (long)llround(a.start * sr);
+  if (s0 >= au.n) at_fatal("--start %g s is past the end of %s (%.3f s)", a.start, a.audio, au.n / sr);
+  const long keep = a.dur >= 0 ? (long)llround(a.dur * sr) : need;
+  float *excerpt = at_calloc((size_t)need, sizeof(float), "excerpt");
+  for (long i = 0; i < keep && i < need && s0 + i < au.n; i++) excerpt[i] = au.samples[s0 + i];
+  audio_free(&au);
+
+  FrontEndPlan *plan = frontend_plan_create(fe);
+  const long frames_all = frontend_frames(fe, need);
+  float *feat_all = at_malloc(sizeof(float) * (size_t)rows * frames_all, "features");
+  float *spec_all = at_malloc(sizeof(float) * 2 * (size_t)bins * frames_all, "spectrum");
+  frontend_compute(plan, excerpt, need, feat_all);
+  frontend_stft(plan, excerpt, need, spec_all);
+  /* the model's width: the first `width` frames */
+  float *input = at_malloc(sizeof(float) * (size_t)rows * width, "model input");
+  float *spectrum = at_malloc(sizeof(float) * 2 * (size_t)bins * width, "spectrum");
+  for (int r = 0; r < rows; r++) memcpy(input + (size_t)r * width, feat_all + (size_t)r * frames_all, sizeof(float) * width);
+  for (int f = 0; f < bins; f++)
+    memcpy(spectrum + 2 * (size_t)f * width, spec_all + 2 * (size_t)f * frames_all, sizeof(float) * 2 * width);
+  free(feat_all);
+  free(spec_all);
+  if (setup.has_norm) prep_normalise(input, (size_t)rows * width, setup.norm_mean, setup.norm_std);
+  const long samples = (long)(width - 1) * fe->hop + (fe->center ? 0 : fe->n_fft);
+  const double seconds = (double)width * fe->hop / sr;
+
+  at_make_dirs(a.out);
+  char path[4600];
+  RowAxis axis = {fe, fe->representation == REPR_MEL ? frontend_mel_matrix(plan) : NULL};
+  snprintf(path, sizeof path, "%s/original.wav", a.out);
+  write_istft(plan, spectrum, width, samples, sr, path);
+  snprintf(path, sizeof path, "%s/input.png", a.out);
+  png_write_spectrogram(path, "INPUT", input, rows, width, seconds, input_row_hz, &axis, NAN, NAN);
+
+  Deconvnet *d = deconv_create(m, target);
+  deconv_forward(d, input);
+  int n_feat = 0;
+  int *list = feature_list(&a, deconv_features(d), &n_feat);
+  float *map = at_malloc(sizeof(float) * (size_t)rows * width, "deconvolved map");
+  float *mask = at_malloc(sizeof(float) * (size_t)bins * width, "mask");
+  float *masked = at_malloc(sizeof(float) * 2 * (size_t)bins * width, "masked spectrum");
+  float *db = at_malloc(sizeof(float) * (size_t)bins * width, "masked dB");
+  /* the grid: every map, tiled, each on its own scale */
+  const int cols_grid = (int)ceil(sqrt((double)n_feat)), rows_grid = (n_feat + cols_grid - 1) / cols_grid;
+  const int tile_w = width < 200 ? width : 200, tile_h = rows < 160 ? rows : 160, gap = 4;
+  Image grid = image_new(cols_grid * (tile_w + gap) + gap, rows_grid * (tile_h + gap + 10) + gap + 16, 255);
+  const uint8_t ink[3] = {20, 20, 20};
+  char title[160];
+  snprintf(title, sizeof title, "%s: ALL %d FEATURES", layer, n_feat);
+  image_draw_text(&grid, gap, 4, title, 1, ink);
+
+  char *index_md = NULL, *index_html = NULL;
+  size_t md_len = 0, html_len = 0;
+  FILE *md = open_memstream(&index_md, &md_len), *html = open_memstream(&index_html, &html_len);
+  if (!md || !html) at_fatal("out of memory for the index");
+  fprintf(md, "# Auralisation of %s, layer %s\n\nModel `%s` (%s), audio `%s` from %.3f s (%.3f s), front end: %s.\n\n"
+              "Deconvnet (Zeiler & Fergus, as Choi et al. 2016): unpooling through the recorded switches, ReLU, "
+              "transposed convolution, down to the input; the map masks the excerpt's STFT (original phase kept) "
+              "and the inverse STFT gives the audio. Each WAV is peak-normalised to 0.9.\n\n"
+              "- original, resynthesised: [original.wav](original.wav)\n- input: ![input](input.png)\n"
+              "- the numbers (input, maps, masks): `maps.h5`\n\n"
+              "| feature | peak activation | audio | deconvolved map | masked spectrogram |\n|---|---|---|---|---|\n",
+          m->name, layer, m->name, em.path, a.audio, a.start, (double)keep / sr, desc);
+  fprintf(html, "<!doctype html><meta charset=utf-8><title>auralisation %s</title>\n<h1>Auralisation of %s, layer %s</h1>\n"
+                "<p>audio %s from %.3f s; <a href=original.wav>original (resynthesised)</a> <audio controls "
+                "src=original.wav></audio></p><img src=input.png>\n<table border=1 cellpadding=4>\n"
+                "<tr><th>feature<th>peak activation<th>audio<th>deconvolved map<th>masked spectrogram\n",
+          layer, m->name, layer, a.audio, a.start);
+  char maps_tmp[4600], maps_path[4600];
+  snprintf(maps_path, sizeof maps_path, "%s/maps.h5", a.out);
+  snprintf(maps_tmp, sizeof maps_tmp, "%s/maps.h5.tmp", a.out);
+  h5_quiet();
+  hid_t maps = H5Fcreate(maps_tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  if (maps < 0) at_fatal("cannot create '%s'", maps_tmp);
+  const unsigned long long in_dims[2] = {(unsigned long long)rows, (unsigned long long)width};
+  const unsigned long long mask_dims[2] = {(unsigned long long)bins, (unsigned long long)width};
+  h5_write_floats(maps, "input", input, 2, in_dims, maps_path);
+  h5_write_string_attr(maps, "model", m->name);
+  h5_write_string_attr(maps, "layer", layer);
+  h5_write_string_attr(maps, "front_end", desc);
+  Progress bar;
+  progress_begin(&bar, stdout, "features", n_feat, 0, 8);
+  double t0 = at_now_seconds();
+  for (int i = 0; i < n_feat; i++) {
+    const int k = list[i];
+    const float peak = deconv_feature(d, k, a.top, map);
+    auralise_mask(fe, plan, map, width, mask);
+    auralise_apply_mask(spectrum, mask, bins, width, masked);
+    char dsname[64];
+    snprintf(dsname, sizeof dsname, "deconv/%d", k);
+    h5_write_floats(maps, dsname, map, 2, in_dims, maps_path);
+    snprintf(dsname, sizeof dsname, "mask/%d", k);
+    h5_write_floats(maps, dsname, mask, 2, mask_dims, maps_path);
+    char base[256];
+    snprintf(base, sizeof base, "%s_f%d", layer, k);
+    snprintf(path, sizeof path, "%s/%s.wav", a.out, base);
+    write_istft(plan, masked, width, samples, sr, path);
+    snprintf(title, sizeof title, "%s FEATURE %d: DECONVOLVED", layer, k);
+    snprintf(path, sizeof path, "%s/%s_deconv.png", a.out, base);
+    png_write_spectrogram(path, title, map, rows, width, seconds, input_row_hz, &axis, NAN, NAN);
+    magnitude_db(masked, (size_t)bins * width, db);
+    snprintf(title, sizeof title, "%s FEATURE %d: MASKED DB", layer, k);
+    snprintf(path, sizeof path, "%s/%s_masked.png", a.out, base);
+    png_write_spectrogram(path, title, db, bins, width, seconds, linear_bin_hz, fe, -120.0f, NAN);
+    /* its tile */
+    const int gx = gap + (i % cols_grid) * (tile_w + gap), gy = 20 + (i / cols_grid) * (tile_h + gap + 10);
+    float lo = INFINITY, hi = -INFINITY;
+    for (size_t j = 0; j < (size_t)rows * width; j++) {
+      if (map[j] < lo) lo = map[j];
+      if (map[j] > hi) hi = map[j];
+    }
+    image_draw_map(&grid, gx, gy + 9, tile_w, tile_h, map, rows, width, lo, hi);
+    char num[16];
+    snprintf(num, sizeof num, "%d", k);
+    image_draw_text(&grid, gx, gy, num, 1, ink);
+    fprintf(md, "| %d | %.4g | [%s.wav](%s.wav) | ![](%s_deconv.png) | ![](%s_masked.png) |\n", k, peak, base, base,
+            base, base);
+    fprintf(html, "<tr><td>%d<td>%.4g<td><audio controls src=%s.wav></audio><td><img src=%s_deconv.png>"
+                  "<td><img src=%s_masked.png>\n", k, peak, base, base, base);
+    progress_update(&bar, i + 1, (i + 1) / fmax(at_now_seconds() - t0, 1e-9), "features", NULL);
+  }
+  progress_end(&bar);
+  if (H5Fclose(maps) < 0) at_fatal("cannot finish writing '%s' (is the disk full?)", maps_tmp);
+  h5_commit_file(maps_tmp, maps_path);
+  if (a.all) {
+    snprintf(path, sizeof path, "%s/%s_grid.png", a.out, layer);
+    image_save_png(&grid, path);
+    fprintf(md, "\nAll features of %s: ![grid](%s_grid.png)\n", layer, layer);
+    fprintf(html, "</table><h2>All features</h2><img src=%s_grid.png>\n", layer);
+  } else {
+    fprintf(html, "</table>\n");
+  }
+  fclose(md);
+  fclose(html);
+  snprintf(path, sizeof path, "%s/index.md", a.out);
+  at_write_text_file(path, index_md);
+  snprintf(path, sizeof path, "%s/index.html", a.out);
+  at_write_text_file(path, index_html);
+  printf("auralised %d feature(s) of %s (%s) -> %s/index.html (and index.md)\n", n_feat, layer, m->name, a.out);
+  free(index_md);
+  free(index_html);
+  image_free(&grid);
+  free(list);
+  free(map);
+  free(mask);
+  free(masked);
+  free(db);
+  free(input);
+  free(spectrum);
+  free(excerpt);
+  deconv_free(d);
+  frontend_plan_free(plan);
+  prep_setup_free(&setup);
+  model_free(m);
+  free(em.experiment);
+  return 0;
+}
