@@ -314,7 +314,7 @@ static void deltas(CudaFrontEnd *f, float *out, long frames) {
     if (frames >= DELTA_WIDTH) /* librosa's filter, polynomial edges */
       atk_fe_savgol(out, y, n_mfcc, frames, frames, DELTA_WIDTH, DELTA_WIDTH / 2, c, w, at_cuda.stream);
     else /* one polynomial over the whole short row, as frontend.c does */
-      atk_fe_savgol(out, y, n_mfcc, frames, frames, (int)frames, (int)frames, c, w + short_offset((int)frames > 1 ? (int)frames - 1 : 1),
+      atk_fe_savgol(out, y, n_mfcc, frames, frames, (int)frames, (int)frames, c, w + short_offset((int)frames),
                     at_cuda.stream);
     KERNEL_CHECK("fe_savgol");
   }

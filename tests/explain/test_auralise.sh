@@ -85,6 +85,47 @@ else
   failed "--all: $(tail -3 "$work/all.txt")"
 fi
 
+# a mel-input model: the map comes back to linear bins through the filterbank
+"$MK" "$work/m1.wav" --rate 22050 --seconds 1.2 --tone 0:1.2:300:0.3 --tone 0:1.2:1150:0.3 --tone 0:1.2:5000:0.3 ||
+  failed "make_audio"
+"$MK" "$work/m2.wav" --rate 22050 --seconds 1.2 --tone 0:1.2:500:0.3 || failed "make_audio"
+printf 'path,split,tags\nm1.wav,train,x\nm2.wav,train,y\n' >"$work/mfiles.csv"
+"$AT" prep tests/explain/mel_small.ini --list "$work/mfiles.csv" --out "$work/mcache" >"$work/prep.txt" 2>&1 ||
+  failed "prep (mel): $(tail -3 "$work/prep.txt")"
+"$AT" init tests/explain/mel_band.ini -o "$work/mel.h5" --seed 1 >/dev/null || failed "init (mel)"
+$PY - "$work/mel.h5" <<'PYEOF' || failed "writing the mel-band weights"
+import sys, h5py, numpy as np
+f = h5py.File(sys.argv[1], "r+")
+v = np.zeros(f["params/conv1/weight"].shape, dtype=np.float32)   # [1, 1, 96, 1]
+v[0, 0, 30:35, 0] = 1.0
+f["params/conv1/weight"][...] = v
+f["params/conv1/bias"][...] = 5.0   # normalised inputs can be negative: keep the feature on
+PYEOF
+if "$AT" auralise "$work/mel.h5" "$work/m1.wav" --cache "$work/mcache/train.h5" --layer 1 --feature 0 \
+  --out "$work/mel" >"$work/mel.txt" 2>&1 &&
+  $PY - "$work/mel" >"$work/melcheck.txt" 2>&1 <<'PYEOF'; then
+import sys, wave, h5py, numpy as np
+out = sys.argv[1]
+m = h5py.File(out + "/maps.h5")
+layer = m.attrs["layer"]
+mask, inp = np.asarray(m["mask/0"]), np.asarray(m["input"])
+assert inp.shape == (96, 40) and mask.shape == (513, 40), (inp.shape, mask.shape)
+rows = np.nonzero(np.abs(mask).max(axis=1) > 0)[0]
+lo, hi = rows.min() * 22050 / 1024, rows.max() * 22050 / 1024
+with wave.open(f"{out}/{layer}_f0.wav") as w:
+    x = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(np.float64)
+spec = np.abs(np.fft.rfft(x)) ** 2
+freq = np.fft.rfftfreq(x.size, 1 / 22050)
+inside = spec[(freq >= lo - 50) & (freq <= hi + 50)].sum() / spec.sum()
+assert 900 < lo < hi < 1500, (lo, hi)
+assert inside > 0.9, f"only {inside:.3f} of the energy in the bands' range {lo:.0f}..{hi:.0f} Hz"
+print(f"mel bands 30..34 -> linear bins {rows.min()}..{rows.max()} ({lo:.0f}..{hi:.0f} Hz); {inside:.4f} of the audio's energy there (the 1150 Hz tone; 300 and 5000 Hz masked out)")
+PYEOF
+  pass "mel-input model: $(cat "$work/melcheck.txt")"
+else
+  failed "mel-input model: $(tail -3 "$work/mel.txt") $(tail -3 "$work/melcheck.txt")"
+fi
+
 fails "no such layer" "no such layer in model narrow_band" \
   "$AT" auralise "$work/nb.h5" "$work/a.wav" --cache "$work/cache/train.h5" --layer conv9 --feature 0 --out "$work/x"
 fails "a layer past the dense" "cannot go down through layer dense1" \
