@@ -45,5 +45,13 @@ for arg in sys.argv[1:]:
     print(f"{name:16s} {mean(groups['tempo']):8.3f} {mean(groups['instruments']):12.3f} {mean(groups['drums']):8.3f} "
           f"{clip['macro_roc_auc']:8.3f}")
 PYEOF
+# Auralisation (Choi et al. 2016): what FCN-3's first-layer features respond
+# to on a test clip, as audio and pictures (index.html in the folder)
+clip=$(awk -F, '$2 == "test" { print $1; exit }' data/demo/files.csv)
+run="demo-$stamp-fcn3"
+echo
+echo "== auratag auralise checkpoints/$run data/demo/$clip --layer 1 --feature 0,1,2,3 --out checkpoints/$run/auralise"
+./auratag auralise "checkpoints/$run" "data/demo/$clip" --layer 1 --feature 0,1,2,3 --out "checkpoints/$run/auralise" |
+  grep -v "^features "
 echo
 echo "run folders: checkpoints/demo-$stamp-* (config.ini, log.jsonl, best.h5, last.h5, results.json, test-eval.json)"
