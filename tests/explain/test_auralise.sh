@@ -77,6 +77,26 @@ else
   failed "auralisation properties: $(tail -3 "$work/check.txt")"
 fi
 
+# the same on the CUDA backend (kernels emulated on the CPU, test doubles of
+# the CUDA runtime and cuBLAS): the same maps
+EMU=$BUILD/tests/cuda/auratag_emu
+if [ -x "$EMU" ]; then
+  if "$EMU" auralise "$work/nb.h5" "$work/a.wav" --cache "$work/cache/train.h5" --layer 1 --feature 0,1 \
+    --out "$work/aur_cuda" --backend cuda >"$work/cuda.txt" 2>&1 &&
+    $PY - "$out/maps.h5" "$work/aur_cuda/maps.h5" >"$work/cmp.txt" 2>&1 <<'PYEOF'; then
+import sys, h5py, numpy as np
+a, b = h5py.File(sys.argv[1]), h5py.File(sys.argv[2])
+worst = max(float(np.abs(np.asarray(a[n]) - np.asarray(b[n])).max() / max(np.abs(np.asarray(a[n])).max(), 1e-30))
+            for n in ["deconv/1", "mask/1"])
+assert np.all(np.asarray(b["deconv/0"]) == 0) and worst <= 1e-5, worst
+print(f"largest relative difference {worst:.2e}")
+PYEOF
+    pass "auralise --backend cuda (emulated) gives the CPU's maps: $(cat "$work/cmp.txt")"
+  else
+    failed "auralise on the CUDA backend: $(tail -3 "$work/cuda.txt") $(tail -3 "$work/cmp.txt")"
+  fi
+fi
+
 # --all: a grid and a progress bar
 if "$AT" auralise "$work/nb.h5" "$work/a.wav" --cache "$work/cache/train.h5" --layer relu1 --all --top 3 \
   --out "$work/all" >"$work/all.txt" 2>&1 && [ -f "$work/all/relu1_grid.png" ] && grep -q "features" "$work/all.txt"; then
