@@ -146,16 +146,25 @@ static void add_event(Events *ev, double t, int on, int chan, int key, int vel) 
   ev->n++;
 }
 
-static void add_note(Events *ev, double t0, double t1, int chan, int key, int vel) {
-  add_event(ev, t0, 1, chan, key, vel);
-  add_event(ev, t1, 0, chan, key, 0);
-}
-
 static int cmp_event(const void *a, const void *b) {
   const Event *x = a, *y = b;
   if (x->t != y->t) return x->t < y->t ? -1 : 1;
   if (x->on != y->on) return x->on - y->on; /* note-off first */
   return x->order - y->order;
+}
+
+/* A growable list of notes (the demo's generator appends to one). */
+typedef struct Notes {
+  DemoNote *v;
+  int n, cap;
+} Notes;
+
+static void add_note(Notes *ns, double t0, double t1, int chan, int key, int vel) {
+  if (ns->n == ns->cap) {
+    ns->cap = ns->cap ? 2 * ns->cap : 128;
+    ns->v = at_realloc(ns->v, (size_t)ns->cap * sizeof *ns->v, "demo notes");
+  }
+  ns->v[ns->n++] = (DemoNote){t0, t1, chan, key, vel};
 }
 
 /* MIDI note of scale degree `deg` (any integer) above the tonic at or below centre. */
@@ -165,7 +174,7 @@ static int degree_pitch(const DemoClip *c, int centre, int deg) {
   return base + 12 * oct + k_scale[c->minor][deg - 7 * oct];
 }
 
-static void clip_events(uint64_t seed, int index, const DemoClip *c, double seconds, Events *ev) {
+static void clip_notes(uint64_t seed, int index, const DemoClip *c, double seconds, Notes *ns) {
   Draw d = {seed, STREAM_NOTES + (uint64_t)index, 0};
   const double beat = 60.0 / c->bpm;
   /* Beat b (b = 0, 1, ...) falls at (b - offset) beats from the clip's start;
@@ -204,20 +213,20 @@ static void clip_events(uint64_t seed, int index, const DemoClip *c, double seco
           deg += k_steps[draw_int(&d, 0, 8)];
           if (deg < -5) deg = -5 + (-5 - deg);
           if (deg > 9) deg = 9 - (deg - 9);
-          add_note(ev, t0, t1, p, degree_pitch(c, part->centre, deg), vel);
+          add_note(ns, t0, t1, p, degree_pitch(c, part->centre, deg), vel);
           break;
         }
         case DEMO_ROLE_CHORDS: {
           const int inversion = draw_int(&d, 0, 2);
           for (int v = 0; v < 3; v++) {
             const int dv = root + 2 * v - (v >= 3 - inversion ? 7 : 0);
-            add_note(ev, t0, t1, p, degree_pitch(c, part->centre, dv), vel - 6);
+            add_note(ns, t0, t1, p, degree_pitch(c, part->centre, dv), vel - 6);
           }
           break;
         }
         case DEMO_ROLE_BASS: {
           const int dv = (k % 2 == 1 && draw_u(&d) < 0.5) ? root + 4 : root;
-          add_note(ev, t0, t1, p, degree_pitch(c, part->centre, dv), vel);
+          add_note(ns, t0, t1, p, degree_pitch(c, part->centre, dv), vel);
           break;
         }
       }
@@ -233,17 +242,16 @@ static void clip_events(uint64_t seed, int index, const DemoClip *c, double seco
       const double t = BEAT_T(b);
       const int in_bar = b % 4;
       const int v = c->drum_velocity;
-      if (c->drum_pattern == 1 || in_bar % 2 == 0) add_note(ev, t, t + 0.1, 9, 36, v + draw_int(&d, -8, 8));
-      if (in_bar % 2 == 1) add_note(ev, t, t + 0.1, 9, 38, v - 4 + draw_int(&d, -8, 8));
-      add_note(ev, t, t + 0.1, 9, keeper, v - 20 + draw_int(&d, -8, 8));
-      if (in_bar == 0 && b > 0 && draw_u(&d) < 0.25) add_note(ev, t, t + 0.1, 9, 49, v - 10);
+      if (c->drum_pattern == 1 || in_bar % 2 == 0) add_note(ns, t, t + 0.1, 9, 36, v + draw_int(&d, -8, 8));
+      if (in_bar % 2 == 1) add_note(ns, t, t + 0.1, 9, 38, v - 4 + draw_int(&d, -8, 8));
+      add_note(ns, t, t + 0.1, 9, keeper, v - 20 + draw_int(&d, -8, 8));
+      if (in_bar == 0 && b > 0 && draw_u(&d) < 0.25) add_note(ns, t, t + 0.1, 9, 49, v - 10);
     }
   }
 #undef BEAT_T
 #undef CHORD
   free(chord_of_bar);
   free(onset);
-  qsort(ev->e, (size_t)ev->n, sizeof *ev->e, cmp_event);
 }
 
 /* ---- FluidSynth ---- */
@@ -343,10 +351,15 @@ static void synth_render(DemoSynth *s, fluid_synth_t *synth, long from, long to)
   }
 }
 
-void demo_render_clip(DemoSynth *s, uint64_t seed, int index, const DemoClip *c, long n, float *out) {
-  const double seconds = (double)n / s->rate;
+void demo_render_notes(DemoSynth *s, const DemoNote *notes, int n_notes, const int *programs, long n, float *out) {
   Events ev = {0};
-  clip_events(seed, index, c, seconds, &ev);
+  for (int i = 0; i < n_notes; i++) {
+    const DemoNote *x = &notes[i];
+    if (x->chan < 0 || x->chan >= DEMO_CHANNELS) at_fatal("demo-data: note %d is on MIDI channel %d (0..15)", i, x->chan);
+    add_event(&ev, x->t0, 1, x->chan, x->key, x->vel);
+    add_event(&ev, x->t1, 0, x->chan, x->key, 0);
+  }
+  qsort(ev.e, (size_t)ev.n, sizeof *ev.e, cmp_event);
 
   /* Sample-accurate scheduling from the first event (in the pre-roll):
    * render up to each event's sample, send it, go on. (FluidSynth renders
@@ -366,17 +379,19 @@ void demo_render_clip(DemoSynth *s, uint64_t seed, int index, const DemoClip *c,
   if (!synth) at_fatal("demo-data: FluidSynth could not create a synthesizer at %g Hz", s->rate);
   const int sfont_id = fluid_synth_add_sfont(synth, s->sfont);
   if (sfont_id == FLUID_FAILED) at_fatal("demo-data: FluidSynth could not share the SoundFont");
-  for (int p = 0; p < c->n_parts; p++) {
-    fluid_synth_program_select(synth, p, sfont_id, 0, c->part[p].program);
-    fluid_synth_cc(synth, p, 7, 100);  /* volume */
-    fluid_synth_cc(synth, p, 10, 64);  /* pan: centre */
-    fluid_synth_cc(synth, p, 11, 127); /* expression */
-  }
-  if (c->drums) {
-    if (fluid_synth_program_select(synth, 9, sfont_id, 128, c->drum_kit) != FLUID_OK)
-      fluid_synth_program_select(synth, 9, sfont_id, 128, 0);
-    fluid_synth_cc(synth, 9, 7, 100);
-    fluid_synth_cc(synth, 9, 10, 64);
+  for (int ch = 0; ch < DEMO_CHANNELS; ch++) {
+    if (programs[ch] < 0) continue;
+    if (ch == DEMO_DRUM_CHANNEL) {
+      if (fluid_synth_program_select(synth, ch, sfont_id, 128, programs[ch]) != FLUID_OK)
+        fluid_synth_program_select(synth, ch, sfont_id, 128, 0);
+      fluid_synth_cc(synth, ch, 7, 100);
+      fluid_synth_cc(synth, ch, 10, 64);
+    } else {
+      fluid_synth_program_select(synth, ch, sfont_id, 0, programs[ch]);
+      fluid_synth_cc(synth, ch, 7, 100);  /* volume */
+      fluid_synth_cc(synth, ch, 10, 64);  /* pan: centre */
+      fluid_synth_cc(synth, ch, 11, 127); /* expression */
+    }
   }
 
   long pos = 0;
@@ -397,10 +412,23 @@ void demo_render_clip(DemoSynth *s, uint64_t seed, int index, const DemoClip *c,
   delete_fluid_synth(synth);
   g_quiet_warnings = 0;
 
+  for (long i = 0; i < n; i++) out[i] = 0.5f * (s->left[pre + i] + s->right[pre + i]);
+}
+
+void demo_render_clip(DemoSynth *s, uint64_t seed, int index, const DemoClip *c, long n, float *out) {
+  const double seconds = (double)n / s->rate;
+  Notes ns = {0};
+  clip_notes(seed, index, c, seconds, &ns);
+  int programs[DEMO_CHANNELS];
+  for (int ch = 0; ch < DEMO_CHANNELS; ch++) programs[ch] = -1;
+  for (int p = 0; p < c->n_parts; p++) programs[p] = c->part[p].program;
+  if (c->drums) programs[DEMO_DRUM_CHANNEL] = c->drum_kit;
+  demo_render_notes(s, ns.v, ns.n, programs, n, out);
+  free(ns.v);
+
   double sum2 = 0, peak = 0;
   for (long i = 0; i < n; i++) {
-    float x = 0.5f * (s->left[pre + i] + s->right[pre + i]);
-    out[i] = x;
+    const float x = out[i];
     sum2 += (double)x * x;
     if (fabs(x) > peak) peak = fabs(x);
   }

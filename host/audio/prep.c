@@ -21,10 +21,12 @@
 #endif
 
 #include "audio/audio_io.h"
+#include "audio/feature_maker.h"
 #include "audio/frontend.h"
 #include "core/error.h"
 #include "core/files.h"
 #include "io/h5_util.h"
+#include "nn/backend.h"
 #include "train/json.h"
 #include "train/progress.h"
 
@@ -460,6 +462,7 @@ typedef struct Ctx {
   char work[PATH_MAX];
   char signature[1024];
   int rows, frames; /* per example */
+  FeatureMaker *gpu; /* the GPU front end, shared by the workers in turn; NULL: a CPU plan per worker */
 } Ctx;
 
 static void record_path(const Ctx *c, const Row *r, char *out, size_t size) {
@@ -615,8 +618,14 @@ static void process_file(const Ctx *c, FrontEndPlan **plan, Row *r) {
   }
   const int rows = c->rows;
   float *feat = at_malloc(sizeof(float) * (size_t)rows * (size_t)frames, "features");
-  if (!*plan) *plan = frontend_plan_create(&dc->fe);
-  frontend_compute(*plan, sig, n, feat);
+  if (c->gpu) {
+    /* decoding and resampling stay parallel; the GPU takes one file at a time */
+#pragma omp critical(prep_gpu_front_end)
+    feature_maker_compute(c->gpu, sig, n, feat);
+  } else {
+    if (!*plan) *plan = frontend_plan_create(&dc->fe);
+    frontend_compute(*plan, sig, n, feat);
+  }
   free(clip);
   audio_free(&a);
 
@@ -938,7 +947,17 @@ int prep_run(const PrepOptions *o) {
   if (t.resumed) printf("resuming: %d files were already done in %s\n", t.resumed, c.work);
   fflush(stdout);
 
-  /* 2. the rest, in parallel */
+  /* 2. the rest, in parallel; the front end on the GPU when the backend is
+   * cuda (--backend cuda, or auto with a GPU) */
+  const Backend *be = at_backend_selected();
+  if (!strcmp(be->name, "cuda")) {
+    c.gpu = feature_maker_create(&dc->fe, be);
+    if (!feature_maker_on_gpu(c.gpu)) {
+      feature_maker_free(c.gpu);
+      c.gpu = NULL;
+    }
+  }
+  printf("front end on the %s\n", c.gpu ? at_backend_cuda_description() : "CPU (FFTW)");
   Progress prog;
   progress_begin(&prog, stderr, "prep", l->n, t.resumed, 10);
   long done = t.resumed, failed = 0;
@@ -966,6 +985,7 @@ int prep_run(const PrepOptions *o) {
   }
   progress_end(&prog);
   free(todo);
+  feature_maker_free(c.gpu);
 
   /* 3. vocabulary, songs, statistics: in list order */
   Vocab v;

@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "audio/audio_io.h"
+#include "audio/feature_maker.h"
 #include "audio/frontend.h"
 #include "audio/prep.h"
 #include "cli/cli.h"
@@ -105,10 +106,10 @@ static double linear_bin_hz(int row, const void *ctx) {
 /* ISTFT of spectrum [bins, frames] into a WAV of `samples` samples; peak
  * normalised to 0.9 (as Choi's librosa write_wav(norm=True)); returns the
  * gain applied (0 for silence, which stays silent). */
-static double write_istft(FrontEndPlan *plan, const float *spectrum, int frames, long samples, double rate,
+static double write_istft(FeatureMaker *fm, const float *spectrum, int frames, long samples, double rate,
                           const char *path) {
   float *sig = at_malloc(sizeof(float) * (size_t)samples, "auralised audio");
-  frontend_istft(plan, spectrum, frames, sig, samples);
+  feature_maker_istft(fm, spectrum, frames, sig, samples);
   float peak = 0;
   for (long i = 0; i < samples; i++)
     if (fabsf(sig[i]) > peak) peak = fabsf(sig[i]);
@@ -189,12 +190,13 @@ int cmd_auralise(int argc, char **argv) {
   for (long i = 0; i < keep && i < need && s0 + i < au.n; i++) excerpt[i] = au.samples[s0 + i];
   audio_free(&au);
 
-  FrontEndPlan *plan = frontend_plan_create(fe);
+  FeatureMaker *fm = feature_maker_create(fe, m->be);
+  const FrontEndPlan *plan = feature_maker_cpu_plan(fm);
   const long frames_all = frontend_frames(fe, need);
   float *feat_all = at_malloc(sizeof(float) * (size_t)rows * frames_all, "features");
   float *spec_all = at_malloc(sizeof(float) * 2 * (size_t)bins * frames_all, "spectrum");
-  frontend_compute(plan, excerpt, need, feat_all);
-  frontend_stft(plan, excerpt, need, spec_all);
+  feature_maker_compute(fm, excerpt, need, feat_all);
+  feature_maker_stft(fm, excerpt, need, spec_all);
   /* the model's width: the first `width` frames */
   float *input = at_malloc(sizeof(float) * (size_t)rows * width, "model input");
   float *spectrum = at_malloc(sizeof(float) * 2 * (size_t)bins * width, "spectrum");
@@ -211,7 +213,7 @@ int cmd_auralise(int argc, char **argv) {
   char path[4600];
   RowAxis axis = {fe, fe->representation == REPR_MEL ? frontend_mel_matrix(plan) : NULL};
   snprintf(path, sizeof path, "%s/original.wav", a.out);
-  write_istft(plan, spectrum, width, samples, sr, path);
+  write_istft(fm, spectrum, width, samples, sr, path);
   snprintf(path, sizeof path, "%s/input.png", a.out);
   png_write_spectrogram(path, "INPUT", input, rows, width, seconds, input_row_hz, &axis, NAN, NAN);
 
@@ -277,7 +279,7 @@ int cmd_auralise(int argc, char **argv) {
     char base[256];
     snprintf(base, sizeof base, "%s_f%d", layer, k);
     snprintf(path, sizeof path, "%s/%s.wav", a.out, base);
-    write_istft(plan, masked, width, samples, sr, path);
+    write_istft(fm, masked, width, samples, sr, path);
     snprintf(title, sizeof title, "%s FEATURE %d: DECONVOLVED", layer, k);
     snprintf(path, sizeof path, "%s/%s_deconv.png", a.out, base);
     png_write_spectrogram(path, title, map, rows, width, seconds, input_row_hz, &axis, NAN, NAN);
@@ -332,7 +334,7 @@ int cmd_auralise(int argc, char **argv) {
   free(spectrum);
   free(excerpt);
   deconv_free(d);
-  frontend_plan_free(plan);
+  feature_maker_free(fm);
   prep_setup_free(&setup);
   model_free(m);
   free(em.experiment);

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "audio/audio_io.h"
+#include "audio/feature_maker.h"
 #include "audio/frontend.h"
 #include "audio/prep.h"
 #include "cli/cli.h"
@@ -111,7 +112,7 @@ int cmd_tag(int argc, char **argv) {
   float *probs = at_malloc(sizeof(float) * (size_t)batch * (size_t)k, "probabilities");
   double *sum = at_malloc(sizeof(double) * (size_t)k, "tag scores");
   Scored *scored = at_malloc(sizeof(Scored) * (size_t)k, "tag scores");
-  FrontEndPlan *plan = frontend_plan_create(&dc->fe);
+  FeatureMaker *fm = feature_maker_create(&dc->fe, be);
   const int top = a.top < k ? a.top : k;
   int errors = 0, first_json = 1;
   if (a.json) {
@@ -155,7 +156,7 @@ int cmd_tag(int argc, char **argv) {
     }
     const long frames = frontend_frames(&dc->fe, n);
     float *feat = at_malloc(sizeof(float) * (size_t)rows * (size_t)frames, "features");
-    frontend_compute(plan, au.samples, n, feat);
+    feature_maker_compute(fm, au.samples, n, feat);
     audio_free(&au);
     if (setup.has_norm) prep_normalise(feat, (size_t)rows * (size_t)frames, setup.norm_mean, setup.norm_std);
     const int crops = a.crops ? a.crops : (int)((frames + crop - 1) / crop);
@@ -212,7 +213,7 @@ int cmd_tag(int argc, char **argv) {
     fflush(stdout);
   }
   if (a.json) printf("%s]}\n", first_json ? "" : "\n");
-  frontend_plan_free(plan);
+  feature_maker_free(fm);
   free(scored);
   free(sum);
   free(probs);

@@ -8,6 +8,7 @@
 #include "nn/backend.h"
 #ifdef AT_WITH_CUDA
 #include "cuda/cuda_backend.h"
+#include "cuda/cuda_frontend.h"
 #endif
 
 typedef struct Command {
@@ -76,6 +77,7 @@ static int take_device_options(int argc, char **argv) {
 int main(int argc, char **argv) {
 #ifdef AT_WITH_CUDA
   at_backend_register_cuda(at_backend_cuda, cuda_device_count, cuda_backend_description);
+  at_frontend_register_gpu(cuda_frontend_ops());
 #endif
   argc = take_device_options(argc, argv);
   if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {

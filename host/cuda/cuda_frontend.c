@@ -409,3 +409,21 @@ void cuda_frontend_istft(CudaFrontEnd *f, const float *spectrum, long frames, fl
   KERNEL_CHECK("fe_overlap_add");
   result_down(signal, out, (size_t)samples, "copying the signal from the GPU");
 }
+
+/* ---- registration with the rest of auratag (audio/feature_maker.h) ---- */
+
+static void *ops_create(const FrontEndSpec *s) { return cuda_frontend_create(s); }
+static void ops_release(void *f) { cuda_frontend_free(f); }
+static void ops_compute(void *f, const float *signal, long samples, float *features) {
+  cuda_frontend_compute(f, signal, samples, features);
+}
+static void ops_stft(void *f, const float *signal, long samples, float *spectrum) {
+  cuda_frontend_stft(f, signal, samples, spectrum);
+}
+static void ops_istft(void *f, const float *spectrum, long frames, float *signal, long samples) {
+  cuda_frontend_istft(f, spectrum, frames, signal, samples);
+}
+
+static const GpuFrontEndOps k_ops = {ops_create, ops_release, ops_compute, ops_stft, ops_istft};
+
+const GpuFrontEndOps *cuda_frontend_ops(void) { return &k_ops; }

@@ -12,6 +12,7 @@
 #ifndef AT_CUDA_FRONTEND_H
 #define AT_CUDA_FRONTEND_H
 
+#include "audio/feature_maker.h"
 #include "audio/frontend.h"
 
 typedef struct CudaFrontEnd CudaFrontEnd;
@@ -33,5 +34,8 @@ void cuda_frontend_istft(CudaFrontEnd *f, const float *spectrum, long frames, fl
  * silent frames). 0: the default, about 32 MiB of frames. For tests, which
  * use it to cross batch boundaries on short signals. */
 void cuda_frontend_set_max_batch(CudaFrontEnd *f, long frames);
+
+/* The table main() registers (at_frontend_register_gpu). */
+const GpuFrontEndOps *cuda_frontend_ops(void);
 
 #endif

@@ -68,4 +68,26 @@ PYEOF
 else
   failed "training failed: $(tail -3 "$work/cpu.txt") / $(tail -3 "$work/cuda.txt")"
 fi
+# prep and tag with the GPU front end (cuFFT and cuBLAS test doubles, kernels
+# emulated): the CPU's features within 1e-4, the CPU's tags
+MK=$BUILD/tests/oracle/make_audio
+"$MK" "$work/a.wav" --rate 22050 --seconds 1.5 --tone 0:1.5:440:0.3 --noise 0.05 --seed 1 || failed "make_audio"
+"$MK" "$work/b.wav" --rate 16000 --seconds 1.5 --tone 0:1.5:1500:0.3 --noise 0.05 --seed 2 || failed "make_audio"
+printf 'path,split,tags\na.wav,train,x\nb.wav,train,y\n' >"$work/files.csv"
+if "$AT" prep tests/explain/mel_small.ini --list "$work/files.csv" --out "$work/cpu_cache" --backend cpu \
+  >"$work/p1.txt" 2>&1 &&
+  "$EMU" prep tests/explain/mel_small.ini --list "$work/files.csv" --out "$work/gpu_cache" --backend cuda \
+    >"$work/p2.txt" 2>&1 && grep -q "front end on the cuemu" "$work/p2.txt" &&
+  $PY - "$work/cpu_cache/train.h5" "$work/gpu_cache/train.h5" >"$work/pc.txt" 2>&1 <<'PYEOF'; then
+import sys, h5py, numpy as np
+a, b = (np.asarray(h5py.File(p)["features"], dtype=np.float64) for p in sys.argv[1:3])
+assert a.shape == b.shape, (a.shape, b.shape)
+err = np.abs(a - b).max() / np.abs(a).max()
+assert err <= 1e-3, err   # float16 caches: one half-precision ulp is ~5e-4
+print(f"features {a.shape}, largest difference {err:.2e} of the range (float16 cache)")
+PYEOF
+  pass "prep --backend cuda (emulated GPU front end) = prep on the CPU: $(cat "$work/pc.txt")"
+else
+  failed "prep on the GPU front end: $(tail -2 "$work/p1.txt") $(tail -2 "$work/p2.txt") $(cat "$work/pc.txt" 2>/dev/null)"
+fi
 exit $fail
