@@ -93,6 +93,28 @@ void demo_synth_free(DemoSynth *s);
  * levelled to the clip's RMS target (peaks kept within [-1, 1]). */
 void demo_render_clip(DemoSynth *s, uint64_t seed, int index, const DemoClip *c, long n, float *out);
 
+/* ---- any list of notes (the demo clips and the analysis stimuli) ---- */
+
+#define DEMO_CHANNELS 16
+#define DEMO_DRUM_CHANNEL 9 /* GM channel 10: percussion, bank 128 */
+
+/* One note: on at t0, off at t1 (seconds from the first output sample;
+ * negative times fall in a pre-roll that is rendered and dropped). Keys and
+ * velocities are clamped to 0..127 and 1..127. */
+typedef struct DemoNote {
+  double t0, t1;
+  int chan; /* 0..15 */
+  int key, vel;
+} DemoNote;
+
+/* Renders the notes through a fresh synthesizer sharing the loaded
+ * SoundFont, as n mono samples (the mean of FluidSynth's left and right),
+ * unlevelled. programs[DEMO_CHANNELS]: the GM program of each channel (bank
+ * 0), -1 for a channel left alone; programs[DEMO_DRUM_CHANNEL] is a drum kit
+ * of bank 128 (kit 0 when the SoundFont lacks it). Events at the same time:
+ * note-offs first, then in list order (each note's on before its off). */
+void demo_render_notes(DemoSynth *s, const DemoNote *notes, int n_notes, const int *programs, long n, float *out);
+
 /* Writes OUT_DIR/audio/NNNN.wav, OUT_DIR/files.csv (path,split,tags; a
  * seeded 70/15/15 train/valid/test split by clip), OUT_DIR/clips.csv (each
  * clip's tempo, key, programs, ...) and OUT_DIR/README.txt. */
