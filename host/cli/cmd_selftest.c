@@ -1,17 +1,22 @@
 /* auratag selftest: proves the GPU path on the machine it runs on.
  *
  * Every op of the CUDA backend against the CPU backend on the same inputs
- * (FP32, TF32 off, deterministic algorithms), then a few Adam steps of
+ * (FP32, TF32 off, deterministic algorithms), the GPU front end against
+ * FFTW's on the papers' dataset configs, then a few Adam steps of
  * pons_timefreq and fcn4 on both from the same weights, then the time of an
  * fcn4 training step on the GPU at batch 32. Prints the largest relative
  * difference per comparison and a summary; a JSON report with --json.
  *
  * Exit status: 0 all agree; 1 a disagreement beyond tolerance (the report
  * names it); 77 no usable GPU (or a build without CUDA): nothing was tested. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "audio/dataset_config.h"
+#include "audio/feature_maker.h"
 #include "cli/cli.h"
 #include "core/error.h"
 #include "nn/backend.h"
@@ -33,6 +38,75 @@ static void sink(const char *what, double err, double tol, void *ctx) {
             t->first ? "" : ",", what, err, tol, err <= tol ? "true" : "false");
     t->first = 0;
   }
+}
+
+/* A shipped file (configs/...): from the working folder, else beside the
+ * executable (./auratag or build/auratag in the source tree). */
+static const char *shipped(const char *rel) {
+  static char buf[8][4300];
+  static int next;
+  char *out = buf[next++ % 8];
+  if (access(rel, R_OK) == 0) return rel;
+  char exe[4096];
+  ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (len > 0) {
+    exe[len] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (slash) *slash = '\0';
+    snprintf(out, sizeof buf[0], "%s/%s", exe, rel);
+    if (access(out, R_OK) == 0) return out;
+    snprintf(out, sizeof buf[0], "%s/../%s", exe, rel);
+    if (access(out, R_OK) == 0) return out;
+  }
+  at_fatal("selftest needs the shipped file %s: run it from the auratag folder", rel);
+}
+
+/* The GPU front end against the CPU's on the papers' dataset configs: 10 s
+ * of two tones and noise; error relative to the largest feature magnitude. */
+static CompareResult compare_front_ends(const Backend *gpu, Tally *t) {
+  static const char *const configs[] = {"configs/datasets/mtat_choi.ini", "configs/datasets/mtat_musicnn.ini",
+                                        "configs/datasets/ballroom_pons.ini", "configs/datasets/choi_auralise_stft.ini"};
+  CompareResult r = {0};
+  for (size_t c = 0; c < sizeof configs / sizeof configs[0]; c++) {
+    DatasetConfig *dc = dataset_config_load(shipped(configs[c]), NULL, 0);
+    const FrontEndSpec *fe = &dc->fe;
+    const long n = (long)(10 * fe->sample_rate);
+    float *sig = at_malloc(sizeof(float) * (size_t)n, "test signal");
+    for (long i = 0; i < n; i++) {
+      const double time = i / fe->sample_rate;
+      sig[i] = (float)(0.3 * sin(2 * M_PI * 440 * time) + 0.2 * sin(2 * M_PI * 3100 * time) +
+                       0.05 * (((i * 2654435761u) >> 8 & 0xffff) / 32768.0 - 1));
+    }
+    const long frames = frontend_frames(fe, n);
+    const size_t count = (size_t)frontend_rows(fe) * frames;
+    float *a = at_malloc(sizeof(float) * count, "features"), *b = at_malloc(sizeof(float) * count, "features");
+    FeatureMaker *cpu = feature_maker_create(fe, NULL), *dev = feature_maker_create(fe, gpu);
+    feature_maker_compute(cpu, sig, n, a);
+    feature_maker_compute(dev, sig, n, b);
+    double scale = 0, diff = 0;
+    for (size_t i = 0; i < count; i++) {
+      scale = fmax(scale, fabs(a[i]));
+      double d = fabs((double)a[i] - b[i]);
+      if (!(d <= diff)) diff = d;
+    }
+    const double err = diff / fmax(scale, 1e-30);
+    char what[160];
+    snprintf(what, sizeof what, "front end %s%s", dc->name, feature_maker_on_gpu(dev) ? "" : " (no GPU front end!)");
+    r.checks++;
+    if (!(err <= 1e-4) || !feature_maker_on_gpu(dev)) r.failed++;
+    if (!(err <= r.worst)) {
+      r.worst = err;
+      snprintf(r.worst_what, sizeof r.worst_what, "%s", what);
+    }
+    sink(what, feature_maker_on_gpu(dev) ? err : INFINITY, 1e-4, t);
+    feature_maker_free(cpu);
+    feature_maker_free(dev);
+    free(a);
+    free(b);
+    free(sig);
+    dataset_config_free(dc);
+  }
+  return r;
 }
 
 static void summary(const char *name, CompareResult r) {
@@ -71,18 +145,21 @@ int cmd_selftest(int argc, char **argv) {
   CompareResult ops = backend_compare_ops(cpu, gpu, 1e-4, sink, &t);
   summary("ops", ops);
   failed += ops.failed;
-  CompareResult tf = backend_compare_training(cpu, gpu, "configs/models/pons_timefreq.ini", NULL, 0, 16, 3, 1e-3, sink,
+  CompareResult fe = compare_front_ends(gpu, &t);
+  summary("front ends (cuFFT)", fe);
+  failed += fe.failed;
+  CompareResult tf = backend_compare_training(cpu, gpu, shipped("configs/models/pons_timefreq.ini"), NULL, 0, 16, 3, 1e-3, sink,
                                               &t, NULL);
   summary("pons_timefreq, 3 steps", tf);
   failed += tf.failed;
   double ms = 0;
   if (!quick) {
-    CompareResult f4 = backend_compare_training(cpu, gpu, "configs/models/fcn4.ini", NULL, 0, 4, 2, 1e-3, sink, &t,
+    CompareResult f4 = backend_compare_training(cpu, gpu, shipped("configs/models/fcn4.ini"), NULL, 0, 4, 2, 1e-3, sink, &t,
                                                 NULL);
     summary("fcn4, 2 steps", f4);
     failed += f4.failed;
     /* timing: the GPU alone, batch 32 (compared with itself: always agrees) */
-    CompareResult timing = backend_compare_training(gpu, gpu, "configs/models/fcn4.ini", NULL, 0, 32, 4, 1e-3, NULL,
+    CompareResult timing = backend_compare_training(gpu, gpu, shipped("configs/models/fcn4.ini"), NULL, 0, 32, 4, 1e-3, NULL,
                                                     NULL, &ms);
     (void)timing;
     printf("\nfcn4 training step, batch 32, FP32: %.1f ms (%.0f examples/s); docs/gpu-throughput.md predicts the "
