@@ -255,4 +255,15 @@ for d in failed:
     print(f"FAILED: {d.get('model')} (exit {d.get('rc')}) — see its log")
 print(f"\nJSON lines: {sys.argv[2]}")
 EOF
+
+# The GPU: auratag selftest times an fcn4 training step (batch 32, FP32) after
+# proving every op; on a machine without a GPU it says so (exit 77).
+echo
+echo "== GPU: $BUILD/auratag selftest --json $BUILD/bench/selftest.json"
+"$BUILD/auratag" selftest --json "$BUILD/bench/selftest.json" | grep -E "^(selftest|ops|front|pons|fcn4)" ; rc=${PIPESTATUS[0]}
+case $rc in
+  0) echo "GPU figures: $BUILD/bench/selftest.json (docs/gpu-throughput.md has the predictions to compare)" ;;
+  77) echo "GPU: none on this machine (selftest skipped); docs/gpu-throughput.md predicts the H100/H200 figures" ;;
+  *) echo "GPU: selftest FAILED (exit $rc)"; FAILED=1 ;;
+esac
 [ "$FAILED" = 0 ] || { echo "some benchmark runs failed (see above)"; exit 1; }
