@@ -425,7 +425,7 @@ static void init(const CudaOptions *opt) {
   if (at_cuda.opt.conv != AT_CONV_GEMM) {
     at_cuda.cudnn = cudnn_ops_init(at_cuda.stream, &at_cuda.opt, dnn_why, sizeof dnn_why) == 0;
     if (!at_cuda.cudnn && at_cuda.opt.conv == AT_CONV_CUDNN)
-      at_fatal("cuda.conv = cudnn, but cuDNN cannot be used: %s. Use cuda.conv = gemm or auto", dnn_why);
+      at_fatal("train.cuda_conv = cudnn, but cuDNN cannot be used: %s. Use train.cuda_conv = gemm or auto", dnn_why);
   }
   snprintf(at_cuda.description, sizeof at_cuda.description,
            "%.200s (device %d, sm_%d%d, %.0f GiB); convolutions: %s; math: %s%s", prop.name, opt->device, prop.major,

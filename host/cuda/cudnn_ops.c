@@ -25,7 +25,7 @@ static void cudnn_check(cudnnStatus_t st, const char *what, const char *file, in
   if (st == CUDNN_STATUS_SUCCESS) return;
   const char *layer = at_backend_layer();
   at_fatal("cuDNN failed %s%s%s (%s:%d): %s (status %d). If this is an out-of-memory or unsupported-shape error, "
-           "try a smaller batch, a lower cuda.workspace_mb, or --set cuda.conv=gemm (no cuDNN)",
+           "try a smaller batch, a lower train.workspace_mb, or --set train.cuda_conv=gemm (no cuDNN)",
            what, layer ? " in layer " : "", layer ? layer : "", file, line, cudnnGetErrorString(st), (int)st);
 }
 
@@ -92,8 +92,8 @@ static void *workspace(size_t bytes) {
   cudaError_t err = cudaMalloc(&g.ws, bytes);
   if (err != cudaSuccess) {
     const char *layer = at_backend_layer();
-    at_fatal("out of GPU memory for the cuDNN workspace%s%s: need %.1f MiB (limit cuda.workspace_mb = %.0f MiB): %s. "
-             "Lower the batch size or cuda.workspace_mb",
+    at_fatal("out of GPU memory for the cuDNN workspace%s%s: need %.1f MiB (limit train.workspace_mb = %.0f MiB): %s. "
+             "Lower the batch size or train.workspace_mb",
              layer ? " of layer " : "", layer ? layer : "", bytes / 1048576.0, g.opt.workspace_limit / 1048576.0,
              cudaGetErrorString(err));
   }
@@ -121,7 +121,7 @@ static void no_algorithm(const ConvShape *s, const char *direction) {
   shape_text(s, shape, sizeof shape);
   const char *layer = at_backend_layer();
   at_fatal("cuDNN has no %s%s algorithm for layer %s (%s) within the workspace limit of %.0f MiB. Raise "
-           "cuda.workspace_mb, lower the batch size, or use --set cuda.conv=gemm",
+           "train.workspace_mb, lower the batch size, or use --set train.cuda_conv=gemm",
            g.opt.deterministic ? "deterministic " : "", direction, layer ? layer : "?", shape,
            g.opt.workspace_limit / 1048576.0);
 }
