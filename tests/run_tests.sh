@@ -29,6 +29,7 @@ run "recipes" bash tests/recipes/test_recipes.sh
 run "demo renderer" bash tests/audio/test_demo_render.sh
 run "prep and tag" bash tests/audio/test_prep.sh
 run "auralisation" bash tests/explain/test_auralise.sh
+run "analysis stimuli" bash tests/explain/test_stimuli.sh
 run "front end vs librosa" bash -c 'py=$(bash scripts/test-venv.sh) || { echo "cannot set up the librosa environment (scripts/test-venv.sh)"; exit 1; }; "$py" tests/audio/librosa_check.py'
 if [ ${#failed[@]} -ne 0 ]; then
   echo "FAILED (${BUILD}): ${failed[*]}"

@@ -55,5 +55,7 @@ int cmd_tag(int argc, char **argv);
 int cmd_demo_data(int argc, char **argv);
 int cmd_selftest(int argc, char **argv);
 int cmd_auralise(int argc, char **argv);
+int cmd_stimuli(int argc, char **argv);
+int cmd_activations(int argc, char **argv);
 
 #endif

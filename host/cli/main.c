@@ -27,6 +27,8 @@ static const Command k_commands[] = {
     {"prep", cmd_prep, "DATASET.ini --list FILES.csv --out DIR [--set K=V] [--threads N]  audio files -> spectrogram caches"},
     {"tag", cmd_tag, "WEIGHTS_OR_RUN AUDIO... [--top 10] [--json]  top tags of audio files"},
     {"auralise", cmd_auralise, "WEIGHTS_OR_RUN AUDIO --layer L --feature K|--all [--out DIR]  deconvolve features, listen to them"},
+    {"stimuli", cmd_stimuli, "OUT_DIR [--rate 22050] [--seconds 4]  render Choi et al.'s analysis templates (chords, drums): WAVs + stimuli.csv"},
+    {"activations", cmd_activations, "WEIGHTS_OR_RUN --list stimuli.csv --out ACT.h5  per-feature mean activation of every conv block"},
     {"selftest", cmd_selftest, "[--json F] [--device N] [--quick]  prove the GPU path: every op and training steps vs the CPU"},
     {"demo-data", cmd_demo_data, "OUT_DIR [--clips 400] [--seconds 4] [--seed 1]  render the demo dataset (FluidSynth): WAVs + files.csv"},
 };
@@ -34,7 +36,7 @@ static const Command k_commands[] = {
 static void usage(FILE *out) {
   fprintf(out, "usage: auratag COMMAND [ARGS]\n\ncommands:\n");
   for (size_t i = 0; i < sizeof k_commands / sizeof k_commands[0]; i++)
-    fprintf(out, "  %-9s %s\n", k_commands[i].name, k_commands[i].summary);
+    fprintf(out, "  %-11s %s\n", k_commands[i].name, k_commands[i].summary);
   fprintf(out, "\nShapes are written FREQUENCYxTIME(xCHANNELS); models are INI files in configs/models/.\n");
 }
 

@@ -1,0 +1,339 @@
+/* auratag activations WEIGHTS_OR_RUN --list FILES.csv [--cache TRAIN.h5] --out ACT.h5
+ *
+ * The response of every conv block of a trained model to each listed audio
+ * file, for the per-layer correlation analysis of Choi, Fazekas & Sandler
+ * 2016 (scripts/stimuli_correlation.py on the templates of `auratag
+ * stimuli`). Each file goes through the model's own front end (as `auratag
+ * tag`: decoded and resampled, the training cache's front end, its
+ * normalisation), the centre crop of the model's width (a file shorter than
+ * one crop is zero-padded at the end first), one eval-mode forward pass.
+ * Block d is what `auratag auralise --layer d` names: the layers from the
+ * d-th conv up to the next conv (or the first layer the deconvnet cannot go
+ * down through); its output is taken after its last layer (e.g. the pool).
+ * Stored per file and feature: the mean of that feature map over frequency
+ * and time. ACT.h5:
+ *   /layer<d>  float32 [files, features of block d], d = 1 .. number of convs;
+ *              attributes: layer (its last layer), conv (its conv layer),
+ *              shape (frequency x time x channels of its output)
+ *   /paths     the files, as written in the list (one per row)
+ *   attributes of /: format "auratag-activations", model, weights,
+ *   front_end, list, statistic, n_layers, layers and convs (comma-separated) */
+#include <hdf5.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "audio/audio_io.h"
+#include "audio/feature_maker.h"
+#include "audio/frontend.h"
+#include "audio/prep.h"
+#include "cli/cli.h"
+#include "core/error.h"
+#include "data/cache.h"
+#include "explain/deconvnet.h"
+#include "io/h5_util.h"
+
+static const char k_usage[] =
+    "auratag activations WEIGHTS.h5|RUN_DIR --list FILES.csv [--cache TRAIN_CACHE.h5] --out ACT.h5";
+
+typedef struct ActArgs {
+  const char *weights, *list, *cache, *out;
+} ActArgs;
+
+static void parse(int argc, char **argv, ActArgs *a) {
+  memset(a, 0, sizeof *a);
+  for (int i = 0; i < argc; i++) {
+    const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+    if (!strcmp(argv[i], "--list") && v) a->list = argv[++i];
+    else if (!strcmp(argv[i], "--cache") && v) a->cache = argv[++i];
+    else if ((!strcmp(argv[i], "--out") || !strcmp(argv[i], "-o")) && v) a->out = argv[++i];
+    else if (argv[i][0] == '-' && argv[i][1])
+      at_fatal("unknown option '%s' (or it lacks its value); usage: %s", argv[i], k_usage);
+    else if (!a->weights) a->weights = argv[i];
+    else at_fatal("one model at a time ('%s' is extra); usage: %s", argv[i], k_usage);
+  }
+  if (!a->weights || !a->list || !a->out) at_fatal("usage: %s", k_usage);
+}
+
+/* ---- the list: a CSV whose header names a `path` column ---- */
+
+typedef struct FileList {
+  char **listed;   /* as written */
+  char **resolved; /* relative paths taken from the list's folder */
+  int n;
+} FileList;
+
+/* Splits one CSV line in place (double quotes allowed, "" inside them);
+ * returns the number of fields. */
+static int split_csv(char *line, char **fields, int max) {
+  int n = 0;
+  char *p = line;
+  for (;;) {
+    char *out = p, *start = p;
+    if (*p == '"') {
+      p++;
+      for (;;) {
+        if (!*p) break;
+        if (*p == '"' && p[1] == '"') {
+          *out++ = '"';
+          p += 2;
+        } else if (*p == '"') {
+          p++;
+          break;
+        } else {
+          *out++ = *p++;
+        }
+      }
+      while (*p && *p != ',') p++;
+    } else {
+      while (*p && *p != ',') *out++ = *p++;
+    }
+    const int more = *p == ',';
+    *out = 0;
+    if (n < max) fields[n] = start;
+    n++;
+    if (!more) break;
+    p++;
+  }
+  return n;
+}
+
+static void read_list(const char *path, FileList *fl) {
+  FILE *f = fopen(path, "r");
+  if (!f) at_fatal("--list '%s': cannot open it", path);
+  char *dir_copy = at_strdup(path), *line = NULL;
+  const char *dir = dirname(dir_copy);
+  size_t cap = 0;
+  int path_col = -1, line_no = 0, cap_files = 0;
+  char *fields[256];
+  memset(fl, 0, sizeof *fl);
+  ssize_t len;
+  while ((len = getline(&line, &cap, f)) >= 0) {
+    line_no++;
+    while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = 0;
+    if (line_no == 1 && len >= 3 && (unsigned char)line[0] == 0xef && (unsigned char)line[1] == 0xbb &&
+        (unsigned char)line[2] == 0xbf)
+      memmove(line, line + 3, (size_t)(len -= 3) + 1);
+    if (len == 0) continue;
+    int nf = split_csv(line, fields, 256);
+    if (nf > 256) nf = 256;
+    if (path_col < 0) {
+      for (int i = 0; i < nf; i++)
+        if (!strcmp(fields[i], "path")) path_col = i;
+      if (path_col < 0) at_fatal("%s:%d: the header names no 'path' column (e.g. path,kind,key,...)", path, line_no);
+      continue;
+    }
+    if (path_col >= nf || !fields[path_col][0]) at_fatal("%s:%d: no path in this row", path, line_no);
+    if (fl->n == cap_files) {
+      cap_files = cap_files ? 2 * cap_files : 64;
+      fl->listed = at_realloc(fl->listed, sizeof(char *) * (size_t)cap_files, "file list");
+      fl->resolved = at_realloc(fl->resolved, sizeof(char *) * (size_t)cap_files, "file list");
+    }
+    const char *p = fields[path_col];
+    fl->listed[fl->n] = at_strdup(p);
+    if (p[0] == '/') {
+      fl->resolved[fl->n] = at_strdup(p);
+    } else {
+      size_t size = strlen(dir) + strlen(p) + 2;
+      fl->resolved[fl->n] = at_malloc(size, "file path");
+      snprintf(fl->resolved[fl->n], size, "%s/%s", dir, p);
+    }
+    fl->n++;
+  }
+  free(line);
+  free(dir_copy);
+  fclose(f);
+  if (path_col < 0) at_fatal("--list '%s' is empty: its first line must name the columns (path, ...)", path);
+  if (fl->n == 0) at_fatal("--list '%s' lists no files", path);
+}
+
+static void free_list(FileList *fl) {
+  for (int i = 0; i < fl->n; i++) {
+    free(fl->listed[i]);
+    free(fl->resolved[i]);
+  }
+  free(fl->listed);
+  free(fl->resolved);
+}
+
+static void write_strings(hid_t file, const char *name, char *const *values, int n, const char *path) {
+  hid_t type = H5Tcopy(H5T_C_S1);
+  H5Tset_size(type, H5T_VARIABLE);
+  H5Tset_cset(type, H5T_CSET_UTF8);
+  hsize_t dims[1] = {(hsize_t)n};
+  hid_t space = H5Screate_simple(1, dims, NULL);
+  hid_t ds = H5Dcreate2(file, name, type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  if (ds < 0 || H5Dwrite(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, values) < 0)
+    at_fatal("cannot write /%s to '%s'", name, path);
+  H5Dclose(ds);
+  H5Sclose(space);
+  H5Tclose(type);
+}
+
+/* a comma-separated list of layer names (caller frees) */
+static char *join_names(const Model *m, const int *idx, int n) {
+  size_t size = 1;
+  for (int i = 0; i < n; i++) size += strlen(m->layers[idx[i]].name) + 1;
+  char *s = at_malloc(size, "layer names");
+  s[0] = 0;
+  for (int i = 0; i < n; i++) {
+    if (i) strcat(s, ",");
+    strcat(s, m->layers[idx[i]].name);
+  }
+  return s;
+}
+
+int cmd_activations(int argc, char **argv) {
+  ActArgs a;
+  parse(argc, argv, &a);
+  FileList fl;
+  read_list(a.list, &fl);
+  EvalModel em;
+  cli_load_for_eval(a.weights, 1, 0, stdout, &em);
+  Model *m = em.m;
+  PrepSetup setup;
+  char cache_path[4200], desc[1024];
+  Cache *cache = cli_front_end_for(&em, a.cache, &setup, cache_path, sizeof cache_path, desc, sizeof desc);
+  cache_close(cache);
+  const FrontEndSpec *fe = &setup.dc->fe;
+  if (m->input.c != 1)
+    at_fatal("model '%s' takes %d input channels; activations feeds one spectrogram", m->name, m->input.c);
+  const int rows = frontend_rows(fe), width = m->input.w;
+  if (rows != m->input.h)
+    at_fatal("the front end of '%s' gives %d rows per frame but model '%s' takes %d", cache_path, rows, m->name,
+             m->input.h);
+
+  /* the conv blocks: counted first (deconv_target stops past the last) */
+  int n_blocks = 0;
+  for (int i = 0; i < m->n_layers; i++) n_blocks += m->layers[i].type == LAYER_CONV;
+  if (n_blocks == 0) at_fatal("model '%s' has no conv layer: nothing to measure", m->name);
+  int *target = at_malloc(sizeof(int) * (size_t)n_blocks, "blocks"), *conv = at_malloc(sizeof(int) * (size_t)n_blocks, "blocks");
+  for (int d = 0, c = 0; d < n_blocks; d++) {
+    char name[16];
+    snprintf(name, sizeof name, "%d", d + 1);
+    target[d] = deconv_target(m, name);
+    while (m->layers[c].type != LAYER_CONV) c++;
+    conv[d] = c++;
+  }
+  float **act = at_malloc(sizeof(float *) * (size_t)n_blocks, "activations");
+  size_t max_out = 0;
+  for (int d = 0; d < n_blocks; d++) {
+    const Dims o = m->layers[target[d]].out;
+    act[d] = at_calloc((size_t)fl.n * (size_t)o.c, sizeof(float), "activations");
+    if (at_dims_count(o) > max_out) max_out = at_dims_count(o);
+  }
+  printf("front end: %s%s (from %s); %d files, centre crop of %d frames; %d conv blocks\n", desc,
+         setup.has_norm ? ", normalised with the training split's mean and std" : "", cache_path, fl.n, width, n_blocks);
+
+  const double sr = fe->sample_rate;
+  long min_samples = (long)(width - 1) * fe->hop; /* the fewest samples that give a full crop */
+  if (min_samples < 1) min_samples = 1;
+  while (frontend_frames(fe, min_samples) < width) min_samples += fe->hop;
+  const Backend *be = m->be;
+  const int batch = m->max_batch;
+  const size_t per = (size_t)rows * (size_t)width;
+  float *x_host = at_malloc(sizeof(float) * per * (size_t)batch, "model input");
+  float *x = be->alloc(sizeof(float) * per * (size_t)batch);
+  float *out_host = at_malloc(sizeof(float) * max_out * (size_t)batch, "block output");
+  FeatureMaker *fm = feature_maker_create(fe, be); /* the GPU front end when the backend is cuda */
+  int padded = 0;
+  for (int f0 = 0; f0 < fl.n; f0 += batch) {
+    const int b = fl.n - f0 < batch ? fl.n - f0 : batch;
+    for (int i = 0; i < b; i++) {
+      const char *path = fl.resolved[f0 + i];
+      Audio au;
+      char why[512];
+      if (audio_load(path, sr, &au, why, sizeof why) != 0) at_fatal("%s: cannot read: %s", path, why);
+      if (au.n < min_samples) {
+        float *grown = at_calloc((size_t)min_samples, sizeof(float), "padded signal");
+        memcpy(grown, au.samples, sizeof(float) * (size_t)au.n);
+        free(au.samples);
+        au.samples = grown;
+        au.n = min_samples;
+        padded++;
+      }
+      const long frames = frontend_frames(fe, au.n);
+      float *feat = at_malloc(sizeof(float) * (size_t)rows * (size_t)frames, "features");
+      feature_maker_compute(fm, au.samples, au.n, feat);
+      audio_free(&au);
+      if (setup.has_norm) prep_normalise(feat, (size_t)rows * (size_t)frames, setup.norm_mean, setup.norm_std);
+      const long start = (frames - width) / 2;
+      for (int r = 0; r < rows; r++)
+        memcpy(x_host + (size_t)i * per + (size_t)r * width, feat + (size_t)r * frames + start, sizeof(float) * width);
+      free(feat);
+    }
+    be->to_device(x, x_host, sizeof(float) * per * (size_t)b);
+    model_forward(m, x, b, 0, 0, 0);
+    for (int d = 0; d < n_blocks; d++) {
+      const Layer *L = &m->layers[target[d]];
+      const size_t count = at_dims_count(L->out), plane = (size_t)L->out.h * L->out.w;
+      be->to_host(out_host, L->out_buf, sizeof(float) * count * (size_t)b);
+      for (int i = 0; i < b; i++)
+        for (int c = 0; c < L->out.c; c++) {
+          const float *v = out_host + (size_t)i * count + (size_t)c * plane;
+          double s = 0;
+          for (size_t j = 0; j < plane; j++) s += v[j];
+          act[d][(size_t)(f0 + i) * L->out.c + c] = (float)(s / (double)plane);
+        }
+    }
+  }
+
+  char tmp[4300];
+  snprintf(tmp, sizeof tmp, "%s.tmp.%d", a.out, (int)getpid());
+  h5_quiet();
+  hid_t file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  if (file < 0) at_fatal("cannot create '%s' (does the folder exist?)", tmp);
+  at_temp_file_register(tmp);
+  h5_write_string_attr(file, "format", "auratag-activations");
+  h5_write_string_attr(file, "model", m->name);
+  h5_write_string_attr(file, "weights", em.path);
+  h5_write_string_attr(file, "front_end", desc);
+  h5_write_string_attr(file, "list", a.list);
+  h5_write_string_attr(file, "statistic", "mean over frequency and time of each feature map of the block's output, "
+                                          "centre crop, eval mode");
+  h5_write_int_attr(file, "n_layers", n_blocks);
+  char *names = join_names(m, target, n_blocks), *convs = join_names(m, conv, n_blocks);
+  h5_write_string_attr(file, "layers", names);
+  h5_write_string_attr(file, "convs", convs);
+  free(names);
+  free(convs);
+  for (int d = 0; d < n_blocks; d++) {
+    const Layer *L = &m->layers[target[d]];
+    char ds_name[32], shape[64];
+    snprintf(ds_name, sizeof ds_name, "layer%d", d + 1);
+    const unsigned long long dims[2] = {(unsigned long long)fl.n, (unsigned long long)L->out.c};
+    h5_write_floats(file, ds_name, act[d], 2, dims, a.out);
+    hid_t ds = H5Dopen2(file, ds_name, H5P_DEFAULT);
+    if (ds < 0) at_fatal("cannot reopen /%s in '%s'", ds_name, tmp);
+    h5_write_string_attr(ds, "layer", L->name);
+    h5_write_string_attr(ds, "conv", m->layers[conv[d]].name);
+    snprintf(shape, sizeof shape, "%dx%dx%d", L->out.h, L->out.w, L->out.c);
+    h5_write_string_attr(ds, "shape", shape);
+    H5Dclose(ds);
+  }
+  write_strings(file, "paths", fl.listed, fl.n, a.out);
+  if (H5Fclose(file) < 0) at_fatal("cannot finish '%s' (is the disk full?)", tmp);
+  h5_commit_file(tmp, a.out);
+  at_temp_file_clear();
+  printf("wrote %s: %d files x %d conv blocks (", a.out, fl.n, n_blocks);
+  for (int d = 0; d < n_blocks; d++)
+    printf("%slayer%d = %s, %d features", d ? "; " : "", d + 1, m->layers[target[d]].name, m->layers[target[d]].out.c);
+  printf(")\n");
+  if (padded) printf("%d file(s) shorter than one crop were zero-padded\n", padded);
+
+  feature_maker_free(fm);
+  for (int d = 0; d < n_blocks; d++) free(act[d]);
+  free(act);
+  free(target);
+  free(conv);
+  free(out_host);
+  free(x_host);
+  be->release(x);
+  prep_setup_free(&setup);
+  model_free(m);
+  free(em.experiment);
+  free_list(&fl);
+  return 0;
+}
