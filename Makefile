@@ -36,7 +36,8 @@ endif
 ifeq ($(SAN),fuzz)
   CFLAGS  += -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined \
              -Wno-unknown-pragmas -Wno-source-uses-openmp -Wno-unused-variable -Wno-unused-but-set-variable
-  LDLIBS  += -fsanitize=fuzzer,address,undefined
+  # the CPU backend asks OpenMP how many threads it has (serial answers here)
+  LDLIBS  += -fsanitize=fuzzer,address,undefined -lgomp
 endif
 FUZZ_SRC  := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_SECONDS ?= 20
