@@ -29,7 +29,7 @@ void experiment_apply_device(const Experiment *e) {
 
 static const char *accepted_keys(const char *type) {
   if (!strcmp(type, "data"))
-    return "train, valid, test, crop, eval_crops, fold, valid_fold, threads, prefetch";
+    return "train, valid, test, crop, eval_crops, fold, valid_fold, threads, prefetch, fraction, fraction_seed";
   if (!strcmp(type, "train"))
     return "run, root, seed, optimizer, lr, momentum, nesterov, weight_decay, beta1, beta2, eps, batch, epochs, "
            "clip_norm, schedule, step_size, gamma, patience, factor, min_lr, pons_rises, pons_stop_rises, "
@@ -84,6 +84,8 @@ static void read_data(IniFile *ini, DataConfig *d) {
   d->valid_fold = (int)ini_get_int(s, "valid_fold", -1, -1, 1 << 20);
   d->threads = (int)ini_get_int(s, "threads", 2, 1, 256);
   d->prefetch = (int)ini_get_int(s, "prefetch", 4, 1, 1024);
+  d->fraction = ini_get_float(s, "fraction", 1.0, 1e-9, 1.0);
+  d->fraction_seed = (uint64_t)ini_get_int(s, "fraction_seed", 1, 0, LONG_MAX);
   if (d->valid_fold >= 0 && d->fold < 0)
     ini_fail(s, ini_entry(s, "valid_fold"), "needs 'fold' (the test fold) to be set too");
 }

@@ -28,6 +28,8 @@ typedef struct DataConfig {
   int fold;          /* -1: no folds; k: train on fold != k, test on fold == k */
   int valid_fold;    /* with fold >= 0: fold used for validation (-1: none) */
   int threads, prefetch;
+  double fraction;         /* train on this fraction of the training split (nested subsets) */
+  uint64_t fraction_seed;  /* which examples: the first fraction of a permutation from this seed */
 } DataConfig;
 
 typedef struct TrainConfig {

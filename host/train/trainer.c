@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "core/rng.h"
 #include "core/files.h"
 #include "data/cache.h"
 #include "data/front_end.h"
@@ -49,6 +50,34 @@ typedef struct Trainer {
 /* ---- set-up ---- */
 
 static int file_exists(const char *path) { return access(path, F_OK) == 0; }
+
+/* [data] fraction: the first round(fraction * n) examples of a permutation
+ * of the training split drawn from fraction_seed, in cache order. The same
+ * seed gives nested subsets (5 % inside 10 % inside 25 % ...), the subsets
+ * of Choi et al.'s depth x data-size experiment. */
+static int cmp_i32(const void *a, const void *b) {
+  int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+  return (x > y) - (x < y);
+}
+
+static void take_fraction(Trainer *t, const DataConfig *d) {
+  const int n = t->n_train;
+  int32_t *items = at_malloc(sizeof(int32_t) * (size_t)n, "training subset");
+  for (int i = 0; i < n; i++) items[i] = t->train_subset ? t->train_subset[i] : i;
+  for (int i = n - 1; i > 0; i--) { /* Fisher-Yates from the counter RNG */
+    int j = (int)(at_rng_uniform(d->fraction_seed, 0x5EEDF4AC, (uint64_t)i) * (i + 1));
+    if (j > i) j = i;
+    int32_t tmp = items[i];
+    items[i] = items[j];
+    items[j] = tmp;
+  }
+  long keep = lround(d->fraction * n);
+  if (keep < 1) keep = 1;
+  qsort(items, (size_t)keep, sizeof(int32_t), cmp_i32);
+  free(t->train_subset);
+  t->train_subset = items;
+  t->n_train = (int)keep;
+}
 
 /* Examples whose fold satisfies keep(fold, k, v). */
 static int32_t *fold_subset(const Cache *c, int mode, int fold, int valid_fold, int *count) {
@@ -99,6 +128,7 @@ static void open_data(Trainer *t) {
     }
   }
   if (t->n_train == 0) at_fatal("the training split of '%s' is empty (fold = %d)", d->train, d->fold);
+  if (d->fraction < 1.0) take_fraction(t, d);
 }
 
 static Cache *valid_source(Trainer *t) { return t->valid_cache ? t->valid_cache : t->valid_subset ? t->train_cache : NULL; }
