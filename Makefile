@@ -43,6 +43,19 @@ FUZZ_SRC  := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_SECONDS ?= 20
 
 
+# ---- MPI (data parallelism): built in whenever mpicc is found, unless MPI=0;
+# the sanitizer and fuzz builds leave it out ----
+MPICC := $(shell command -v mpicc 2>/dev/null)
+ifeq ($(SAN),0)
+  MPI ?= $(if $(MPICC),1,0)
+else
+  MPI ?= 0
+endif
+ifeq ($(MPI),1)
+  MPI_CFLAGS := $(shell mpicc --showme:compile) -DAT_WITH_MPI
+  LDLIBS     += $(shell mpicc --showme:link)
+endif
+
 HOST_SRC  := $(sort $(shell find host -name '*.c' ! -path 'host/cli/main.c' ! -path 'host/cuda/*'))
 HOST_OBJ  := $(HOST_SRC:%.c=$(BUILD)/%.o)
 TEST_SRC  := $(sort $(wildcard tests/test_*.c tests/oracle/*.c))
@@ -91,6 +104,11 @@ $(BUILD)/tests/cuda/test_kernels_%: tests/cuda/test_kernels_%.c tests/cuda/kerne
 
 .PHONY: all test asan bench check clean demo deps fuzz fuzz-build
 all: auratag
+
+$(BUILD)/host/dist/dist.o: CFLAGS += $(MPI_CFLAGS)
+$(BUILD)/host/dist/dist.o: $(BUILD)/mpi-$(MPI)
+$(BUILD)/mpi-0 $(BUILD)/mpi-1:
+	@mkdir -p $(BUILD) && rm -f $(BUILD)/mpi-0 $(BUILD)/mpi-1 && touch $@
 
 # ---- the CUDA backend ----
 # Built whenever nvcc is found (PATH or /usr/local/cuda), unless CUDA=0; the

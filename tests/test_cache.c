@@ -693,6 +693,58 @@ static void test_loader_train(void) {
   cache_close(c);
 }
 
+/* Data-parallel slices: the shards of every batch, concatenated in shard
+ * order, are exactly the unsharded batch (rows, crops, targets), including a
+ * short last batch cut into slices some of which are empty. */
+static void test_loader_shards(void) {
+  const int N = 21, BINS = 3, FRAMES = 20, CROP = 7, BATCH = 8; /* last batch: 5 rows */
+  const char *path = make_loader_cache(N, BINS, FRAMES, 0);
+  Cache *c = cache_open(path);
+  LoaderConfig lc = {.batch = BATCH, .crop_frames = CROP, .train = 1, .threads = 2, .prefetch = 2, .seed = 9};
+  Loader *whole = loader_create(c, &lc);
+  loader_seek(whole, 1, 0);
+  Epoch all = read_epoch(whole, c, CROP);
+  const size_t row = (size_t)BINS * CROP;
+  for (int shards = 2; shards <= 7; shards += 5) { /* 7 > 5 rows: empty slices in the last batch */
+    Loader *part[7];
+    for (int k = 0; k < shards; k++) {
+      LoaderConfig lk = lc;
+      lk.shard = k;
+      lk.shards = shards;
+      part[k] = loader_create(c, &lk);
+      loader_seek(part[k], 1, 0);
+    }
+    long at = 0;
+    int bad = 0, empty = 0;
+    for (long b = 0; b < all.batches; b++) {
+      int total = 0;
+      for (int k = 0; k < shards; k++) {
+        const Batch *s = loader_next(part[k]);
+        if (!s) {
+          bad++;
+          continue;
+        }
+        empty += s->n == 0;
+        bad += s->n < 0 || s->n > (all.sizes[b] + shards - 1) / shards;
+        for (int r = 0; r < s->n; r++, at++, total++) {
+          bad += s->example[r] != all.example[at];
+          bad += memcmp(s->x + row * r, all.x + row * at, sizeof(float) * row) != 0;
+        }
+      }
+      bad += total != all.sizes[b];
+    }
+    for (int k = 0; k < shards; k++) {
+      bad += loader_next(part[k]) != NULL;
+      loader_free(part[k]);
+    }
+    CHECK(bad == 0 && at == all.rows, "%d shards: %d mismatches, %ld of %ld rows", shards, bad, at, all.rows);
+    if (shards == 7) CHECK(empty > 0, "7 shards of a 5-row batch: no empty slice seen");
+  }
+  free_epoch(&all);
+  loader_free(whole);
+  cache_close(c);
+}
+
 static void test_loader_eval(void) {
   const int N = 11, BINS = 2, FRAMES = 20, CROP = 7;
   const char *path = make_loader_cache(N, BINS, FRAMES, 1);
@@ -947,6 +999,7 @@ int main(void) {
   test_half_decode();
   test_half_encode();
   test_loader_train();
+  test_loader_shards();
   test_loader_eval();
   test_synth();
   test_foreign_files();

@@ -5,6 +5,7 @@
 
 #include "cli/cli.h"
 #include "core/error.h"
+#include "dist/dist.h"
 #include "nn/backend.h"
 #ifdef AT_WITH_CUDA
 #include "cuda/cuda_backend.h"
@@ -82,12 +83,17 @@ int main(int argc, char **argv) {
   at_frontend_register_gpu(cuda_frontend_ops());
 #endif
   argc = take_device_options(argc, argv);
+  dist_init(&argc, &argv);
   if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
     usage(argc < 2 ? stderr : stdout);
     return argc < 2 ? 2 : 0;
   }
   for (size_t i = 0; i < sizeof k_commands / sizeof k_commands[0]; i++)
-    if (!strcmp(argv[1], k_commands[i].name)) return k_commands[i].run(argc - 2, argv + 2);
+    if (!strcmp(argv[1], k_commands[i].name)) {
+      int rc = k_commands[i].run(argc - 2, argv + 2);
+      dist_finalize();
+      return rc;
+    }
   fprintf(stderr, "auratag: error: unknown command '%s'\n\n", argv[1]);
   usage(stderr);
   return 2;

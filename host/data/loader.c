@@ -96,9 +96,19 @@ static int eval_crop_start(const Loader *l, int k) {
 
 /* ---- the ring ---- */
 
-static int rows_in(const Loader *l, long b) {
+/* Rows of global batch b, and where this loader's slice of it starts. */
+static int global_rows(const Loader *l, long b) {
   long left = l->rows - b * l->cfg.batch;
   return (int)(left < l->cfg.batch ? left : l->cfg.batch);
+}
+
+static int slice_start(const Loader *l, long b) {
+  return (int)((long)global_rows(l, b) * l->cfg.shard / l->cfg.shards);
+}
+
+static int rows_in(const Loader *l, long b) {
+  const long n = global_rows(l, b);
+  return (int)(n * (l->cfg.shard + 1) / l->cfg.shards - n * l->cfg.shard / l->cfg.shards);
 }
 
 static int can_claim(const Loader *l) {
@@ -142,6 +152,11 @@ static void *worker(void *arg) {
       s->batch = b;
       s->rows = rows_in(l, b);
       s->done = 0;
+      if (s->rows == 0) { /* an empty slice: ready as it is */
+        l->issue_batch++;
+        pthread_cond_broadcast(&l->ready_cv);
+        continue;
+      }
     }
     if (++l->issue_row == s->rows) {
       l->issue_batch++;
@@ -152,7 +167,7 @@ static void *worker(void *arg) {
     pthread_mutex_unlock(&l->mu);
 
     /* The permutation and the slot cannot change while busy > 0. */
-    fill_row(l, s, r, epoch, b * l->cfg.batch + r);
+    fill_row(l, s, r, epoch, b * l->cfg.batch + slice_start(l, b) + r);
 
     pthread_mutex_lock(&l->mu);
     l->busy--;
@@ -197,6 +212,9 @@ Loader *loader_create(Cache *cache, const LoaderConfig *config) {
   Loader *l = at_calloc(1, sizeof *l, "loader");
   l->c = cache;
   l->cfg = *cf;
+  if (l->cfg.shards <= 0) l->cfg.shards = 1;
+  if (l->cfg.shard < 0 || l->cfg.shard >= l->cfg.shards)
+    at_fatal("internal: loader shard %d of %d", l->cfg.shard, l->cfg.shards);
   l->cfg.subset = NULL;
   l->n_tags = cache->n_tags;
   l->crop = cf->crop_frames ? cf->crop_frames : cache->frames;

@@ -30,6 +30,12 @@ typedef struct LoaderConfig {
   uint64_t seed;
   const int32_t *subset;  /* example indices to use (NULL: all); copied */
   int n_subset;
+  /* Data parallelism: each batch of `batch` rows (the global batch) is cut
+   * into `shards` slices, rows [n k / shards, n (k + 1) / shards) for shard
+   * k of a batch of n rows; this loader yields slice `shard` only. Rows
+   * are the same whatever the number of shards. 0 / 0: one shard. The slice
+   * of a short last batch may be empty (n = 0). */
+  int shard, shards;
 } LoaderConfig;
 
 typedef struct Batch {
