@@ -17,7 +17,7 @@ typedef struct SaveCtx {
 
 #define STATE_FIELDS(X)                                                                          \
   X(epoch) X(cursor) X(step) X(best_epoch) X(epochs_since_best) X(plateau_bad_epochs) X(pons_rises) \
-  X(pons_total_rises) X(epoch_rows) X(nan_skipped) X(finished)
+  X(pons_total_rises) X(epoch_rows) X(nan_skipped) X(finished) X(ranks)
 #define STATE_DOUBLES(X) X(lr) X(best_metric) X(pons_best_loss) X(epoch_loss_sum)
 
 

@@ -29,6 +29,7 @@ typedef struct TrainState {
   long epoch_rows;
   long nan_skipped;
   long finished; /* 1 when the run has ended (epochs done or stopped) */
+  long ranks;    /* processes of the data-parallel job (resume with as many) */
 } TrainState;
 
 void checkpoint_save(const char *path, const Model *m, const Optimizer *opt, const TrainState *st,

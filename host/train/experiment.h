@@ -53,6 +53,8 @@ typedef struct TrainConfig {
   int checkpoint_every; /* steps between `last` checkpoints inside an epoch; 0: epoch ends only */
   int log_every;        /* steps between progress lines when not on a terminal */
   long max_steps;       /* stop after this many steps in total (0: no limit; for tests) */
+  int micro_batches;    /* each rank's slice of a batch in this many parts, gradients accumulated */
+  double collective_timeout; /* seconds a data-parallel collective may wait for the other ranks */
   /* where it runs (README "GPU"); the command line's --backend / --device win */
   char backend[16];     /* auto | cpu | cuda */
   CudaOptions cuda;

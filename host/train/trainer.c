@@ -15,6 +15,7 @@
 
 #include "core/error.h"
 #include "core/rng.h"
+#include "dist/dist.h"
 #include "core/files.h"
 #include "data/cache.h"
 #include "data/front_end.h"
@@ -39,6 +40,11 @@ typedef struct Trainer {
   Loader *loader;
   FILE *log;
   float *state_backup;
+  /* data parallelism: this process is rank `rank` of `ranks`; each rank's
+   * slice of a batch goes in micro_batches parts; gradients summed over
+   * parts (weighted by rows) in accum, then over ranks */
+  int rank, ranks;
+  float *accum;
   /* Two slots: the next batch uploads (from page-locked staging, a copy of
    * the loader's batch) while the current one computes. */
   float *x[2];
@@ -189,9 +195,21 @@ static void describe_non_finite(Trainer *t, const Batch *b, char *out, size_t si
   snprintf(out, size, "in the loss");
 }
 
-static void save_last(Trainer *t) {
-  checkpoint_save(t->last_path, t->m, t->opt, &t->st, t->e->text, t->front_end);
+/* Batch-norm running statistics are per rank while training; their mean
+ * over the ranks is what evaluation uses and checkpoints keep. */
+static void average_state(Trainer *t) {
+  if (t->ranks == 1 || t->m->n_state == 0) return;
+  dist_allreduce_sum(t->be, t->m->state, t->m->n_state, "batch-norm statistics", t->st.step);
+  t->be->scale(t->m->state, t->m->n_state, 1.0f / (float)t->ranks);
 }
+
+/* Every rank takes part (the statistics); rank 0 writes. */
+static void save_checkpoint(Trainer *t, const char *path) {
+  average_state(t);
+  if (t->rank == 0) checkpoint_save(path, t->m, t->opt, &t->st, t->e->text, t->front_end);
+}
+
+static void save_last(Trainer *t) { save_checkpoint(t, t->last_path); }
 
 static EvalOptions eval_options(Trainer *t, const int32_t *subset, int n_subset) {
   const DataConfig *d = &t->e->data;
@@ -207,6 +225,7 @@ static void end_epoch(Trainer *t, double epoch_seconds) {
   EvalResult r;
   int have_valid = valid_source(t) != NULL;
   double score;
+  average_state(t); /* the ranks evaluate the same model */
   if (have_valid) {
     EvalOptions o = eval_options(t, t->valid_subset, t->n_valid);
     evaluate(t->m, valid_source(t), &o, &r);
@@ -246,7 +265,7 @@ static void end_epoch(Trainer *t, double epoch_seconds) {
   st->epoch_loss_sum = 0;
   st->epoch_rows = 0;
   if (st->epoch >= tc->epochs) st->finished = 1;
-  if (improved) checkpoint_save(t->best_path, t->m, t->opt, st, t->e->text, t->front_end);
+  if (improved) save_checkpoint(t, t->best_path);
   save_last(t);
 }
 
@@ -297,6 +316,39 @@ static void staging_free(Trainer *t) {
   }
 }
 
+/* Forward and backward of this rank's slice in micro_batches parts, then the
+ * sum over ranks: gradients (and the loss) of the mean over the global
+ * batch, whatever the split. Part q = rank * micro_batches + p covers rows
+ * [n p / P, n (p + 1) / P) of the slice and draws its dropout masks from
+ * its own stream. Returns the global loss; rows_total: the global rows. */
+static double parts_step(Trainer *t, int slot, double *rows_total) {
+  Model *m = t->m;
+  const Backend *be = t->be;
+  const TrainConfig *tc = &t->e->train;
+  const Batch *b = &t->staged[slot];
+  const int P = tc->micro_batches;
+  const size_t row = at_dims_count(m->input);
+  be->fill(t->accum, m->n_weights, 0.0f);
+  double loss_sum = 0;
+  for (int p = 0; p < P; p++) {
+    const int lo = (int)((long)b->n * p / P), hi = (int)((long)b->n * (p + 1) / P), rows = hi - lo;
+    if (rows == 0) continue;
+    const uint64_t q = (uint64_t)t->rank * (uint64_t)P + (uint64_t)p;
+    model_forward(m, t->x[slot] + (size_t)lo * row, rows, 1, tc->seed, (uint64_t)t->st.step + (q << 40));
+    const void *targets = m->output == OUTPUT_SIGMOID ? (const void *)((const float *)t->targets[slot] + (size_t)lo * m->classes)
+                                                      : (const void *)((const int32_t *)t->targets[slot] + lo);
+    loss_sum += model_loss(m, rows, targets, 1) * rows;
+    be->scale(m->grads, m->n_weights, (float)rows); /* mean over the part -> sum */
+    be->add(t->accum, t->accum, m->grads, m->n_weights);
+  }
+  dist_allreduce_sum(be, t->accum, m->n_weights, "gradient", t->st.step);
+  *rows_total = dist_sum_double(b->n, "batch rows", t->st.step);
+  loss_sum = dist_sum_double(loss_sum, "loss", t->st.step);
+  be->copy(m->grads, t->accum, sizeof(float) * m->n_weights);
+  be->scale(m->grads, m->n_weights, (float)(1.0 / *rows_total));
+  return loss_sum / *rows_total;
+}
+
 /* One optimizer step on the batch staged in `slot`; returns 0 if the run
  * must stop. */
 static int train_step(Trainer *t, int slot, double *loss_out, double *norm_out) {
@@ -306,8 +358,13 @@ static int train_step(Trainer *t, int slot, double *loss_out, double *norm_out) 
   const Batch *b = &t->staged[slot];
   be->upload_wait(slot);
   if (tc->on_nan == ON_NAN_SKIP) be->copy(t->state_backup, m->state, sizeof(float) * m->n_state);
-  model_forward(m, t->x[slot], b->n, 1, tc->seed, (uint64_t)t->st.step);
-  double loss = model_loss(m, b->n, t->targets[slot], 1);
+  double loss, rows_total = b->n;
+  if (tc->micro_batches == 1 && t->ranks == 1) {
+    model_forward(m, t->x[slot], b->n, 1, tc->seed, (uint64_t)t->st.step);
+    loss = model_loss(m, b->n, t->targets[slot], 1);
+  } else {
+    loss = parts_step(t, slot, &rows_total);
+  }
   double norm = sqrt(be->sum_squares(m->grads, m->n_weights));
   *loss_out = loss;
   *norm_out = norm;
@@ -334,8 +391,8 @@ static int train_step(Trainer *t, int slot, double *loss_out, double *norm_out) 
   optimizer_step(t->opt, m->weights, m->grads);
   t->st.step++;
   t->st.cursor++;
-  t->st.epoch_loss_sum += loss * b->n;
-  t->st.epoch_rows += b->n;
+  t->st.epoch_loss_sum += loss * rows_total;
+  t->st.epoch_rows += (long)rows_total;
   return 1;
 }
 
@@ -370,7 +427,7 @@ static void final_results(Trainer *t) {
   }
   fprintf(out, "}\n");
   fclose(out);
-  at_write_text_file(path, buf);
+  if (t->rank == 0) at_write_text_file(path, buf);
   free(buf);
   printf("results: %s\n", path);
 }
@@ -389,9 +446,17 @@ int train_run(Experiment *e, const char *resume_dir) {
   char config_path[4500], log_path[4500];
   snprintf(config_path, sizeof config_path, "%s/config.ini", t.dir);
   snprintf(log_path, sizeof log_path, "%s/log.jsonl", t.dir);
-  if (!resume_dir && (file_exists(t.last_path) || file_exists(config_path)))
+  /* data parallelism: every rank runs the same binary and experiment; rank
+   * 0 alone writes the run folder, the others print nothing on stdout */
+  t.rank = dist_rank();
+  t.ranks = dist_size();
+  dist_set_timeout(tc->collective_timeout);
+  dist_check_same_binary();
+  dist_check_same("experiment config (--set options included)", e->text, strlen(e->text));
+  if (t.rank == 0 && !resume_dir && (file_exists(t.last_path) || file_exists(config_path)))
     at_fatal("run folder '%s' already holds a run; continue it with `auratag train --resume %s`, "
              "or start another with --set train.run=NEW_NAME", t.dir, t.dir);
+  if (t.rank != 0 && !freopen("/dev/null", "w", stdout)) at_fatal("cannot silence rank %d's output", t.rank);
 
   model_allocate(t.m, t.be, tc->batch);
   model_init_weights(t.m, tc->seed);
@@ -409,27 +474,34 @@ int train_run(Experiment *e, const char *resume_dir) {
   if (resume_dir) {
     if (!file_exists(t.last_path)) at_fatal("'%s' has no last.h5 checkpoint to resume from", t.dir);
     checkpoint_load(t.last_path, t.m, t.opt, &t.st);
+    if (t.st.ranks != t.ranks)
+      at_fatal("'%s' was trained by %ld process(es); resume it with as many (mpirun -np %ld): the batch slices, "
+               "dropout streams and statistics depend on it", t.dir, t.st.ranks, t.st.ranks);
     printf("resuming %s at epoch %ld, batch %ld (step %ld)\n", t.dir, t.st.epoch + 1, t.st.cursor, t.st.step);
-  } else {
+  } else if (t.rank == 0) {
     at_make_dirs(t.dir);
     at_write_text_file(config_path, e->text);
   }
-  t.log = fopen(log_path, "a");
+  t.st.ranks = t.ranks;
+  t.log = t.rank == 0 ? fopen(log_path, "a") : fopen("/dev/null", "a");
   if (!t.log) at_fatal("cannot open the run log '%s': %s", log_path, strerror(errno));
   log_event(&t, resume_dir ? "resume" : "start", t.dir);
 
   const DataConfig *d = &e->data;
   LoaderConfig lc = {.batch = tc->batch, .crop_frames = d->crop, .train = 1, .crops_per_example = 1,
                      .threads = d->threads, .prefetch = d->prefetch, .seed = tc->seed, .subset = t.train_subset,
-                     .n_subset = t.train_subset ? t.n_train : 0};
+                     .n_subset = t.train_subset ? t.n_train : 0, .shard = t.rank, .shards = t.ranks};
   t.loader = loader_create(t.train_cache, &lc);
   const long batches = loader_batches_per_epoch(t.loader);
   staging_alloc(&t, tc->batch);
+  if (tc->micro_batches > 1 || t.ranks > 1) t.accum = t.be->alloc(sizeof(float) * t.m->n_weights);
   t.state_backup = t.be->alloc(sizeof(float) * (t.m->n_state + 1));
 
   printf("training %s (%zu parameters) on %d examples, %ld batches of %d per epoch, %d epochs -> %s\n", t.m->name,
          t.m->n_weights, t.n_train, batches, tc->batch, tc->epochs, t.dir);
   printf("backend: %s\n", strcmp(t.be->name, "cuda") ? "cpu" : at_backend_cuda_description());
+  if (t.ranks > 1 || tc->micro_batches > 1)
+    printf("data parallel: %d rank(s) x %d micro-batch(es) per batch of %d\n", t.ranks, tc->micro_batches, tc->batch);
   int ok = 1;
   while (ok && !t.st.finished) {
     loader_seek(t.loader, t.st.epoch, t.st.cursor);
@@ -480,6 +552,7 @@ int train_run(Experiment *e, const char *resume_dir) {
   }
   fclose(t.log);
   staging_free(&t);
+  if (t.accum) t.be->release(t.accum);
   t.be->release(t.state_backup);
   loader_free(t.loader);
   optimizer_free(t.opt);
