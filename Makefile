@@ -140,6 +140,7 @@ ifeq ($(wildcard $(CUDA_INC)/cuda_runtime_api.h),)
 endif
 
 $(CUDA_HOST_OBJ) $(BUILD)/host/cuda/cudnn_ops.o $(FAKE_OBJ): CFLAGS += -I$(CUDA_INC) -Ikernels
+$(FAKE_OBJ): CFLAGS += $(MPI_CFLAGS)
 $(CUDA_LIB): $(CUDA_HOST_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
@@ -171,7 +172,7 @@ $(BUILD)/cuda/%.o: %.cu $(KERNEL_HDR) host/nn/backend.h host/core/philox.h host/
 
 ifeq ($(CUDA),1)
 AURATAG_CUDA_OBJ := $(CUDA_LIB) $(BUILD)/host/cuda/cudnn_ops.o $(NVCC_OBJ)
-AURATAG_CUDA_LIBS := -L$(CUDA_LIBDIR) -Wl,-rpath,$(CUDA_LIBDIR) -lcudnn -lcublas -lcufft -lcudart -lstdc++
+AURATAG_CUDA_LIBS := -L$(CUDA_LIBDIR) -Wl,-rpath,$(CUDA_LIBDIR) -lcudnn -lcublas -lcufft -lnccl -lcudart -lstdc++
 $(BUILD)/host/cli/main.o: CFLAGS += -DAT_WITH_CUDA -I$(CUDA_INC)
 $(BUILD)/host/cli/main.o: $(BUILD)/cuda-on
 else

@@ -81,6 +81,7 @@ int main(int argc, char **argv) {
 #ifdef AT_WITH_CUDA
   at_backend_register_cuda(at_backend_cuda, cuda_device_count, cuda_backend_description);
   at_frontend_register_gpu(cuda_frontend_ops());
+  dist_register_device_allreduce(cuda_nccl_allreduce);
 #endif
   argc = take_device_options(argc, argv);
   dist_init(&argc, &argv);

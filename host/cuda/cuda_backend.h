@@ -23,6 +23,9 @@ int cuda_device_count(char *why, size_t why_size);
  * with a clear message when no GPU can be used. */
 const Backend *at_backend_cuda(const CudaOptions *opt);
 
+/* NCCL sum of n floats on the device across the ranks (dist_register_device_allreduce). */
+int cuda_nccl_allreduce(float *buf, size_t n, double timeout);
+
 /* What the backend runs: device name, engine, math mode (for logs). */
 const char *cuda_backend_description(void);
 

@@ -50,6 +50,25 @@ fi
 grep -q "data parallel: 2 rank" "$work/dp.txt" && [ "$(grep -c '^training ' "$work/dp.txt")" = 1 ] &&
   pass "rank 0 alone prints (one 'training' line for 2 ranks)" || failed "rank output: $(head -5 "$work/dp.txt")"
 
+# ---- the GPU path: 2 ranks of the CUDA backend (kernels emulated, the NCCL
+# code of ./auratag on a test double of NCCL that sums through MPI)
+EMU=$BUILD/tests/cuda/auratag_emu
+if [ -x "$EMU" ]; then
+  if "${MPIRUN[@]}" -np 2 "$EMU" train "${base[@]}" --set train.run=gpu --set train.max_steps=4 --set train.batch=8 \
+    --set train.backend=cuda --set train.deterministic=true >"$work/gpu.txt" 2>&1 &&
+    "${MPIRUN[@]}" -np 2 "$AT" train "${base[@]}" --set train.run=cpu2 --set train.max_steps=4 --set train.batch=8 \
+      --set train.backend=cpu >"$work/cpu2.txt" 2>&1; then
+    d=$(weights_diff "$work/runs/cpu2/last.h5" "$work/runs/gpu/last.h5")
+    if grep -q "cuemu" "$work/gpu.txt" && $PY -c "import sys; sys.exit(0 if float(sys.argv[1]) <= 1e-5 else 1)" "$d"; then
+      pass "2 ranks on the CUDA backend (NCCL all-reduce, emulated) = 2 ranks on the CPU: largest weight difference $d"
+    else
+      failed "2 ranks CUDA vs CPU: difference $d; $(grep -m1 backend "$work/gpu.txt")"
+    fi
+  else
+    failed "2 ranks on the emulated CUDA backend: $(tail -3 "$work/gpu.txt") $(tail -3 "$work/cpu2.txt")"
+  fi
+fi
+
 # ---- killed (SIGKILL, all ranks) and resumed = uninterrupted
 "${MPIRUN[@]}" -np 2 "$AT" train "${base[@]}" --set train.run=whole --set train.max_steps=80 --set train.checkpoint_every=4 \
   >"$work/whole.txt" 2>&1 || failed "uninterrupted 2-rank run: $(tail -3 "$work/whole.txt")"

@@ -1,0 +1,55 @@
+/* Gradient all-reduce across GPUs with NCCL (one GPU per rank): the
+ * communicator is made on first use from a unique id that rank 0 creates and
+ * MPI broadcasts (dist_broadcast_bytes), as in NCCL's "one device per
+ * process" example; the sum runs on the backend's stream and is awaited with
+ * a deadline, so that a dead peer ends in an abort, not a hang. */
+#include <nccl.h>
+#include <time.h>
+
+#include "cuda/cuda_check.h"
+#include "cuda/cuda_internal.h"
+#include "dist/dist.h"
+
+#define NCCL_CHECK(call, what) nccl_check((call), (what), __FILE__, __LINE__)
+
+static void nccl_check(ncclResult_t r, const char *what, const char *file, int line) {
+  if (r == ncclSuccess) return;
+  at_fatal("rank %d: NCCL failed %s (%s:%d): %s. Check NCCL_DEBUG=WARN output and the interconnect (NCCL_SOCKET_IFNAME, "
+           "NCCL_IB_DISABLE)", dist_rank(), what, file, line, ncclGetErrorString(r));
+}
+
+static ncclComm_t g_comm;
+static int g_ready;
+
+static double now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+int cuda_nccl_allreduce(float *buf, size_t n, double timeout) {
+  if (!g_ready) {
+    ncclUniqueId id;
+    if (dist_rank() == 0) NCCL_CHECK(ncclGetUniqueId(&id), "creating the communicator id");
+    dist_broadcast_bytes(&id, sizeof id, "NCCL communicator id");
+    NCCL_CHECK(ncclCommInitRank(&g_comm, dist_size(), id, dist_rank()), "joining the communicator");
+    g_ready = 1;
+  }
+  NCCL_CHECK(ncclAllReduce(buf, buf, n, ncclFloat, ncclSum, g_comm, at_cuda.stream), "summing the gradients");
+  const double deadline = now() + timeout;
+  for (;;) {
+    cudaError_t e = cudaStreamQuery(at_cuda.stream);
+    if (e == cudaSuccess) return 0;
+    if (e != cudaErrorNotReady) CUDA_CHECK(e, "waiting for the NCCL all-reduce");
+    ncclResult_t async = ncclSuccess;
+    NCCL_CHECK(ncclCommGetAsyncError(g_comm, &async), "polling the communicator");
+    NCCL_CHECK(async, "in the all-reduce (reported asynchronously)");
+    if (now() > deadline) {
+      ncclCommAbort(g_comm);
+      g_ready = 0;
+      return -1;
+    }
+    struct timespec pause = {0, 100000};
+    nanosleep(&pause, NULL);
+  }
+}
