@@ -71,6 +71,7 @@ import queue
 import re
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -423,6 +424,12 @@ def eval_command(sweep, cell):
     return [auratag_binary(), "eval", cell.dir, sweep.test, "--json", cell.test_json + ".tmp"]
 
 
+def show(path):
+    """A path as the user would type it: relative below the current folder."""
+    rel = os.path.relpath(path)
+    return path if rel.startswith("..") else rel
+
+
 def quote(cmd):
     return " ".join(shlex.quote(c) for c in cmd)
 
@@ -500,7 +507,7 @@ def run_cell(sweep, cell, launcher, gpu=None, threads=None, echo=False, prefix="
     state = cell_state(cell)
     tag = f"{prefix}{cell.model} {fmt_percent(cell.percent)} %"
     if state == "done":
-        Console.say(f"{tag}: finished earlier ({os.path.relpath(cell.test_json)} exists), skipped")
+        Console.say(f"{tag}: finished earlier ({show(cell.test_json)} exists), skipped")
         return True, ""
     os.makedirs(sweep.root, exist_ok=True)
 
@@ -531,7 +538,7 @@ def run_cell(sweep, cell, launcher, gpu=None, threads=None, echo=False, prefix="
     train_env = cell_env(gpu, threads, keep_mpi=bool(launcher))
     if state in ("train", "resume"):
         cmd = train_command(sweep, cell, launcher) if state == "train" else resume_command(cell, launcher)
-        Console.say(f"{tag}: {'training' if state == 'train' else 'resuming'} {cell.run} (log: {os.path.relpath(cell.log)})")
+        Console.say(f"{tag}: {'training' if state == 'train' else 'resuming'} {cell.run} (log: {show(cell.log)})")
         status, secs = run_logged(cmd, cell.log, train_env, echo)
         update_state(cell, train_wall_s=secs, train_attempts=1)
         if status != 0:
@@ -539,7 +546,7 @@ def run_cell(sweep, cell, launcher, gpu=None, threads=None, echo=False, prefix="
         if not os.path.isfile(cell.results_json):
             return fail(f"auratag train ended without {cell.results_json} (stopped by max_steps?): "
                         f"{last_words(cell.log)}")
-    Console.say(f"{tag}: evaluating {cell.run} on {os.path.relpath(sweep.test)}")
+    Console.say(f"{tag}: evaluating {cell.run} on {show(sweep.test)}")
     status, secs = run_logged(eval_command(sweep, cell), cell.log, cell_env(gpu, threads), echo)
     if status != 0:
         return fail(f"auratag eval exited with status {status}: {last_words(cell.log)}")
@@ -639,10 +646,12 @@ def collect(sweep, selected):
 
 def plot(sweep, done):
     png = os.path.join(sweep.root, "auc_vs_size.png")
-    points = {}
+    points, ticks = {}, {}
     for row in done:
         if row["train_examples"] != "":
-            points.setdefault(row["model"], []).append((int(row["train_examples"]), float(row["test_roc_auc"])))
+            n = int(row["train_examples"])
+            points.setdefault(row["model"], []).append((n, float(row["test_roc_auc"])))
+            ticks[n] = row["percent"]
     if not points:
         print("plot: no finished cell with a known training-set size yet")
         return
@@ -650,6 +659,7 @@ def plot(sweep, done):
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+        import matplotlib.ticker
     except ImportError:
         print(f"plot: not drawn: matplotlib is not installed for {sys.executable} "
               "(Debian: apt-get install python3-matplotlib); results.csv has every number")
@@ -660,10 +670,13 @@ def plot(sweep, done):
             xs, ys = zip(*sorted(points[m]))
             ax.plot(xs, ys, marker="o", label=m)
     ax.set_xscale("log")
+    ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+    ax.set_xticks(sorted(ticks))
+    ax.set_xticklabels([f"{n:,}\n{ticks[n]} %" for n in sorted(ticks)])
     ax.set_xlabel("training examples (log scale)")
     ax.set_ylabel("test ROC-AUC (macro over tags)")
     ax.set_title(f"{sweep.name}: test ROC-AUC vs training-set size")
-    ax.grid(True, which="both", alpha=0.3)
+    ax.grid(True, alpha=0.3)
     ax.legend(title="model")
     fig.tight_layout()
     tmp = png + ".tmp.png"
@@ -917,6 +930,7 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `sweep.py ... | head` ends quietly
     try:
         sys.exit(main(sys.argv[1:]))
     except KeyboardInterrupt:

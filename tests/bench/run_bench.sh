@@ -179,6 +179,8 @@ if [ -z "${BENCH_MODELS:-}" ] || has loader; then
   run loader -- "$BIN/bench_loader" --threads "$THREADS"
 fi
 if [ -z "${BENCH_MODELS:-}" ] || has prep; then run prep -- bash tests/bench/bench_prep.sh; fi  # prep throughput vs librosa (bench_prep.sh)
+# data parallelism: FCN-4-sized all-reduce on 2 ranks, 1 vs 2 ranks of training (bench_dist.sh)
+if [ -z "${BENCH_MODELS:-}" ] || has dist; then run dist -- bash tests/bench/bench_dist.sh; fi
 
 # ---- summary table + JSON lines ----
 echo
