@@ -10,7 +10,7 @@ PACKAGES=(
   python3 python3-torch python3-h5py python3-numpy python3-sklearn
   libfftw3-dev python3-venv
   libsndfile1-dev libsoxr-dev libpng-dev
-  libopenmpi-dev openmpi-bin
+  libopenmpi-dev openmpi-bin python3-matplotlib
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -3,7 +3,7 @@
 FCNs gain more from more data) as one command that ends in a table and a plot.
 
     scripts/sweep.py SWEEP.ini [--only fcn3,fcn4] [--jobs N] [--gpus 0,1,...] [--root DIR] [--dry-run]
-    scripts/sweep.py SWEEP.ini --slurm [--submit] [--only ...]   # a Slurm job array, one task per cell
+    scripts/sweep.py SWEEP.ini --slurm [--dry-run] [--submit] [--only ...]   # a Slurm job array, a task per cell
     scripts/sweep.py SWEEP.ini --cell K                          # just cell K (what an array task runs)
     scripts/sweep.py SWEEP.ini --collect                         # table, results.csv and plot of what is done
 
@@ -28,8 +28,9 @@ At the end (and with --collect) ROOT/results.csv holds one row per finished
 cell: sweep, model, percent, fraction, fraction_seed, train_examples (as
 `auratag train` reported them), parameters, test_roc_auc, test_pr_auc (macro
 means over the tags, `auratag eval`), test_examples, valid_roc_auc (the best
-epoch's), best_epoch, epochs, train_wall_s, eval_wall_s (seconds the sweep
-spent in train, summed over attempts, and in eval), run. ROOT/auc_vs_size.png
+epoch's), best_epoch, epochs, train_wall_s (seconds the sweep spent in
+`auratag train`, summed over attempts), eval_wall_s (the last `auratag
+eval`'s), run. ROOT/auc_vs_size.png
 plots test ROC-AUC against training examples (log axis), one line per model,
 as Choi et al.'s figure; it needs matplotlib (Debian: python3-matplotlib).
 
@@ -55,6 +56,14 @@ train.root is relative to the current folder):
     [slurm]                           ; --slurm: partition, account, qos, time, gpus (per cell), cpus_per_task,
                                       ; mem, max_parallel, constraint, setup (a shell line), launcher, sbatch
 
+--slurm writes ROOT/sweep.sbatch (a job array, one task per cell, each
+running `sweep.py SWEEP.ini --cell K`) and ROOT/collect.sbatch (--collect),
+prints the two sbatch commands that submit them (the second after the first,
+--dependency=afterany) and submits nothing unless --submit; --dry-run also
+lists the tasks. Without --slurm, --dry-run prints each cell's state and
+commands and runs nothing. --jobs N runs N cells at once (OMP_NUM_THREADS =
+cores / N unless set; --gpus hands each running cell one of the listed GPUs).
+
 Cells are numbered model-major from 0 (cell K = model K // len(fractions),
 fraction K % len(fractions), over the full grid whatever --only says).
 AURATAG names the auratag binary (default ./auratag).
@@ -64,6 +73,7 @@ no result), 2 a bad command line or config.
 import argparse
 import concurrent.futures
 import csv
+import fcntl
 import json
 import math
 import os
@@ -443,27 +453,28 @@ class Console:
             print(msg, file=sys.stderr if err else sys.stdout, flush=True)
 
 
-def run_logged(cmd, log, env, echo):
-    """Runs cmd with stdout and stderr appended to log (and echoed); returns
-    (status, seconds)."""
+def run_logged(cmd, f, env, echo):
+    """Runs cmd with stdout and stderr appended to the open log f (and
+    echoed); returns (status, seconds)."""
     t0 = time.monotonic()
-    with open(log, "a", encoding="utf-8", errors="replace") as f:
-        f.write(f"\n== {time.strftime('%Y-%m-%d %H:%M:%S')} {quote(cmd)}\n")
+    f.write(f"\n== {time.strftime('%Y-%m-%d %H:%M:%S')} {quote(cmd)}\n")
+    f.flush()
+    try:
+        p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
+                             stdin=subprocess.DEVNULL)
+    except OSError as e:
+        f.write(f"cannot start {cmd[0]}: {e.strerror}\n")
         f.flush()
-        try:
-            p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
-                                 stdin=subprocess.DEVNULL)
-        except OSError as e:
-            f.write(f"cannot start {cmd[0]}: {e.strerror}\n")
-            return 127, time.monotonic() - t0
-        for raw in p.stdout:
-            line = raw.decode("utf-8", "replace")
-            f.write(line)
-            f.flush()
-            if echo:
-                Console.say(line.rstrip("\n"))
-        status = p.wait()
-        f.write(f"== exit status {status}, {time.monotonic() - t0:.1f} s\n")
+        return 127, time.monotonic() - t0
+    for raw in p.stdout:
+        line = raw.decode("utf-8", "replace")
+        f.write(line)
+        f.flush()
+        if echo:
+            Console.say(line.rstrip("\n"))
+    status = p.wait()
+    f.write(f"== exit status {status}, {time.monotonic() - t0:.1f} s\n")
+    f.flush()
     return status, time.monotonic() - t0
 
 
@@ -477,12 +488,16 @@ def last_words(log):
     return lines[-1] if lines else ""
 
 
-def update_state(cell, **add):
+def update_state(cell, add=None, put=None):
+    """ROOT/RUN/sweep.json: train_wall_s (summed over attempts),
+    train_attempts, eval_wall_s (the last evaluation's)."""
     if not os.path.isdir(cell.dir):
         return
     st = read_json(cell.state_json) or {}
-    for k, v in add.items():
+    for k, v in (add or {}).items():
         st[k] = round(st.get(k, 0) + v, 3)
+    for k, v in (put or {}).items():
+        st[k] = round(v, 3)
     tmp = cell.state_json + ".tmp"
     with open(tmp, "w", encoding="utf-8") as f:
         json.dump(st, f)
@@ -504,18 +519,33 @@ def cell_env(gpu=None, threads=None, keep_mpi=False):
 
 def run_cell(sweep, cell, launcher, gpu=None, threads=None, echo=False, prefix=""):
     """Brings one cell to done; returns (ok, message)."""
-    state = cell_state(cell)
     tag = f"{prefix}{cell.model} {fmt_percent(cell.percent)} %"
-    if state == "done":
+    if cell_state(cell) == "done":
         Console.say(f"{tag}: finished earlier ({show(cell.test_json)} exists), skipped")
         return True, ""
     os.makedirs(sweep.root, exist_ok=True)
+    with open(cell.log, "a", encoding="utf-8", errors="replace") as log:
+        # one process per cell at a time (a local sweep beside a Slurm array)
+        try:
+            fcntl.flock(log.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False, (f"{cell.label()} is being run by another process (it holds {cell.log}); "
+                           "left to it")
+        except OSError:
+            pass  # a filesystem without locks: go on unguarded
+        return cell_steps(sweep, cell, launcher, log, tag, gpu, threads, echo)
 
+
+def cell_steps(sweep, cell, launcher, log, tag, gpu, threads, echo):
     def fail(why):
-        with open(cell.log, "a", encoding="utf-8") as f:
-            f.write(f"== {PROG}: {why}\n")
+        log.write(f"== {PROG}: {why}\n")
+        log.flush()
         return False, f"{cell.label()} failed: {why}; log: {cell.log}"
 
+    state = cell_state(cell)  # again, under the lock
+    if state == "done":
+        Console.say(f"{tag}: finished meanwhile ({show(cell.test_json)} exists), skipped")
+        return True, ""
     exp = sweep.experiment[cell.model]
     if state in ("train", "restart"):
         if cell.model in sweep.model_config and not os.path.isfile(sweep.model_config[cell.model]):
@@ -531,30 +561,28 @@ def run_cell(sweep, cell, launcher, gpu=None, threads=None, echo=False, prefix="
             k += 1
             aside = f"{cell.dir}.aborted{k}"
         os.rename(cell.dir, aside)
-        with open(cell.log, "a", encoding="utf-8") as f:
-            f.write(f"== {PROG}: {cell.dir} had no checkpoint (it stopped before its first); moved to {aside}\n")
+        log.write(f"== {PROG}: {cell.dir} had no checkpoint (it stopped before its first); moved to {aside}\n")
         Console.say(f"{tag}: {cell.run} stopped before its first checkpoint; moved aside to {aside}, starting again")
         state = "train"
-    train_env = cell_env(gpu, threads, keep_mpi=bool(launcher))
     if state in ("train", "resume"):
         cmd = train_command(sweep, cell, launcher) if state == "train" else resume_command(cell, launcher)
         Console.say(f"{tag}: {'training' if state == 'train' else 'resuming'} {cell.run} (log: {show(cell.log)})")
-        status, secs = run_logged(cmd, cell.log, train_env, echo)
-        update_state(cell, train_wall_s=secs, train_attempts=1)
+        status, secs = run_logged(cmd, log, cell_env(gpu, threads, keep_mpi=bool(launcher)), echo)
+        update_state(cell, add={"train_wall_s": secs, "train_attempts": 1})
         if status != 0:
             return fail(f"auratag train exited with status {status}: {last_words(cell.log)}")
         if not os.path.isfile(cell.results_json):
             return fail(f"auratag train ended without {cell.results_json} (stopped by max_steps?): "
                         f"{last_words(cell.log)}")
     Console.say(f"{tag}: evaluating {cell.run} on {show(sweep.test)}")
-    status, secs = run_logged(eval_command(sweep, cell), cell.log, cell_env(gpu, threads), echo)
+    status, secs = run_logged(eval_command(sweep, cell), log, cell_env(gpu, threads), echo)
     if status != 0:
         return fail(f"auratag eval exited with status {status}: {last_words(cell.log)}")
     try:
         os.replace(cell.test_json + ".tmp", cell.test_json)
     except OSError as e:
         return fail(f"auratag eval wrote no {cell.test_json}.tmp ({e.strerror})")
-    update_state(cell, eval_wall_s=secs)
+    update_state(cell, put={"eval_wall_s": secs})
     t = read_test(cell)
     if t is None:
         return fail(f"{cell.test_json} has no clip.macro_roc_auc / macro_pr_auc")
@@ -600,7 +628,8 @@ def cell_row(sweep, cell):
             "best_epoch": r.get("best_epoch", ""), "epochs": r.get("epochs", ""),
             "train_wall_s": "%.1f" % st["train_wall_s"] if "train_wall_s" in st else "",
             "eval_wall_s": "%.1f" % st["eval_wall_s"] if "eval_wall_s" in st else "",
-            "run": cell.run}
+            "run": cell.run,
+            "_roc": t["clip"]["macro_roc_auc"], "_pr": t["clip"]["macro_pr_auc"]}  # for the table, not the CSV
 
 
 def collect(sweep, selected):
@@ -612,7 +641,7 @@ def collect(sweep, selected):
     csv_path = os.path.join(sweep.root, "results.csv")
     tmp = csv_path + ".tmp"
     with open(tmp, "w", newline="", encoding="utf-8") as f:
-        w = csv.DictWriter(f, fieldnames=COLUMNS, lineterminator="\n")
+        w = csv.DictWriter(f, fieldnames=COLUMNS, lineterminator="\n", extrasaction="ignore")
         w.writeheader()
         w.writerows(done)
     os.replace(tmp, csv_path)
@@ -624,7 +653,7 @@ def collect(sweep, selected):
         if row:
             print("%-12s %8s %10s %11s %12s %11s %10s %9s" % (
                 c.model, row["percent"], row["train_examples"] or "?", row["parameters"] or "?",
-                "%.4f" % float(row["test_roc_auc"]), "%.4f" % float(row["test_pr_auc"]),
+                "%.4f" % row["_roc"], "%.4f" % row["_pr"],
                 row["best_epoch"], row["train_wall_s"] or "?"))
         else:
             print("%-12s %8s %10s %11s %12s %11s %10s %9s" % (c.model, fmt_percent(c.percent), "-", "-",
@@ -637,7 +666,7 @@ def collect(sweep, selected):
             line = "%-12s" % m
             for c, row in rows:
                 if c.model == m:
-                    line += "%9s" % ("%.4f" % float(row["test_roc_auc"]) if row else "-")
+                    line += "%9s" % ("%.4f" % row["_roc"] if row else "-")
             print(line)
     print(f"results: {csv_path}")
     plot(sweep, done)
@@ -650,7 +679,7 @@ def plot(sweep, done):
     for row in done:
         if row["train_examples"] != "":
             n = int(row["train_examples"])
-            points.setdefault(row["model"], []).append((n, float(row["test_roc_auc"])))
+            points.setdefault(row["model"], []).append((n, row["_roc"]))
             ticks[n] = row["percent"]
     if not points:
         print("plot: no finished cell with a known training-set size yet")

@@ -25,6 +25,7 @@ run "kernels do not spill registers (ptxas)" bash tests/cuda/check_ptxas.sh
 run "PyTorch oracle" bash tests/oracle/run_oracle.sh
 run "training end to end" bash tests/train/test_train.sh
 run "data-parallel training (MPI, 2 ranks)" bash tests/dist/test_dist.sh
+run "sweeps" bash tests/sweep/test_sweep.sh
 run "metrics vs scikit-learn" /usr/bin/python3 tests/oracle/sklearn_metrics.py
 run "recipes" bash tests/recipes/test_recipes.sh
 run "demo renderer" bash tests/audio/test_demo_render.sh

@@ -53,7 +53,10 @@ static int g_mpi;
 int dist_built(void) { return 1; }
 
 static int launched_size(void) {
-  const char *vars[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE", "SLURM_NTASKS", "MPI_LOCALNRANKS"};
+  /* set by mpirun (Open MPI, MPICH) and inside an srun step; not by a batch
+   * script's own environment (SLURM_NTASKS), where a plain ./auratag eval
+   * must stay a single process */
+  const char *vars[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "SLURM_STEP_NUM_TASKS"};
   for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
     const char *v = getenv(vars[i]);
     if (v && atoi(v) > 1) return atoi(v);
