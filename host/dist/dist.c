@@ -47,7 +47,7 @@ void dist_check_same_binary(void) {
 #ifdef AT_WITH_MPI
 #include <mpi.h>
 
-enum { TAG_ARRIVED = 7301 };
+enum { TAG_ARRIVED = 7301, TAG_PING = 7302, TAG_PONG = 7303 };
 static int g_mpi;
 
 int dist_built(void) { return 1; }
@@ -115,6 +115,42 @@ static void check(int rc, const char *call) {
   at_fatal("rank %d: %s failed: %s", g_info.rank, call, msg);
 }
 
+/* A rank waiting in a collective answers rank 0's "are you there?". */
+static void answer_ping(void) {
+  int flag = 0;
+  MPI_Status st;
+  if (MPI_Iprobe(0, TAG_PING, MPI_COMM_WORLD, &flag, &st) != MPI_SUCCESS || !flag) return;
+  int v = 0;
+  MPI_Recv(&v, 1, MPI_INT, 0, TAG_PING, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+  MPI_Send(&g_info.rank, 1, MPI_INT, 0, TAG_PONG, MPI_COMM_WORLD);
+}
+
+/* Rank 0, after a stalled collective: the ranks that do not answer a ping
+ * within a few seconds, as a list into out. */
+static void silent_ranks(char *out, size_t size) {
+  const int n = g_info.size;
+  MPI_Request *req = at_malloc(sizeof(MPI_Request) * 2 * (size_t)n, "pings");
+  int *pong = at_calloc((size_t)n, sizeof(int), "pings"), ping = 1;
+  for (int r = 1; r < n; r++) {
+    MPI_Isend(&ping, 1, MPI_INT, r, TAG_PING, MPI_COMM_WORLD, &req[2 * r]);
+    MPI_Irecv(&pong[r], 1, MPI_INT, r, TAG_PONG, MPI_COMM_WORLD, &req[2 * r + 1]);
+  }
+  const double until = now() + (g_timeout < 5 ? g_timeout : 5);
+  while (now() < until) {
+    struct timespec pause = {0, 1000000};
+    nanosleep(&pause, NULL);
+  }
+  size_t len = 0;
+  out[0] = '\0';
+  for (int r = 1; r < n; r++) {
+    int got = 0;
+    MPI_Test(&req[2 * r + 1], &got, MPI_STATUS_IGNORE);
+    if (!got && len + 16 < size) len += (size_t)snprintf(out + len, size - len, "%s%d", len ? ", " : "", r);
+  }
+  free(req);
+  free(pong);
+}
+
 /* Waits for a collective request, with the arrival messages beside it. */
 static void wait_collective(MPI_Request *req, const char *what, long step) {
   static long sent_step;
@@ -136,6 +172,7 @@ static void wait_collective(MPI_Request *req, const char *what, long step) {
   while (!done) {
     check(MPI_Test(req, &done, MPI_STATUS_IGNORE), "MPI_Test");
     if (done) break;
+    if (g_info.rank != 0) answer_ping();
     if (now() > deadline) {
       fflush(stdout);
       if (g_info.rank == 0) {
@@ -146,10 +183,16 @@ static void wait_collective(MPI_Request *req, const char *what, long step) {
           MPI_Test(&hb[r], &got, MPI_STATUS_IGNORE);
           if (!got && len + 16 < sizeof missing) len += (size_t)snprintf(missing + len, sizeof missing - len, "%s%d", len ? ", " : "", r);
         }
-        fprintf(stderr, "auratag: error: rank(s) %s did not reach the %s collective of step %ld within %.0f s: dead or "
+        const char *where = "did not reach";
+        if (!len) { /* all arrived, the collective stalls: who still answers? */
+          silent_ranks(missing, sizeof missing);
+          where = "stopped answering inside";
+          len = strlen(missing);
+        }
+        fprintf(stderr, "auratag: error: rank(s) %s %s the %s collective of step %ld within %.0f s: dead or "
                         "hung (see their logs); stopping all %d ranks. The last checkpoint is intact: resume with "
                         "the same number of ranks\n",
-                len ? missing : "(none missing: the interconnect?)", what, step, g_timeout, n);
+                len ? missing : "(none: the interconnect?)", where, what, step, g_timeout, n);
       } else {
         fprintf(stderr, "auratag: error: rank %d waited %.0f s in the %s collective of step %ld: another rank is dead "
                         "or hung; stopping all ranks\n", g_info.rank, g_timeout, what, step);

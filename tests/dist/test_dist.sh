@@ -105,6 +105,17 @@ else
   failed "mismatched configs: $(tail -3 "$work/mm.txt")"
 fi
 
+# ---- another binary on one rank (a copy with one byte more: a different build)
+cp "$AT" "$work/auratag_other" && printf 'x' >>"$work/auratag_other"
+if "${MPIRUN[@]}" -np 1 "$AT" train "${base[@]}" --set train.run=mb : -np 1 "$work/auratag_other" train "${base[@]}" \
+  --set train.run=mb >"$work/mb.txt" 2>&1; then
+  failed "different binaries were not noticed"
+elif grep -q "rank(s) 1 run with another auratag binary" "$work/mb.txt"; then
+  pass "ranks running different auratag binaries stop at start-up"
+else
+  failed "different binaries: $(tail -3 "$work/mb.txt")"
+fi
+
 # ---- a rank that hangs (SIGSTOP) or dies (SIGKILL)
 rank_pid() { # run-name rank -> pid of that rank's process
   for p in $(pgrep -f "train.run=$1"); do
@@ -134,8 +145,8 @@ fault() { # name signal
   echo $((SECONDS - t0))
 }
 if secs=$(fault hang STOP); then
-  if grep -q "rank(s) 1 did not reach the" "$work/hang.txt"; then
-    pass "a hung rank (SIGSTOP) ends the job in ${secs} s (timeout 4 s): $(grep -m1 'did not reach' "$work/hang.txt" | cut -c1-120)"
+  if grep -Eq "rank\(s\) 1 (did not reach|stopped answering inside) the" "$work/hang.txt"; then
+    pass "a hung rank (SIGSTOP) ends the job in ${secs} s (timeout 4 s): $(grep -Eo 'rank\(s\) 1 [a-z ]+ the [a-z ]+ collective' "$work/hang.txt" | head -1)"
   else
     failed "hung rank: message lacks the rank: $(cat "$work/hang.txt")"
   fi
