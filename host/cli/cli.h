@@ -37,12 +37,15 @@ void cli_load_for_eval(const char *weights_or_run, int crops_override, int batch
 
 /* The front end a model was trained with: --cache's (cache_override), else
  * its run's training cache's; checked against the front end the checkpoint
- * recorded. Fills setup (dataset config, normalisation), cache_path and a
- * one-line description; returns the open cache (caller closes). */
+ * recorded and against the model's input (one channel, as many rows as the
+ * front end gives; `command` names the caller in messages). Fills setup
+ * (dataset config, normalisation), cache_path and a one-line description;
+ * returns the open cache (caller closes). */
 struct PrepSetup;
 struct Cache;
-struct Cache *cli_front_end_for(const EvalModel *em, const char *cache_override, struct PrepSetup *setup,
-                                char *cache_path, size_t path_size, char *desc, size_t desc_size);
+struct Cache *cli_front_end_for(const EvalModel *em, const char *command, const char *cache_override,
+                                struct PrepSetup *setup, char *cache_path, size_t path_size, char *desc,
+                                size_t desc_size);
 
 int cmd_model(int argc, char **argv);
 int cmd_init(int argc, char **argv);

@@ -79,8 +79,8 @@ void cli_load_for_eval(const char *weights_or_run, int crops_override, int batch
   out->m = m;
 }
 
-Cache *cli_front_end_for(const EvalModel *em, const char *cache_override, PrepSetup *setup, char *cache_path,
-                         size_t path_size, char *desc, size_t desc_size) {
+Cache *cli_front_end_for(const EvalModel *em, const char *command, const char *cache_override, PrepSetup *setup,
+                         char *cache_path, size_t path_size, char *desc, size_t desc_size) {
   if (cache_override) {
     snprintf(cache_path, path_size, "%s", cache_override);
   } else if (em->experiment) {
@@ -100,5 +100,12 @@ Cache *cli_front_end_for(const EvalModel *em, const char *cache_override, PrepSe
   char from[4300];
   snprintf(from, sizeof from, "the training cache of '%s'", em->path);
   if (em->front_end[0] && strcmp(desc, em->front_end) != 0) front_end_require_same(em->front_end, from, c);
+  const Model *m = em->m;
+  if (m->input.c != 1)
+    at_fatal("model '%s' takes %d input channels; %s feeds one spectrogram", m->name, m->input.c, command);
+  const int rows = frontend_rows(&setup->dc->fe);
+  if (rows != m->input.h)
+    at_fatal("the front end of '%s' gives %d rows per frame but model '%s' takes %d", cache_path, rows, m->name,
+             m->input.h);
   return c;
 }

@@ -195,15 +195,10 @@ int cmd_activations(int argc, char **argv) {
   Model *m = em.m;
   PrepSetup setup;
   char cache_path[4200], desc[1024];
-  Cache *cache = cli_front_end_for(&em, a.cache, &setup, cache_path, sizeof cache_path, desc, sizeof desc);
+  Cache *cache = cli_front_end_for(&em, "activations", a.cache, &setup, cache_path, sizeof cache_path, desc, sizeof desc);
   cache_close(cache);
   const FrontEndSpec *fe = &setup.dc->fe;
-  if (m->input.c != 1)
-    at_fatal("model '%s' takes %d input channels; activations feeds one spectrogram", m->name, m->input.c);
   const int rows = frontend_rows(fe), width = m->input.w;
-  if (rows != m->input.h)
-    at_fatal("the front end of '%s' gives %d rows per frame but model '%s' takes %d", cache_path, rows, m->name,
-             m->input.h);
 
   /* the conv blocks: counted first (deconv_target stops past the last) */
   int n_blocks = 0;

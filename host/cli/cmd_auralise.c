@@ -158,14 +158,10 @@ int cmd_auralise(int argc, char **argv) {
   Model *m = em.m;
   PrepSetup setup;
   char cache_path[4200], desc[1024];
-  Cache *cache = cli_front_end_for(&em, a.cache, &setup, cache_path, sizeof cache_path, desc, sizeof desc);
+  Cache *cache = cli_front_end_for(&em, "auralise", a.cache, &setup, cache_path, sizeof cache_path, desc, sizeof desc);
   cache_close(cache);
   const FrontEndSpec *fe = &setup.dc->fe;
-  if (m->input.c != 1) at_fatal("model '%s' takes %d input channels; auralise feeds one spectrogram", m->name, m->input.c);
   const int rows = frontend_rows(fe), width = m->input.w, bins = auralise_bins(fe);
-  if (rows != m->input.h)
-    at_fatal("the front end of '%s' gives %d rows per frame but model '%s' takes %d", cache_path, rows, m->name,
-             m->input.h);
   if (fe->representation == REPR_MFCC)
     at_fatal("model '%s' reads MFCCs: auralisation needs a spectrogram-input model (STFT or mel)", m->name);
   const int target = deconv_target(m, a.layer);

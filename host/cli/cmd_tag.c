@@ -85,13 +85,9 @@ int cmd_tag(int argc, char **argv) {
 
   PrepSetup setup;
   char cache_path[4200], desc[1024];
-  Cache *c = cli_front_end_for(&em, a.cache, &setup, cache_path, sizeof cache_path, desc, sizeof desc);
+  Cache *c = cli_front_end_for(&em, "tag", a.cache, &setup, cache_path, sizeof cache_path, desc, sizeof desc);
   const DatasetConfig *dc = setup.dc;
-  if (m->input.c != 1) at_fatal("model '%s' takes %d input channels; tag feeds one spectrogram", m->name, m->input.c);
   const int rows = frontend_rows(&dc->fe), crop = m->input.w, k = m->classes;
-  if (rows != m->input.h)
-    at_fatal("the front end of '%s' gives %d rows per frame but model '%s' takes %d", cache_path, rows, m->name,
-             m->input.h);
   if (c->n_tags != k)
     at_fatal("cache '%s' names %d tags but model '%s' has %d outputs", cache_path, c->n_tags, m->name, k);
   const double sr = dc->fe.sample_rate;
