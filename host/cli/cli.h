@@ -47,6 +47,11 @@ struct Cache *cli_front_end_for(const EvalModel *em, const char *command, const 
                                 struct PrepSetup *setup, char *cache_path, size_t path_size, char *desc,
                                 size_t desc_size);
 
+/* A command-line number in [lo, hi], or a fatal error naming the command
+ * and option. */
+long cli_parse_long(const char *command, const char *opt, const char *v, long lo, long hi);
+double cli_parse_real(const char *command, const char *opt, const char *v, double lo, double hi);
+
 int cmd_model(int argc, char **argv);
 int cmd_init(int argc, char **argv);
 int cmd_train(int argc, char **argv);

@@ -1,3 +1,4 @@
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,4 +109,22 @@ Cache *cli_front_end_for(const EvalModel *em, const char *command, const char *c
     at_fatal("the front end of '%s' gives %d rows per frame but model '%s' takes %d", cache_path, rows, m->name,
              m->input.h);
   return c;
+}
+
+long cli_parse_long(const char *command, const char *opt, const char *v, long lo, long hi) {
+  char *end;
+  errno = 0;
+  long x = strtol(v, &end, 10);
+  if (errno || *end || end == v || x < lo || x > hi)
+    at_fatal("%s: %s '%s' must be an integer in [%ld, %ld]", command, opt, v, lo, hi);
+  return x;
+}
+
+double cli_parse_real(const char *command, const char *opt, const char *v, double lo, double hi) {
+  char *end;
+  errno = 0;
+  double x = strtod(v, &end);
+  if (errno || *end || end == v || !(x >= lo && x <= hi))
+    at_fatal("%s: %s '%s' must be a number in [%g, %g]", command, opt, v, lo, hi);
+  return x;
 }

@@ -45,13 +45,6 @@ typedef struct AuraliseArgs {
   double start, dur;
 } AuraliseArgs;
 
-static double parse_seconds(const char *opt, const char *v) {
-  char *end;
-  double x = strtod(v, &end);
-  if (*end || !(x >= 0) || x > 1e6) at_fatal("%s takes seconds (a number >= 0), not '%s'", opt, v);
-  return x;
-}
-
 static void parse(int argc, char **argv, AuraliseArgs *a) {
   memset(a, 0, sizeof *a);
   a->out = "auralise";
@@ -66,8 +59,8 @@ static void parse(int argc, char **argv, AuraliseArgs *a) {
       long t = strtol(argv[++i], &end, 10);
       if (*end || t < 1 || t > 1 << 30) at_fatal("--top takes a positive number of activations, not '%s'", argv[i]);
       a->top = (int)t;
-    } else if (!strcmp(argv[i], "--start") && v) a->start = parse_seconds("--start", argv[++i]);
-    else if (!strcmp(argv[i], "--dur") && v) a->dur = parse_seconds("--dur", argv[++i]);
+    } else if (!strcmp(argv[i], "--start") && v) a->start = cli_parse_real("auralise", "--start", argv[++i], 0, 1e6);
+    else if (!strcmp(argv[i], "--dur") && v) a->dur = cli_parse_real("auralise", "--dur", argv[++i], 0, 1e6);
     else if (!strcmp(argv[i], "--out") && v) a->out = argv[++i];
     else if (!strcmp(argv[i], "--cache") && v) a->cache = argv[++i];
     else if (argv[i][0] == '-' && argv[i][1]) at_fatal("unknown option '%s' (or it lacks its value); usage: %s", argv[i], k_usage);

@@ -17,24 +17,6 @@ static const char *k_usage =
     "their instrument families (piano organ guitar strings brass reed), drums, and a tempo class\n"
     "(slow medium fast); writes OUT_DIR/audio/*.wav, files.csv (path,split,tags), clips.csv, README.txt.";
 
-static long parse_int(const char *opt, const char *v, long lo, long hi) {
-  char *end;
-  errno = 0;
-  long x = strtol(v, &end, 10);
-  if (errno || *end || end == v || x < lo || x > hi)
-    at_fatal("demo-data: %s '%s' must be an integer in [%ld, %ld]", opt, v, lo, hi);
-  return x;
-}
-
-static double parse_real(const char *opt, const char *v, double lo, double hi) {
-  char *end;
-  errno = 0;
-  double x = strtod(v, &end);
-  if (errno || *end || end == v || !(x >= lo && x <= hi))
-    at_fatal("demo-data: %s '%s' must be a number in [%g, %g]", opt, v, lo, hi);
-  return x;
-}
-
 int cmd_demo_data(int argc, char **argv) {
   const char *out = NULL;
   DemoSpec s = {.clips = 400, .seconds = 4, .rate = 22050, .seed = 1};
@@ -46,10 +28,10 @@ int cmd_demo_data(int argc, char **argv) {
       return 0;
     } else if (!strcmp(a, "--quiet")) s.quiet = 1;
     else if (!has_value && a[0] == '-') at_fatal("demo-data: %s needs a value\n%s", a, k_usage);
-    else if (!strcmp(a, "--clips")) s.clips = (int)parse_int(a, argv[++i], 1, 1000000);
-    else if (!strcmp(a, "--seconds")) s.seconds = parse_real(a, argv[++i], 0.1, 600);
-    else if (!strcmp(a, "--rate")) s.rate = parse_real(a, argv[++i], 8000, 96000);
-    else if (!strcmp(a, "--seed")) s.seed = (uint64_t)parse_int(a, argv[++i], 0, 0x7fffffffffffffffL);
+    else if (!strcmp(a, "--clips")) s.clips = (int)cli_parse_long("demo-data", a, argv[++i], 1, 1000000);
+    else if (!strcmp(a, "--seconds")) s.seconds = cli_parse_real("demo-data", a, argv[++i], 0.1, 600);
+    else if (!strcmp(a, "--rate")) s.rate = cli_parse_real("demo-data", a, argv[++i], 8000, 96000);
+    else if (!strcmp(a, "--seed")) s.seed = (uint64_t)cli_parse_long("demo-data", a, argv[++i], 0, 0x7fffffffffffffffL);
     else if (!strcmp(a, "--soundfont")) s.soundfont = argv[++i];
     else if (a[0] == '-') at_fatal("demo-data: unknown option '%s'\n%s", a, k_usage);
     else if (!out) out = a;

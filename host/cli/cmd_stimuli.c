@@ -18,15 +18,6 @@ static const char *k_usage =
     "MIDI SoundFont (default /usr/share/sounds/sf2/FluidR3_GM.sf2, Debian package fluid-soundfont-gm);\n"
     "writes OUT_DIR/audio/*.wav, stimuli.csv (path,kind,key,instrument,chords,drums), README.txt.";
 
-static double parse_real(const char *opt, const char *v, double lo, double hi) {
-  char *end;
-  errno = 0;
-  double x = strtod(v, &end);
-  if (errno || *end || end == v || !(x >= lo && x <= hi))
-    at_fatal("stimuli: %s '%s' must be a number in [%g, %g]", opt, v, lo, hi);
-  return x;
-}
-
 int cmd_stimuli(int argc, char **argv) {
   const char *out = NULL;
   StimuliSpec s = {.seconds = 4, .rate = 22050};
@@ -38,8 +29,8 @@ int cmd_stimuli(int argc, char **argv) {
       return 0;
     } else if (!strcmp(a, "--quiet")) s.quiet = 1;
     else if (!has_value && a[0] == '-') at_fatal("stimuli: %s needs a value\n%s", a, k_usage);
-    else if (!strcmp(a, "--seconds")) s.seconds = parse_real(a, argv[++i], 0.1, 600);
-    else if (!strcmp(a, "--rate")) s.rate = parse_real(a, argv[++i], 8000, 96000);
+    else if (!strcmp(a, "--seconds")) s.seconds = cli_parse_real("stimuli", a, argv[++i], 0.1, 600);
+    else if (!strcmp(a, "--rate")) s.rate = cli_parse_real("stimuli", a, argv[++i], 8000, 96000);
     else if (!strcmp(a, "--soundfont")) s.soundfont = argv[++i];
     else if (a[0] == '-') at_fatal("stimuli: unknown option '%s'\n%s", a, k_usage);
     else if (!out) out = a;

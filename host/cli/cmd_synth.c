@@ -16,15 +16,6 @@ static const char *k_usage =
     "                     [--valid 400] [--test 400] [--seed 1] [--float32] [--patterns mixed|bands|rhythms|both]\n"
     "                     [--songs K] [--folds F] [--chunked]";
 
-static long parse_int(const char *opt, const char *v, long lo, long hi) {
-  char *end;
-  errno = 0;
-  long x = strtol(v, &end, 10);
-  if (errno || *end || end == v || x < lo || x > hi)
-    at_fatal("synth: %s '%s' must be an integer in [%ld, %ld]", opt, v, lo, hi);
-  return x;
-}
-
 int cmd_synth(int argc, char **argv) {
   const char *out = NULL;
   SynthSpec s = {.bins = 40, .frames = 80, .seed = 1, .feature_bytes = 2};
@@ -39,16 +30,16 @@ int cmd_synth(int argc, char **argv) {
     } else if (!strcmp(a, "--float32")) s.feature_bytes = 4;
     else if (!strcmp(a, "--chunked")) s.chunked = 1;
     else if (!has_value && a[0] == '-') at_fatal("synth: %s needs a value\n%s", a, k_usage);
-    else if (!strcmp(a, "--bins")) s.bins = (int)parse_int(a, argv[++i], 1, 100000);
-    else if (!strcmp(a, "--frames")) s.frames = (int)parse_int(a, argv[++i], 2, 10000000);
-    else if (!strcmp(a, "--tags")) tags = (int)parse_int(a, argv[++i], 1, 100000);
-    else if (!strcmp(a, "--classes")) classes = (int)parse_int(a, argv[++i], 2, 100000);
-    else if (!strcmp(a, "--train")) n_split[0] = parse_int(a, argv[++i], 1, 100000000);
-    else if (!strcmp(a, "--valid")) n_split[1] = parse_int(a, argv[++i], 1, 100000000);
-    else if (!strcmp(a, "--test")) n_split[2] = parse_int(a, argv[++i], 1, 100000000);
-    else if (!strcmp(a, "--seed")) s.seed = (uint64_t)parse_int(a, argv[++i], 0, 0x7fffffffffffffffL);
-    else if (!strcmp(a, "--songs")) s.examples_per_song = (int)parse_int(a, argv[++i], 1, 1000000);
-    else if (!strcmp(a, "--folds")) s.folds = (int)parse_int(a, argv[++i], 1, 1000);
+    else if (!strcmp(a, "--bins")) s.bins = (int)cli_parse_long("synth", a, argv[++i], 1, 100000);
+    else if (!strcmp(a, "--frames")) s.frames = (int)cli_parse_long("synth", a, argv[++i], 2, 10000000);
+    else if (!strcmp(a, "--tags")) tags = (int)cli_parse_long("synth", a, argv[++i], 1, 100000);
+    else if (!strcmp(a, "--classes")) classes = (int)cli_parse_long("synth", a, argv[++i], 2, 100000);
+    else if (!strcmp(a, "--train")) n_split[0] = cli_parse_long("synth", a, argv[++i], 1, 100000000);
+    else if (!strcmp(a, "--valid")) n_split[1] = cli_parse_long("synth", a, argv[++i], 1, 100000000);
+    else if (!strcmp(a, "--test")) n_split[2] = cli_parse_long("synth", a, argv[++i], 1, 100000000);
+    else if (!strcmp(a, "--seed")) s.seed = (uint64_t)cli_parse_long("synth", a, argv[++i], 0, 0x7fffffffffffffffL);
+    else if (!strcmp(a, "--songs")) s.examples_per_song = (int)cli_parse_long("synth", a, argv[++i], 1, 1000000);
+    else if (!strcmp(a, "--folds")) s.folds = (int)cli_parse_long("synth", a, argv[++i], 1, 1000);
     else if (!strcmp(a, "--patterns")) {
       const char *v = argv[++i];
       if (!strcmp(v, "mixed")) s.patterns = SYNTH_MIXED;
