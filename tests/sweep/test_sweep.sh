@@ -5,7 +5,8 @@
 # whose test result is gone, resuming an interrupted cell (equal to the
 # uninterrupted one), --jobs 2 giving the same numbers, --cell, --collect,
 # template mode, failed cells named with their logs, the Slurm job array
-# (--slurm --dry-run), a cell locked by another process, and bad configs.
+# (--slurm --dry-run), a cell locked by another process, bad configs, and a
+# tiny grid on the demo dataset (60 FluidSynth clips).
 # Under a minute on two cores.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
@@ -347,5 +348,33 @@ bad "syntax" "bad.ini:2: expected '[section]' or 'key = value'" $'[sweep]\nmodel
 fails "no such sweep config" "cannot read the sweep config" sweep "$work/nope.ini"
 fails "--only an unknown model" "--only: 'fcn9' not among the sweep's models (fcn3, pons_time)" sweep "$work/sweep.ini" --only fcn9
 fails "no auratag binary" "no auratag binary at '$work/nope'" env AURATAG="$work/nope" "$PY" scripts/sweep.py "$work/sweep.ini"
+
+# ---- the demo dataset at a tiny scale: 60 FluidSynth clips, the shipped demo
+# FCN-3 and FCN-4 experiments (configs/experiments/demo_fcn*.ini), 50 / 100 %
+# of the training split, 1 epoch
+if "$AT" demo-data "$work/demo" --clips 60 --seed 5 >"$work/demo.txt" 2>&1 &&
+  "$AT" prep configs/datasets/demo.ini --list "$work/demo/files.csv" --out "$work/demo/cache" >>"$work/demo.txt" 2>&1; then
+  cat >"$work/demo_sweep.ini" <<EOF
+[sweep]
+name = demo_tiny
+root = $work/demo_runs
+models = fcn3, fcn4
+fractions = 50, 100
+test = $work/demo/cache/test.h5
+epochs = 1
+experiment = $repo/configs/experiments/demo_{model}.ini
+[set]
+data.train = $work/demo/cache/train.h5
+data.valid = $work/demo/cache/valid.h5
+EOF
+  if sweep "$work/demo_sweep.ini" >"$work/demo_sweep.txt" 2>&1 &&
+    [ "$(($(wc -l <"$work/demo_runs/results.csv") - 1))" = 4 ]; then
+    pass "the demo dataset (60 clips): FCN-3 and FCN-4 x 50 / 100 %, 4 cells in results.csv"
+  else
+    failed "demo sweep: $(tail -5 "$work/demo_sweep.txt")"
+  fi
+else
+  failed "demo dataset for the sweep: $(tail -3 "$work/demo.txt")"
+fi
 
 exit $fail
