@@ -158,20 +158,6 @@ static void free_list(FileList *fl) {
   free(fl->resolved);
 }
 
-static void write_strings(hid_t file, const char *name, char *const *values, int n, const char *path) {
-  hid_t type = H5Tcopy(H5T_C_S1);
-  H5Tset_size(type, H5T_VARIABLE);
-  H5Tset_cset(type, H5T_CSET_UTF8);
-  hsize_t dims[1] = {(hsize_t)n};
-  hid_t space = H5Screate_simple(1, dims, NULL);
-  hid_t ds = H5Dcreate2(file, name, type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-  if (ds < 0 || H5Dwrite(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, values) < 0)
-    at_fatal("cannot write /%s to '%s'", name, path);
-  H5Dclose(ds);
-  H5Sclose(space);
-  H5Tclose(type);
-}
-
 /* a comma-separated list of layer names (caller frees) */
 static char *join_names(const Model *m, const int *idx, int n) {
   size_t size = 1;
@@ -308,7 +294,7 @@ int cmd_activations(int argc, char **argv) {
     h5_write_string_attr(ds, "shape", shape);
     H5Dclose(ds);
   }
-  write_strings(file, "paths", fl.listed, fl.n, a.out);
+  h5_write_strings(file, "paths", (const char *const *)fl.listed, fl.n, a.out);
   if (H5Fclose(file) < 0) at_fatal("cannot finish '%s' (is the disk full?)", tmp);
   h5_commit_file(tmp, a.out);
   at_temp_file_clear();

@@ -102,19 +102,6 @@ int cmd_eval(int argc, char **argv) {
   return 0;
 }
 
-static void write_strings(hid_t file, const char *name, char *const *values, int n) {
-  hid_t type = H5Tcopy(H5T_C_S1);
-  H5Tset_size(type, H5T_VARIABLE);
-  H5Tset_cset(type, H5T_CSET_UTF8);
-  hsize_t dims[1] = {(hsize_t)n};
-  hid_t space = H5Screate_simple(1, dims, NULL);
-  hid_t ds = H5Dcreate2(file, name, type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-  if (ds < 0 || H5Dwrite(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, values) < 0) at_fatal("cannot write /%s", name);
-  H5Dclose(ds);
-  H5Sclose(space);
-  H5Tclose(type);
-}
-
 int cmd_predict(int argc, char **argv) {
   EvalArgs a;
   parse(argc, argv, &a, "auratag predict WEIGHTS.h5|RUN_DIR CACHE.h5 -o PREDICTIONS.h5 [--crops K] [--batch B]");
@@ -133,15 +120,10 @@ int cmd_predict(int argc, char **argv) {
   h5_write_string_attr(file, "model", m->name);
   h5_write_string_attr(file, "cache", c->path);
   h5_write_string_attr(file, "activation", m->output == OUTPUT_SIGMOID ? "sigmoid" : "softmax");
-  hsize_t dims[2] = {(hsize_t)r->n, (hsize_t)r->n_tags};
-  hid_t space = H5Screate_simple(2, dims, NULL);
-  hid_t ds = H5Dcreate2(file, "probabilities", H5T_IEEE_F32LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-  if (ds < 0 || H5Dwrite(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, r->probs) < 0)
-    at_fatal("cannot write /probabilities (is the disk full?)");
-  H5Dclose(ds);
-  H5Sclose(space);
-  write_strings(file, "ids", c->ids, c->n);
-  write_strings(file, "tags", c->tags, c->n_tags);
+  const unsigned long long dims[2] = {(unsigned long long)r->n, (unsigned long long)r->n_tags};
+  h5_write_floats(file, "probabilities", r->probs, 2, dims, tmp);
+  h5_write_strings(file, "ids", (const char *const *)c->ids, c->n, tmp);
+  h5_write_strings(file, "tags", (const char *const *)c->tags, c->n_tags, tmp);
   if (H5Fclose(file) < 0) at_fatal("cannot finish '%s' (is the disk full?)", tmp);
   h5_commit_file(tmp, a.out);
   at_temp_file_clear();

@@ -92,6 +92,20 @@ void h5_write_floats(long long loc, const char *name, const float *data, int ndi
   if (st < 0) at_fatal("cannot write dataset '%s' to '%s' (is the disk full?)", name, path);
 }
 
+void h5_write_strings(long long loc, const char *name, const char *const *values, int n, const char *path) {
+  hid_t type = H5Tcopy(H5T_C_S1);
+  H5Tset_size(type, H5T_VARIABLE);
+  H5Tset_cset(type, H5T_CSET_UTF8);
+  hsize_t dims[1] = {(hsize_t)n};
+  hid_t space = H5Screate_simple(1, dims, NULL);
+  hid_t ds = H5Dcreate2((hid_t)loc, name, type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  herr_t st = ds >= 0 ? H5Dwrite(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, values) : -1;
+  if (ds >= 0) H5Dclose(ds);
+  H5Sclose(space);
+  H5Tclose(type);
+  if (st < 0) at_fatal("cannot write dataset '%s' to '%s' (is the disk full?)", name, path);
+}
+
 void h5_write_int_attr(long long loc, const char *name, int v) {
   write_scalar_attr(loc, name, H5T_STD_I32LE, H5T_NATIVE_INT, &v);
 }

@@ -13,6 +13,8 @@ void h5_write_long_attr(long long loc, const char *name, long v);
 /* A float32 dataset (intermediate groups created); stops naming path on failure. */
 void h5_write_floats(long long loc, const char *name, const float *data, int ndim, const unsigned long long *dims,
                      const char *path);
+/* A 1-D dataset of n UTF-8 variable-length strings; stops naming path on failure. */
+void h5_write_strings(long long loc, const char *name, const char *const *values, int n, const char *path);
 /* fsync + rename a file written under a temporary name: a crash leaves the old file intact. */
 void h5_commit_file(const char *tmp_path, const char *path);
 
