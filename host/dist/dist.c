@@ -248,12 +248,11 @@ void dist_allreduce_sum(const Backend *be, float *buf, size_t n, const char *wha
   free(host);
 }
 
-double dist_sum_double(double v, const char *what, long step) {
-  if (!g_mpi) return v;
+void dist_sum_doubles(double *v, int n, const char *what, long step) {
+  if (!g_mpi) return;
   MPI_Request req;
-  check(MPI_Iallreduce(MPI_IN_PLACE, &v, 1, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD, &req), "MPI_Iallreduce");
+  check(MPI_Iallreduce(MPI_IN_PLACE, v, n, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD, &req), "MPI_Iallreduce");
   wait_collective(&req, what, step);
-  return v;
 }
 
 void dist_broadcast_bytes(void *buf, size_t bytes, const char *what) {
@@ -300,10 +299,7 @@ void dist_finalize(void) {}
 void dist_allreduce_sum(const Backend *be, float *buf, size_t n, const char *what, long step) {
   (void)be, (void)buf, (void)n, (void)what, (void)step;
 }
-double dist_sum_double(double v, const char *what, long step) {
-  (void)what, (void)step;
-  return v;
-}
+void dist_sum_doubles(double *v, int n, const char *what, long step) { (void)v, (void)n, (void)what, (void)step; }
 void dist_broadcast_bytes(void *buf, size_t bytes, const char *what) { (void)buf, (void)bytes, (void)what; }
 void dist_check_same(const char *what, const void *data, size_t bytes) { (void)what, (void)data, (void)bytes; }
 

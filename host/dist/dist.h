@@ -35,8 +35,8 @@ void dist_set_timeout(double seconds);
  * collective (NCCL on the CUDA backend where registered, else MPI on host
  * memory). what and step name it in timeout messages. */
 void dist_allreduce_sum(const Backend *be, float *buf, size_t n, const char *what, long step);
-/* Sum of one double over the ranks. */
-double dist_sum_double(double v, const char *what, long step);
+/* In-place sums over the ranks of n doubles (one collective). */
+void dist_sum_doubles(double *v, int n, const char *what, long step);
 
 /* Stops the job when the ranks disagree on something that must be the same
  * everywhere (the experiment config, the auratag binary), naming the ranks. */

@@ -140,7 +140,7 @@ float deconv_feature(Deconvnet *d, int k, int top_n, float *out_host) {
   for (int i = d->target; i != AT_INPUT; i = m->layers[i].inputs[0]) {
     const Layer *L = &m->layers[i];
     at_backend_set_layer(L->name);
-    const size_t in_count = at_dims_count(L->in), out_count = at_dims_count(L->out);
+    const size_t out_count = at_dims_count(L->out);
     switch (L->type) {
       case LAYER_MAXPOOL: {
         PoolShape s = model_pool_shape(L, 1);
@@ -162,7 +162,6 @@ float deconv_feature(Deconvnet *d, int k, int top_n, float *out_host) {
         continue; /* identity */
       default: AT_ASSERT(0);
     }
-    (void)in_count;
     float *t = sig;
     sig = below;
     below = t;

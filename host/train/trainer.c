@@ -342,11 +342,12 @@ static double parts_step(Trainer *t, int slot, double *rows_total) {
     be->add(t->accum, t->accum, m->grads, m->n_weights);
   }
   dist_allreduce_sum(be, t->accum, m->n_weights, "gradient", t->st.step);
-  *rows_total = dist_sum_double(b->n, "batch rows", t->st.step);
-  loss_sum = dist_sum_double(loss_sum, "loss", t->st.step);
+  double sums[2] = {loss_sum, (double)b->n}; /* one collective for both */
+  dist_sum_doubles(sums, 2, "loss", t->st.step);
+  *rows_total = sums[1];
   be->copy(m->grads, t->accum, sizeof(float) * m->n_weights);
   be->scale(m->grads, m->n_weights, (float)(1.0 / *rows_total));
-  return loss_sum / *rows_total;
+  return sums[0] / *rows_total;
 }
 
 /* One optimizer step on the batch staged in `slot`; returns 0 if the run
