@@ -92,13 +92,7 @@ static CompareResult compare_front_ends(const Backend *gpu, Tally *t) {
     const double err = diff / fmax(scale, 1e-30);
     char what[160];
     snprintf(what, sizeof what, "front end %s%s", dc->name, feature_maker_on_gpu(dev) ? "" : " (no GPU front end!)");
-    r.checks++;
-    if (!(err <= 1e-4) || !feature_maker_on_gpu(dev)) r.failed++;
-    if (!(err <= r.worst)) {
-      r.worst = err;
-      snprintf(r.worst_what, sizeof r.worst_what, "%s", what);
-    }
-    sink(what, feature_maker_on_gpu(dev) ? err : INFINITY, 1e-4, t);
+    compare_record(&r, what, feature_maker_on_gpu(dev) ? err : INFINITY, 1e-4, sink, t);
     feature_maker_free(cpu);
     feature_maker_free(dev);
     free(a);

@@ -54,15 +54,18 @@ static void pair_free(Ctx *c, Pair *p) {
   p->r = p->d = NULL;
 }
 
-static void record(Ctx *c, const char *what, double err, double tol) {
-  c->r.checks++;
-  int ok = err <= tol; /* NaN fails */
-  if (!ok) c->r.failed++;
-  if (!(err <= c->r.worst)) {
-    c->r.worst = err;
-    snprintf(c->r.worst_what, sizeof c->r.worst_what, "%s", what);
+void compare_record(CompareResult *r, const char *what, double err, double tol, CompareSink sink, void *ctx) {
+  r->checks++;
+  if (!(err <= tol)) r->failed++; /* NaN fails */
+  if (!(err <= r->worst)) {
+    r->worst = err;
+    snprintf(r->worst_what, sizeof r->worst_what, "%s", what);
   }
-  if (c->sink) c->sink(what, err, tol, c->sink_ctx);
+  if (sink) sink(what, err, tol, ctx);
+}
+
+static void record(Ctx *c, const char *what, double err, double tol) {
+  compare_record(&c->r, what, err, tol, c->sink, c->sink_ctx);
 }
 
 static double scaled_error(const float *got, const float *want, size_t n) {

@@ -36,6 +36,10 @@ CompareResult backend_compare_training(const Backend *ref, const Backend *dev, c
                                        const char *const *overrides, int n_overrides, int batch, int steps,
                                        double tol, CompareSink sink, void *ctx, double *ms_per_step);
 
+/* Counts one comparison into r (failed unless err <= tol; NaN fails), keeps
+ * the worst, and tells the sink (may be NULL). */
+void compare_record(CompareResult *r, const char *what, double err, double tol, CompareSink sink, void *ctx);
+
 /* A sink that prints one line per comparison to the FILE* in ctx. */
 void compare_print_sink(const char *what, double err, double tol, void *ctx);
 
