@@ -14,12 +14,12 @@
 #include <unistd.h>
 
 #include "core/error.h"
-#include "core/rng.h"
-#include "dist/dist.h"
 #include "core/files.h"
+#include "core/rng.h"
 #include "data/cache.h"
 #include "data/front_end.h"
 #include "data/loader.h"
+#include "dist/dist.h"
 #include "io/weights_h5.h"
 #include "train/checkpoint.h"
 #include "train/evaluate.h"
@@ -203,13 +203,16 @@ static void average_state(Trainer *t) {
   t->be->scale(t->m->state, t->m->n_state, 1.0f / (float)t->ranks);
 }
 
-/* Every rank takes part (the statistics); rank 0 writes. */
+/* Rank 0 writes; the statistics must have been averaged (average_state). */
 static void save_checkpoint(Trainer *t, const char *path) {
-  average_state(t);
   if (t->rank == 0) checkpoint_save(path, t->m, t->opt, &t->st, t->e->text, t->front_end);
 }
 
-static void save_last(Trainer *t) { save_checkpoint(t, t->last_path); }
+/* A checkpoint inside an epoch: every rank takes part (the statistics). */
+static void save_last(Trainer *t) {
+  average_state(t);
+  save_checkpoint(t, t->last_path);
+}
 
 static EvalOptions eval_options(Trainer *t, const int32_t *subset, int n_subset) {
   const DataConfig *d = &t->e->data;
@@ -265,8 +268,9 @@ static void end_epoch(Trainer *t, double epoch_seconds) {
   st->epoch_loss_sum = 0;
   st->epoch_rows = 0;
   if (st->epoch >= tc->epochs) st->finished = 1;
+  /* the statistics were averaged before the validation above */
   if (improved) save_checkpoint(t, t->best_path);
-  save_last(t);
+  save_checkpoint(t, t->last_path);
 }
 
 /* Copies a loader batch into staging slot `slot` and starts its upload. */
