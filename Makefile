@@ -102,7 +102,7 @@ $(BUILD)/tests/cuda/test_kernels_%: tests/cuda/test_kernels_%.c tests/cuda/kerne
 	$(CC) $(CFLAGS) -Itests -Ikernels -o $@ $< $(EXTRA_OBJ) $(EMU_LIB) $(LIB) $(LDLIBS) -lstdc++
 
 
-.PHONY: all test asan bench check clean demo deps fuzz fuzz-build
+.PHONY: all test unit asan bench check clean demo deps fuzz fuzz-build
 all: auratag
 
 $(BUILD)/host/dist/dist.o: CFLAGS += $(MPI_CFLAGS)
@@ -202,6 +202,12 @@ $(BUILD)/tests/%: tests/%.c $(LIB)
 
 test: $(BUILD)/auratag $(TEST_BIN) $(CUDA_TEST_BIN)
 	AURATAG_BUILD=$(BUILD) bash tests/run_tests.sh
+
+# The fast edit-test loop: the C unit tests and the emulated-kernel and CUDA
+# backend tests only (about 30 s on two cores once built). A subset of the
+# whole suite: `tests/run_tests.sh PATTERN` runs the tests whose name matches.
+unit: $(TEST_BIN) $(filter-out %/auratag_emu,$(CUDA_TEST_BIN))
+	AURATAG_BUILD=$(BUILD) bash tests/run_tests.sh --unit
 
 # Everything again under AddressSanitizer + UBSan (the PyTorch oracle runs its
 # small cases there; the full-size FCN-4 comparison runs in `make test`).

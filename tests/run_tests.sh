@@ -1,8 +1,28 @@
 #!/usr/bin/env bash
-# Every test: the C unit tests (build/tests/test_*), the command line, the
-# PyTorch oracle, the metrics against scikit-learn, and training end to end. AURATAG_BUILD picks the build folder (build, build-asan);
-# AURATAG_QUICK=1 skips the slowest oracle case. Exit status 1 on any failure.
+# Every test: the C unit tests (build/tests/test_*), the emulated kernels and
+# CUDA backend, the command line, the PyTorch oracle, the metrics against
+# scikit-learn, training end to end, and the rest below. AURATAG_BUILD picks
+# the build folder (build, build-asan); AURATAG_QUICK=1 skips the slowest
+# oracle case. Exit status 1 on any failure, 2 when PATTERN matches nothing.
+#
+#   tests/run_tests.sh             every test
+#   tests/run_tests.sh PATTERN     only the tests whose name matches PATTERN
+#                                  (an extended regular expression, case-insensitive:
+#                                  `tests/run_tests.sh 'test_ops|oracle'`)
+#   tests/run_tests.sh --unit      the C unit tests and the emulated-kernel tests
+#                                  only (`make unit`: the fast edit-test loop)
+#   tests/run_tests.sh --list      the tests' names
 set -u
+pattern=
+unit_only=0
+list_only=0
+case "${1:-}" in
+  --unit) unit_only=1 ;;
+  --list) list_only=1 ;;
+  -h | --help) sed -n '2,/^set -u/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+  "") ;;
+  *) pattern=$1 ;;
+esac
 BUILD=${AURATAG_BUILD:-build}
 export AURATAG_BUILD=$BUILD
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2} OMP_WAIT_POLICY=passive
@@ -11,14 +31,23 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$(pwd)/tests/lsan.supp:print_suppressions=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 failed=()
+ran=0
 run() {
   local name=$1
   shift
+  if [ -n "$pattern" ] && ! grep -qiE -- "$pattern" <<<"$name"; then return 0; fi
+  if [ $list_only = 1 ]; then echo "$name"; return 0; fi
+  ran=$((ran + 1))
   local t0=$SECONDS
   echo "=== $name"
   if "$@"; then echo "=== ok: $name ($((SECONDS - t0)) s)"; else echo "=== FAILED: $name"; failed+=("$name"); fi
 }
 for t in "$BUILD"/tests/test_* "$BUILD"/tests/cuda/test_*; do [ -x "$t" ] && [ -f "$t" ] && run "$(basename "$t")" "$t"; done
+if [ $unit_only = 1 ]; then
+  [ ${#failed[@]} -eq 0 ] || { echo "FAILED (${BUILD}): ${failed[*]}"; exit 1; }
+  echo "unit tests passed (${BUILD}): $ran"
+  exit 0
+fi
 run "command line" bash tests/cli/test_cli.sh
 run "GPU path from the command line (selftest, emulated CUDA training)" bash tests/cuda/test_cuda_cli.sh
 run "kernels do not spill registers (ptxas)" bash tests/cuda/check_ptxas.sh
@@ -33,8 +62,13 @@ run "prep and tag" bash tests/audio/test_prep.sh
 run "auralisation" bash tests/explain/test_auralise.sh
 run "analysis stimuli" bash tests/explain/test_stimuli.sh
 run "front end vs librosa" bash -c 'py=$(bash scripts/test-venv.sh) || { echo "cannot set up the librosa environment (scripts/test-venv.sh)"; exit 1; }; "$py" tests/audio/librosa_check.py'
+[ $list_only = 1 ] && exit 0
+if [ $ran -eq 0 ]; then
+  echo "no test matches '$pattern' (tests/run_tests.sh --list shows their names)" >&2
+  exit 2
+fi
 if [ ${#failed[@]} -ne 0 ]; then
   echo "FAILED (${BUILD}): ${failed[*]}"
   exit 1
 fi
-echo "all tests passed (${BUILD})"
+if [ -n "$pattern" ]; then echo "$ran matching tests passed (${BUILD})"; else echo "all tests passed (${BUILD})"; fi
