@@ -437,6 +437,127 @@ static void final_results(Trainer *t) {
   printf("results: %s\n", path);
 }
 
+/* Run folder paths, and the checks every rank makes before it touches them:
+ * the same binary and experiment everywhere, no run already in the folder. */
+static void open_run_folder(Trainer *t, Experiment *e, const char *resume_dir, char *config_path, size_t config_size,
+                            char *log_path, size_t log_size) {
+  const TrainConfig *tc = &e->train;
+  if (resume_dir) snprintf(t->dir, sizeof t->dir, "%s", resume_dir);
+  else snprintf(t->dir, sizeof t->dir, "%s/%s", tc->root, tc->run);
+  snprintf(t->last_path, sizeof t->last_path, "%s/last.h5", t->dir);
+  snprintf(t->best_path, sizeof t->best_path, "%s/best.h5", t->dir);
+  snprintf(config_path, config_size, "%s/config.ini", t->dir);
+  snprintf(log_path, log_size, "%s/log.jsonl", t->dir);
+  /* data parallelism: every rank runs the same binary and experiment; rank
+   * 0 alone writes the run folder, the others print nothing on stdout */
+  t->rank = dist_rank();
+  t->ranks = dist_size();
+  dist_set_timeout(tc->collective_timeout);
+  dist_check_same_binary();
+  dist_check_same("experiment config (--set options included)", e->text, strlen(e->text));
+  if (t->rank == 0 && !resume_dir && (file_exists(t->last_path) || file_exists(config_path)))
+    at_fatal("run folder '%s' already holds a run; continue it with `auratag train --resume %s`, "
+             "or start another with --set train.run=NEW_NAME", t->dir, t->dir);
+  if (t->rank != 0 && !freopen("/dev/null", "w", stdout)) at_fatal("cannot silence rank %d's output", t->rank);
+}
+
+/* Weights (seeded, or the checkpoint's when resuming), optimizer and the
+ * state of the schedule. */
+static void setup_model_and_optimizer(Trainer *t, const char *resume_dir) {
+  const TrainConfig *tc = &t->e->train;
+  model_allocate(t->m, t->be, tc->batch);
+  model_init_weights(t->m, tc->seed);
+  t->opt = optimizer_create(t->be, (OptimizerKind)tc->optimizer, t->m->n_weights);
+  t->opt->sgd = (SgdConfig){.lr = (float)tc->lr, .momentum = (float)tc->momentum, .weight_decay = (float)tc->weight_decay,
+                            .nesterov = tc->nesterov};
+  t->opt->adam = (AdamConfig){.lr = (float)tc->lr, .beta1 = (float)tc->beta1, .beta2 = (float)tc->beta2,
+                              .eps = (float)tc->eps, .weight_decay = (float)tc->weight_decay};
+  t->st.lr = tc->lr;
+  t->st.best_metric = NAN;
+  t->st.pons_best_loss = INFINITY;
+  t->st.best_epoch = -1;
+  open_data(t);
+  if (!resume_dir) return;
+  if (!file_exists(t->last_path)) at_fatal("'%s' has no last.h5 checkpoint to resume from", t->dir);
+  checkpoint_load(t->last_path, t->m, t->opt, &t->st);
+  if (t->st.ranks != t->ranks)
+    at_fatal("'%s' was trained by %ld process(es); resume it with as many (mpirun -np %ld): the batch slices, "
+             "dropout streams and statistics depend on it", t->dir, t->st.ranks, t->st.ranks);
+  printf("resuming %s at epoch %ld, batch %ld (step %ld)\n", t->dir, t->st.epoch + 1, t->st.cursor, t->st.step);
+}
+
+/* The loader over this rank's share of the training set, staging buffers. */
+static long setup_loader(Trainer *t) {
+  const TrainConfig *tc = &t->e->train;
+  const DataConfig *d = &t->e->data;
+  LoaderConfig lc = {.batch = tc->batch, .crop_frames = d->crop, .train = 1, .crops_per_example = 1,
+                     .threads = d->threads, .prefetch = d->prefetch, .seed = tc->seed, .subset = t->train_subset,
+                     .n_subset = t->train_subset ? t->n_train : 0, .shard = t->rank, .shards = t->ranks};
+  t->loader = loader_create(t->train_cache, &lc);
+  staging_alloc(t, tc->batch);
+  if (tc->micro_batches > 1 || t->ranks > 1) t->accum = t->be->alloc(sizeof(float) * t->m->n_weights);
+  t->state_backup = t->be->alloc(sizeof(float) * (t->m->n_state + 1));
+  return loader_batches_per_epoch(t->loader);
+}
+
+/* One epoch from the resume position; returns 0 when training must stop
+ * (a NaN stop, or max_steps reached: st.finished = -1). */
+static int run_epoch(Trainer *t, long batches) {
+  const TrainConfig *tc = &t->e->train;
+  loader_seek(t->loader, t->st.epoch, t->st.cursor);
+  char label[64];
+  snprintf(label, sizeof label, "epoch %ld/%d", t->st.epoch + 1, tc->epochs);
+  Progress bar;
+  progress_begin(&bar, stdout, label, batches, t->st.cursor, tc->log_every);
+  double epoch_start = at_now_seconds(), last = epoch_start;
+  /* one batch ahead: batch k+1 is copied and uploaded while step k
+   * computes (the position that resumes is st.cursor, not the loader's) */
+  int slot = 0;
+  const Batch *next = loader_next(t->loader);
+  if (next) stage_batch(t, slot, next);
+  while (next) {
+    const int rows = t->staged[slot].n;
+    next = loader_next(t->loader);
+    if (next) stage_batch(t, slot ^ 1, next);
+    double loss, norm;
+    if (!train_step(t, slot, &loss, &norm)) return 0;
+    slot ^= 1;
+    double now = at_now_seconds();
+    double rate = rows / fmax(now - last, 1e-9);
+    last = now;
+    log_step(t, loss, norm, rate);
+    char extra[64];
+    snprintf(extra, sizeof extra, "loss %.4f", loss);
+    progress_update(&bar, t->st.cursor, rate, "samples", extra);
+    if (tc->checkpoint_every && t->st.step % tc->checkpoint_every == 0) save_last(t);
+    if (tc->max_steps && t->st.step >= tc->max_steps) {
+      save_last(t);
+      progress_end(&bar);
+      printf("stopped after max_steps = %ld; continue with `auratag train --resume %s`\n", tc->max_steps, t->dir);
+      t->st.finished = -1; /* interrupted on purpose, not an error */
+      return 0;
+    }
+  }
+  progress_end(&bar);
+  end_epoch(t, at_now_seconds() - epoch_start);
+  return 1;
+}
+
+static void trainer_release(Trainer *t) {
+  fclose(t->log);
+  staging_free(t);
+  if (t->accum) t->be->release(t->accum);
+  t->be->release(t->state_backup);
+  loader_free(t->loader);
+  optimizer_free(t->opt);
+  cache_close(t->train_cache);
+  if (t->valid_cache) cache_close(t->valid_cache);
+  if (t->test_cache) cache_close(t->test_cache);
+  free(t->train_subset);
+  free(t->valid_subset);
+  free(t->test_subset);
+}
+
 int train_run(Experiment *e, const char *resume_dir) {
   Trainer t = {0};
   t.e = e;
@@ -444,46 +565,10 @@ int train_run(Experiment *e, const char *resume_dir) {
   const TrainConfig *tc = &e->train;
   experiment_apply_device(e);
   t.be = at_backend_selected();
-  if (resume_dir) snprintf(t.dir, sizeof t.dir, "%s", resume_dir);
-  else snprintf(t.dir, sizeof t.dir, "%s/%s", tc->root, tc->run);
-  snprintf(t.last_path, sizeof t.last_path, "%s/last.h5", t.dir);
-  snprintf(t.best_path, sizeof t.best_path, "%s/best.h5", t.dir);
   char config_path[4500], log_path[4500];
-  snprintf(config_path, sizeof config_path, "%s/config.ini", t.dir);
-  snprintf(log_path, sizeof log_path, "%s/log.jsonl", t.dir);
-  /* data parallelism: every rank runs the same binary and experiment; rank
-   * 0 alone writes the run folder, the others print nothing on stdout */
-  t.rank = dist_rank();
-  t.ranks = dist_size();
-  dist_set_timeout(tc->collective_timeout);
-  dist_check_same_binary();
-  dist_check_same("experiment config (--set options included)", e->text, strlen(e->text));
-  if (t.rank == 0 && !resume_dir && (file_exists(t.last_path) || file_exists(config_path)))
-    at_fatal("run folder '%s' already holds a run; continue it with `auratag train --resume %s`, "
-             "or start another with --set train.run=NEW_NAME", t.dir, t.dir);
-  if (t.rank != 0 && !freopen("/dev/null", "w", stdout)) at_fatal("cannot silence rank %d's output", t.rank);
-
-  model_allocate(t.m, t.be, tc->batch);
-  model_init_weights(t.m, tc->seed);
-  t.opt = optimizer_create(t.be, (OptimizerKind)tc->optimizer, t.m->n_weights);
-  t.opt->sgd = (SgdConfig){.lr = (float)tc->lr, .momentum = (float)tc->momentum, .weight_decay = (float)tc->weight_decay,
-                           .nesterov = tc->nesterov};
-  t.opt->adam = (AdamConfig){.lr = (float)tc->lr, .beta1 = (float)tc->beta1, .beta2 = (float)tc->beta2,
-                             .eps = (float)tc->eps, .weight_decay = (float)tc->weight_decay};
-  t.st.lr = tc->lr;
-  t.st.best_metric = NAN;
-  t.st.pons_best_loss = INFINITY;
-  t.st.best_epoch = -1;
-  open_data(&t);
-
-  if (resume_dir) {
-    if (!file_exists(t.last_path)) at_fatal("'%s' has no last.h5 checkpoint to resume from", t.dir);
-    checkpoint_load(t.last_path, t.m, t.opt, &t.st);
-    if (t.st.ranks != t.ranks)
-      at_fatal("'%s' was trained by %ld process(es); resume it with as many (mpirun -np %ld): the batch slices, "
-               "dropout streams and statistics depend on it", t.dir, t.st.ranks, t.st.ranks);
-    printf("resuming %s at epoch %ld, batch %ld (step %ld)\n", t.dir, t.st.epoch + 1, t.st.cursor, t.st.step);
-  } else if (t.rank == 0) {
+  open_run_folder(&t, e, resume_dir, config_path, sizeof config_path, log_path, sizeof log_path);
+  setup_model_and_optimizer(&t, resume_dir);
+  if (!resume_dir && t.rank == 0) {
     at_make_dirs(t.dir);
     at_write_text_file(config_path, e->text);
   }
@@ -492,61 +577,13 @@ int train_run(Experiment *e, const char *resume_dir) {
   if (!t.log) at_fatal("cannot open the run log '%s': %s", log_path, strerror(errno));
   log_event(&t, resume_dir ? "resume" : "start", t.dir);
 
-  const DataConfig *d = &e->data;
-  LoaderConfig lc = {.batch = tc->batch, .crop_frames = d->crop, .train = 1, .crops_per_example = 1,
-                     .threads = d->threads, .prefetch = d->prefetch, .seed = tc->seed, .subset = t.train_subset,
-                     .n_subset = t.train_subset ? t.n_train : 0, .shard = t.rank, .shards = t.ranks};
-  t.loader = loader_create(t.train_cache, &lc);
-  const long batches = loader_batches_per_epoch(t.loader);
-  staging_alloc(&t, tc->batch);
-  if (tc->micro_batches > 1 || t.ranks > 1) t.accum = t.be->alloc(sizeof(float) * t.m->n_weights);
-  t.state_backup = t.be->alloc(sizeof(float) * (t.m->n_state + 1));
-
+  const long batches = setup_loader(&t);
   printf("training %s (%zu parameters) on %d examples, %ld batches of %d per epoch, %d epochs -> %s\n", t.m->name,
          t.m->n_weights, t.n_train, batches, tc->batch, tc->epochs, t.dir);
   printf("backend: %s\n", strcmp(t.be->name, "cuda") ? "cpu" : at_backend_cuda_description());
   if (t.ranks > 1 || tc->micro_batches > 1)
     printf("data parallel: %d rank(s) x %d micro-batch(es) per batch of %d\n", t.ranks, tc->micro_batches, tc->batch);
-  int ok = 1;
-  while (ok && !t.st.finished) {
-    loader_seek(t.loader, t.st.epoch, t.st.cursor);
-    char label[64];
-    snprintf(label, sizeof label, "epoch %ld/%d", t.st.epoch + 1, tc->epochs);
-    Progress bar;
-    progress_begin(&bar, stdout, label, batches, t.st.cursor, tc->log_every);
-    double epoch_start = at_now_seconds(), last = epoch_start;
-    /* one batch ahead: batch k+1 is copied and uploaded while step k
-     * computes (the position that resumes is st.cursor, not the loader's) */
-    int slot = 0;
-    const Batch *next = loader_next(t.loader);
-    if (next) stage_batch(&t, slot, next);
-    while (ok && next) {
-      const int rows = t.staged[slot].n;
-      next = loader_next(t.loader);
-      if (next) stage_batch(&t, slot ^ 1, next);
-      double loss, norm;
-      ok = train_step(&t, slot, &loss, &norm);
-      slot ^= 1;
-      if (!ok) break;
-      double now = at_now_seconds();
-      double rate = rows / fmax(now - last, 1e-9);
-      last = now;
-      log_step(&t, loss, norm, rate);
-      char extra[64];
-      snprintf(extra, sizeof extra, "loss %.4f", loss);
-      progress_update(&bar, t.st.cursor, rate, "samples", extra);
-      if (tc->checkpoint_every && t.st.step % tc->checkpoint_every == 0) save_last(&t);
-      if (tc->max_steps && t.st.step >= tc->max_steps) {
-        save_last(&t);
-        progress_end(&bar);
-        printf("stopped after max_steps = %ld; continue with `auratag train --resume %s`\n", tc->max_steps, t.dir);
-        ok = 0;
-        t.st.finished = -1; /* interrupted on purpose, not an error */
-      }
-    }
-    if (!ok) break;
-    progress_end(&bar);
-    end_epoch(&t, at_now_seconds() - epoch_start);
+  while (!t.st.finished && run_epoch(&t, batches)) {
   }
   int status = 0;
   if (t.st.finished == 1) {
@@ -555,17 +592,6 @@ int train_run(Experiment *e, const char *resume_dir) {
   } else if (t.st.finished != -1) {
     status = 1;
   }
-  fclose(t.log);
-  staging_free(&t);
-  if (t.accum) t.be->release(t.accum);
-  t.be->release(t.state_backup);
-  loader_free(t.loader);
-  optimizer_free(t.opt);
-  cache_close(t.train_cache);
-  if (t.valid_cache) cache_close(t.valid_cache);
-  if (t.test_cache) cache_close(t.test_cache);
-  free(t.train_subset);
-  free(t.valid_subset);
-  free(t.test_subset);
+  trainer_release(&t);
   return status;
 }
