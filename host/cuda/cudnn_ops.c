@@ -126,16 +126,9 @@ static void no_algorithm(const ConvShape *s, const char *direction) {
            g.opt.workspace_limit / 1048576.0);
 }
 
-static ConvPlan *plan_for(const ConvShape *s, const float *x, const float *w, float *scratch_y) {
-  for (int i = 0; i < g.n_plans; i++)
-    if (memcmp(&g.plans[i].key, s, sizeof *s) == 0) return &g.plans[i];
-  if (g.n_plans == g.cap_plans) {
-    g.cap_plans = g.cap_plans ? 2 * g.cap_plans : 16;
-    g.plans = at_realloc(g.plans, sizeof *g.plans * (size_t)g.cap_plans, "cuDNN convolution plans");
-  }
-  ConvPlan *p = &g.plans[g.n_plans];
-  memset(p, 0, sizeof *p);
-  p->key = *s;
+/* The descriptors of a convolution shape; checks that cuDNN's output shape
+ * is auratag's. */
+static void describe_plan(ConvPlan *p, const ConvShape *s) {
   CUDNN_CHECK(cudnnCreateTensorDescriptor(&p->x), "creating a tensor descriptor");
   CUDNN_CHECK(cudnnCreateTensorDescriptor(&p->y), "creating a tensor descriptor");
   CUDNN_CHECK(cudnnCreateFilterDescriptor(&p->w), "creating a filter descriptor");
@@ -160,10 +153,23 @@ static ConvPlan *plan_for(const ConvShape *s, const float *x, const float *w, fl
     at_fatal("internal: cuDNN computes output %dx%dx%dx%d for %s, auratag %dx%dx%dx%d", n, c, h, wd, shape, s->n,
              s->c_out, s->h_out, s->w_out);
   }
+}
+
+/* Candidate algorithms of the three directions, best first: timed on the
+ * real buffers (train.cudnn_benchmark) or from cuDNN's heuristics. */
+typedef struct AlgoCandidates {
   cudnnConvolutionFwdAlgoPerf_t fp[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
   cudnnConvolutionBwdDataAlgoPerf_t dp[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
   cudnnConvolutionBwdFilterAlgoPerf_t wp[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
-  int nf = 0, nd = 0, nw = 0, k;
+  int nf, nd, nw;
+} AlgoCandidates;
+
+static void rank_algorithms(ConvPlan *p, const ConvShape *s, const float *x, const float *w, float *scratch_y,
+                            AlgoCandidates *a) {
+  cudnnConvolutionFwdAlgoPerf_t *fp = a->fp;
+  cudnnConvolutionBwdDataAlgoPerf_t *dp = a->dp;
+  cudnnConvolutionBwdFilterAlgoPerf_t *wp = a->wp;
+  int nf = 0, nd = 0, nw = 0;
   if (g.opt.benchmark) {
     /* real runs on scratch buffers of the true size, once per shape */
     size_t xb = sizeof(float) * (size_t)s->n * s->c_in * s->h_in * s->w_in;
@@ -196,6 +202,18 @@ static ConvPlan *plan_for(const ConvShape *s, const float *x, const float *w, fl
                                                               CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &nw, wp),
                 "choosing a backward-filter convolution algorithm");
   }
+  a->nf = nf;
+  a->nd = nd;
+  a->nw = nw;
+}
+
+/* The first usable algorithm of each direction and its workspace size. */
+static void pick_algorithms(ConvPlan *p, const ConvShape *s, AlgoCandidates *a) {
+  cudnnConvolutionFwdAlgoPerf_t *fp = a->fp;
+  cudnnConvolutionBwdDataAlgoPerf_t *dp = a->dp;
+  cudnnConvolutionBwdFilterAlgoPerf_t *wp = a->wp;
+  const int nf = a->nf, nd = a->nd, nw = a->nw;
+  int k;
   PICK(fp, nf, k);
   if (k < 0) no_algorithm(s, "forward");
   p->fwd = fp[k].algo;
@@ -215,6 +233,22 @@ static ConvPlan *plan_for(const ConvShape *s, const float *x, const float *w, fl
   CUDNN_CHECK(cudnnGetConvolutionBackwardFilterWorkspaceSize(g.h, p->x, p->y, p->conv, p->w, p->bwd_filter,
                                                              &p->ws_filter),
               "sizing the backward-filter workspace");
+}
+
+static ConvPlan *plan_for(const ConvShape *s, const float *x, const float *w, float *scratch_y) {
+  for (int i = 0; i < g.n_plans; i++)
+    if (memcmp(&g.plans[i].key, s, sizeof *s) == 0) return &g.plans[i];
+  if (g.n_plans == g.cap_plans) {
+    g.cap_plans = g.cap_plans ? 2 * g.cap_plans : 16;
+    g.plans = at_realloc(g.plans, sizeof *g.plans * (size_t)g.cap_plans, "cuDNN convolution plans");
+  }
+  ConvPlan *p = &g.plans[g.n_plans];
+  memset(p, 0, sizeof *p);
+  p->key = *s;
+  describe_plan(p, s);
+  AlgoCandidates candidates;
+  rank_algorithms(p, s, x, w, scratch_y, &candidates);
+  pick_algorithms(p, s, &candidates);
   g.n_plans++;
   return p;
 }
