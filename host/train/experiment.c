@@ -90,6 +90,18 @@ static void read_data(IniFile *ini, DataConfig *d) {
     ini_fail(s, ini_entry(s, "valid_fold"), "needs 'fold' (the test fold) to be set too");
 }
 
+/* A run name is one folder under the runs root: a single, ordinary path
+ * component, so that a run can never write beside or above its folder. */
+static void check_run_name(IniSection *s, const char *run) {
+  const IniEntry *e = ini_entry(s, "run");
+  if (!*run || !strcmp(run, ".") || !strcmp(run, ".."))
+    ini_fail(s, e, "'%s' is not a run name: a run is a folder of its own under the runs root", run);
+  if (strlen(run) > 255) ini_fail(s, e, "a run name is a folder name of at most 255 bytes (this one has %zu)", strlen(run));
+  for (const char *c = run; *c; c++)
+    if (*c == '/' || *c == ' ' || (unsigned char)*c < 0x20)
+      ini_fail(s, e, "a run name is a folder name: no '/', spaces or control characters");
+}
+
 static void read_train(IniFile *ini, TrainConfig *t, const char *config_path) {
   IniSection *s = ini_section(ini, "train");
   if (!s) at_fatal("%s: no [train] section; an experiment config gives its recipe there (optimizer, lr, batch, epochs)", ini->path);
@@ -97,10 +109,13 @@ static void read_train(IniFile *ini, TrainConfig *t, const char *config_path) {
   base = base ? base + 1 : config_path;
   char dflt_run[256];
   snprintf(dflt_run, sizeof dflt_run, "%.*s", (int)(strcspn(base, ".")), base);
-  snprintf(t->run, sizeof t->run, "%s", ini_get_string(s, "run", dflt_run));
-  for (const char *c = t->run; *c; c++)
-    if (*c == '/' || *c == ' ') ini_fail(s, ini_entry(s, "run"), "a run name is a folder name: no '/' or spaces");
-  snprintf(t->root, sizeof t->root, "%s", ini_get_string(s, "root", "checkpoints"));
+  const char *run = ini_get_string(s, "run", dflt_run);
+  check_run_name(s, run);
+  snprintf(t->run, sizeof t->run, "%s", run);
+  const char *root = ini_get_string(s, "root", "checkpoints");
+  if (!*root) ini_fail(s, ini_entry(s, "root"), "the runs root is empty; name a folder (default: checkpoints)");
+  if (strlen(root) >= sizeof t->root) ini_fail(s, ini_entry(s, "root"), "path too long (%zu bytes)", strlen(root));
+  snprintf(t->root, sizeof t->root, "%s", root);
   t->seed = (uint64_t)ini_get_int(s, "seed", 1, 0, LONG_MAX);
   t->optimizer = ini_get_choice(s, "optimizer", OPT_ADAM, k_optimizers) == 0 ? OPT_SGD : OPT_ADAM;
   t->lr = ini_get_float(s, "lr", t->optimizer == OPT_ADAM ? 1e-3 : 0.01, 0.0, 1e3);

@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -437,6 +439,31 @@ static void final_results(Trainer *t) {
   printf("results: %s\n", path);
 }
 
+/* One process per run folder: an exclusive flock on RUN/.lock, held until the
+ * process exits (the kernel drops it when a process dies, so a killed run
+ * never leaves its folder locked). The file holds the holder's PID for the
+ * message. Two processes writing one folder would mix their checkpoints. */
+static void lock_run_folder(const char *dir) {
+  char path[4500];
+  snprintf(path, sizeof path, "%s/.lock", dir);
+  int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+  if (fd < 0) at_fatal("cannot create the run folder's lock file '%s': %s", path, strerror(errno));
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    if (errno != EWOULDBLOCK) at_fatal("cannot lock the run folder '%s' (%s): %s", dir, path, strerror(errno));
+    char holder[32] = "";
+    ssize_t n = pread(fd, holder, sizeof holder - 1, 0);
+    holder[n > 0 ? n : 0] = '\0';
+    holder[strcspn(holder, "\n")] = '\0';
+    at_fatal("run folder '%s' is in use by another auratag process (PID %s); wait for it to end or stop it, "
+             "or train into another folder with --set train.run=NEW_NAME", dir, *holder ? holder : "unknown");
+  }
+  char pid[32];
+  int len = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+  if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)len, 0) != len)
+    at_fatal("cannot write the run folder's lock file '%s': %s", path, strerror(errno));
+  /* fd stays open (and locked) for the life of the process */
+}
+
 /* Run folder paths, and the checks every rank makes before it touches them:
  * the same binary and experiment everywhere, no run already in the folder. */
 static void open_run_folder(Trainer *t, Experiment *e, const char *resume_dir, char *config_path, size_t config_size,
@@ -455,6 +482,10 @@ static void open_run_folder(Trainer *t, Experiment *e, const char *resume_dir, c
   dist_set_timeout(tc->collective_timeout);
   dist_check_same_binary();
   dist_check_same("experiment config (--set options included)", e->text, strlen(e->text));
+  if (t->rank == 0) {
+    if (!resume_dir) at_make_dirs(t->dir);
+    if (!resume_dir || file_exists(t->dir)) lock_run_folder(t->dir);
+  }
   if (t->rank == 0 && !resume_dir && (file_exists(t->last_path) || file_exists(config_path)))
     at_fatal("run folder '%s' already holds a run; continue it with `auratag train --resume %s`, "
              "or start another with --set train.run=NEW_NAME", t->dir, t->dir);

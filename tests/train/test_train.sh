@@ -248,4 +248,31 @@ expect_error "eval on a cache made with another front end" "was made with anothe
   "$AT" eval "$work/runs/pons_time" "$work/otherfe.h5"
 head -c 100000 "$work/d40/valid.h5" >"$work/trunc.h5"
 expect_error "a truncated cache" "trunc.h5" "$AT" eval "$work/runs/pons_time" "$work/trunc.h5"
+
+# ---- run names stay inside the runs root; one process per run folder
+for bad in .. . "" "a/b" "$(head -c 300 /dev/zero | tr '\0' x)"; do
+  # shellcheck disable=SC2086
+  expect_error "run name '${bad:0:20}' is refused" "[train] run:" \
+    "$AT" train configs/experiments/synth_pons_time.ini $data40 $runs --set "train.run=$bad"
+done
+[ ! -e "$work/results.json" ] && [ ! -e "$work/runs/config.ini" ] && pass "no run wrote beside or above its folder" ||
+  failed "a refused run name still wrote files"
+expect_error "an empty runs root" "runs root is empty" \
+  "$AT" train configs/experiments/synth_pons_time.ini $data40 --set train.root= --set train.run=x
+# a long run holds its folder; a second train, and a --resume, of it stop naming the holder
+# shellcheck disable=SC2086
+"$AT" train configs/experiments/synth_pons_time.ini $data40 $runs --set train.run=locked --set train.epochs=1000 \
+  >"$work/locked.txt" 2>&1 &
+holder=$!
+for _ in $(seq 100); do grep -q "^training" "$work/locked.txt" && break; sleep 0.1; done
+# shellcheck disable=SC2086
+expect_error "a second train into a running run's folder" "in use by another auratag process (PID $holder)" \
+  "$AT" train configs/experiments/synth_pons_time.ini $data40 $runs --set train.run=locked
+expect_error "a --resume of a running run" "in use by another auratag process (PID $holder)" \
+  "$AT" train --resume "$work/runs/locked"
+kill -KILL $holder
+wait $holder 2>/dev/null
+# the kernel dropped the dead holder's lock with it
+if flock -n "$work/runs/locked/.lock" true; then pass "a run folder is free again once its holder is gone"
+else failed "the lock of a dead process is still held"; fi
 exit $fail
