@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/error.h"
@@ -137,9 +138,20 @@ static int handle_entry(void *user, const char *section, const char *key, const 
   return 1;
 }
 
+#define AT_MAX_CONFIG_BYTES (1 << 20)
+
 static void load_into(IniFile *ini, const char *path, int depth) {
   FILE *fp = fopen(path, "r");
   if (!fp) at_fatal("cannot open config '%s': %s", path, strerror(errno));
+  /* a folder reads as nothing and a device as no end (/dev/zero): only
+   * regular files of a sane size are configs */
+  struct stat st;
+  if (fstat(fileno(fp), &st) != 0) at_fatal("cannot read config '%s': %s", path, strerror(errno));
+  if (S_ISDIR(st.st_mode)) at_fatal("config '%s' is a folder; give a config file (.ini)", path);
+  if (!S_ISREG(st.st_mode)) at_fatal("config '%s' is not a regular file (a device, pipe or socket); give a config file (.ini)", path);
+  if (st.st_size > AT_MAX_CONFIG_BYTES)
+    at_fatal("config '%s' is %lld bytes; a config is a short text file (at most %d bytes): is it the right file?", path,
+             (long long)st.st_size, AT_MAX_CONFIG_BYTES);
   ParseState ps = {ini, fp, remember_file(ini, path), 0, -1, depth, 0};
   int rc = ini_parse_stream(read_line, &ps, handle_entry, &ps);
   fclose(fp);
