@@ -12,12 +12,15 @@
 #include <string.h>
 #include <fcntl.h>
 #include <sys/file.h>
+#include <dirent.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/error.h"
 #include "core/files.h"
 #include "core/rng.h"
+#include "core/stop_signals.h"
 #include "data/cache.h"
 #include "data/front_end.h"
 #include "data/loader.h"
@@ -53,6 +56,8 @@ typedef struct Trainer {
   void *targets[2];
   Batch staged[2];
   char front_end[1024]; /* of the training cache, stored in checkpoints */
+  long saved_step;      /* the step of the newest last.h5 (-1: none yet) */
+  int stop_signal;      /* SIGINT/SIGTERM/SIGHUP agreed by all ranks after a step, else 0 */
 } Trainer;
 
 /* ---- set-up ---- */
@@ -208,6 +213,7 @@ static void average_state(Trainer *t) {
 /* Rank 0 writes; the statistics must have been averaged (average_state). */
 static void save_checkpoint(Trainer *t, const char *path) {
   if (t->rank == 0) checkpoint_save(path, t->m, t->opt, &t->st, t->e->text, t->front_end);
+  if (path == t->last_path) t->saved_step = t->st.step;
 }
 
 /* A checkpoint inside an epoch: every rank takes part (the statistics). */
@@ -348,9 +354,11 @@ static double parts_step(Trainer *t, int slot, double *rows_total) {
     be->add(t->accum, t->accum, m->grads, m->n_weights);
   }
   dist_allreduce_sum(be, t->accum, m->n_weights, "gradient", t->st.step);
-  double sums[2] = {loss_sum, (double)b->n}; /* one collective for both */
-  dist_sum_doubles(sums, 2, "loss", t->st.step);
+  /* one collective for the loss, the rows and whether any rank was asked to stop */
+  double sums[3] = {loss_sum, (double)b->n, at_stop_signal() ? 1.0 : 0.0};
+  dist_sum_doubles(sums, 3, "loss", t->st.step);
   *rows_total = sums[1];
+  if (sums[2] > 0) t->stop_signal = at_stop_signal() ? at_stop_signal() : SIGTERM;
   be->copy(m->grads, t->accum, sizeof(float) * m->n_weights);
   be->scale(m->grads, m->n_weights, (float)(1.0 / *rows_total));
   return sums[0] / *rows_total;
@@ -369,6 +377,7 @@ static int train_step(Trainer *t, int slot, double *loss_out, double *norm_out) 
   if (tc->micro_batches == 1 && t->ranks == 1) {
     model_forward(m, t->x[slot], b->n, 1, tc->seed, (uint64_t)t->st.step);
     loss = model_loss(m, b->n, t->targets[slot], 1);
+    t->stop_signal = at_stop_signal();
   } else {
     loss = parts_step(t, slot, &rows_total);
   }
@@ -388,9 +397,11 @@ static int train_step(Trainer *t, int slot, double *loss_out, double *norm_out) 
       return 1;
     }
     log_event(t, "nan_stop", detail);
-    fprintf(stderr, "auratag: error: %s.\nThe run stopped; its last good checkpoint is %s (step %ld). "
+    char kept[4600] = "it has no checkpoint yet";
+    if (t->saved_step >= 0) snprintf(kept, sizeof kept, "its last good checkpoint is %s (step %ld)", t->last_path, t->saved_step);
+    fprintf(stderr, "auratag: error: %s.\nThe run stopped; %s. "
                     "Lower the learning rate, set train.clip_norm, or set train.on_nan = skip.\n",
-            detail, file_exists(t->last_path) ? t->last_path : "(none yet)", t->st.step);
+            detail, kept);
     return 0;
   }
   if (tc->clip_norm > 0 && norm > tc->clip_norm) be->scale(m->grads, m->n_weights, (float)(tc->clip_norm / norm));
@@ -464,6 +475,50 @@ static void lock_run_folder(const char *dir) {
   /* fd stays open (and locked) for the life of the process */
 }
 
+/* Temporary files (NAME.tmp.PID) that a killed process left in the run
+ * folder; those of live processes are left alone. */
+static void remove_stale_temp_files(const char *dir) {
+  DIR *d = opendir(dir);
+  if (!d) return;
+  struct dirent *ent;
+  while ((ent = readdir(d))) {
+    const char *tmp = strstr(ent->d_name, ".tmp.");
+    if (!tmp) continue;
+    char *end = NULL;
+    long pid = strtol(tmp + 5, &end, 10);
+    if (pid <= 0 || *end || pid == (long)getpid()) continue;
+    if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue; /* alive (EPERM: alive, another user's) */
+    char path[4700];
+    snprintf(path, sizeof path, "%s/%s", dir, ent->d_name);
+    if (remove(path) == 0) printf("removed %s (left by process %ld, which is gone)\n", path, pid);
+  }
+  closedir(d);
+}
+
+/* After a resume, the log keeps the records up to the checkpoint's step:
+ * the steps after it are taken again and logged again. */
+static void truncate_log(const char *log_path, long step) {
+  FILE *fp = fopen(log_path, "r");
+  if (!fp) return;
+  char *kept = NULL, *line = NULL;
+  size_t kept_size = 0, cap = 0;
+  FILE *out = open_memstream(&kept, &kept_size);
+  int dropped = 0;
+  while (getline(&line, &cap, fp) > 0) {
+    const char *at = strstr(line, "\"step\": ");
+    if (at && strtol(at + 8, NULL, 10) > step && strstr(line, "\"type\": \"step\"")) {
+      dropped++;
+      continue;
+    }
+    fputs(line, out);
+  }
+  free(line);
+  fclose(fp);
+  fclose(out);
+  if (dropped) at_write_text_file(log_path, kept);
+  free(kept);
+}
+
 /* Run folder paths, and the checks every rank makes before it touches them:
  * the same binary and experiment everywhere, no run already in the folder. */
 static void open_run_folder(Trainer *t, Experiment *e, const char *resume_dir, char *config_path, size_t config_size,
@@ -486,9 +541,12 @@ static void open_run_folder(Trainer *t, Experiment *e, const char *resume_dir, c
     if (!resume_dir) at_make_dirs(t->dir);
     if (!resume_dir || file_exists(t->dir)) lock_run_folder(t->dir);
   }
-  if (t->rank == 0 && !resume_dir && (file_exists(t->last_path) || file_exists(config_path)))
+  if (t->rank == 0 && !resume_dir && file_exists(t->last_path))
     at_fatal("run folder '%s' already holds a run; continue it with `auratag train --resume %s`, "
              "or start another with --set train.run=NEW_NAME", t->dir, t->dir);
+  if (t->rank == 0 && !resume_dir && file_exists(config_path))
+    printf("run folder %s holds a run that stopped before its first checkpoint: starting it afresh\n", t->dir);
+  if (t->rank == 0 && (!resume_dir || file_exists(t->dir))) remove_stale_temp_files(t->dir);
   if (t->rank != 0 && !freopen("/dev/null", "w", stdout)) at_fatal("cannot silence rank %d's output", t->rank);
 }
 
@@ -509,8 +567,13 @@ static void setup_model_and_optimizer(Trainer *t, const char *resume_dir) {
   t->st.best_epoch = -1;
   open_data(t);
   if (!resume_dir) return;
-  if (!file_exists(t->last_path)) at_fatal("'%s' has no last.h5 checkpoint to resume from", t->dir);
+  if (!file_exists(t->last_path))
+    at_fatal("'%s' has no last.h5 checkpoint to resume from%s", t->dir,
+             file_exists(t->dir) ? "; if its run stopped before its first checkpoint, start it afresh with the "
+                                   "command that started it"
+                                 : "");
   checkpoint_load(t->last_path, t->m, t->opt, &t->st);
+  t->saved_step = t->st.step;
   if (t->st.ranks != t->ranks)
     at_fatal("'%s' was trained by %ld process(es); resume it with as many (mpirun -np %ld): the batch slices, "
              "dropout streams and statistics depend on it", t->dir, t->st.ranks, t->st.ranks);
@@ -547,6 +610,13 @@ static int run_epoch(Trainer *t, long batches) {
   const Batch *next = loader_next(t->loader);
   if (next) stage_batch(t, slot, next);
   while (next) {
+    if (tc->max_steps && t->st.step >= tc->max_steps) { /* before the step: a resume at the limit takes none */
+      progress_end(&bar);
+      printf("stopped after max_steps = %ld; continue with `auratag train --resume %s --set train.max_steps=N` "
+             "(N > %ld)\n", tc->max_steps, t->dir, tc->max_steps);
+      t->st.finished = -1; /* interrupted on purpose, not an error */
+      return 0;
+    }
     const int rows = t->staged[slot].n;
     next = loader_next(t->loader);
     if (next) stage_batch(t, slot ^ 1, next);
@@ -560,12 +630,13 @@ static int run_epoch(Trainer *t, long batches) {
     char extra[64];
     snprintf(extra, sizeof extra, "loss %.4f", loss);
     progress_update(&bar, t->st.cursor, rate, "samples", extra);
-    if (tc->checkpoint_every && t->st.step % tc->checkpoint_every == 0) save_last(t);
-    if (tc->max_steps && t->st.step >= tc->max_steps) {
-      save_last(t);
+    const int at_limit = tc->max_steps && t->st.step >= tc->max_steps;
+    if ((tc->checkpoint_every && t->st.step % tc->checkpoint_every == 0) || at_limit || t->stop_signal) save_last(t);
+    if (t->stop_signal) {
       progress_end(&bar);
-      printf("stopped after max_steps = %ld; continue with `auratag train --resume %s`\n", tc->max_steps, t->dir);
-      t->st.finished = -1; /* interrupted on purpose, not an error */
+      printf("stopped by %s after step %ld; checkpoint %s; continue with `auratag train --resume %s`\n",
+             at_signal_name(t->stop_signal), t->st.step, t->last_path, t->dir);
+      fflush(stdout);
       return 0;
     }
   }
@@ -594,8 +665,10 @@ int train_run(Experiment *e, const char *resume_dir) {
   t.e = e;
   t.m = e->model;
   const TrainConfig *tc = &e->train;
+  t.saved_step = -1;
   experiment_apply_device(e);
   t.be = at_backend_selected();
+  at_stop_signals_install();
   char config_path[4500], log_path[4500];
   open_run_folder(&t, e, resume_dir, config_path, sizeof config_path, log_path, sizeof log_path);
   setup_model_and_optimizer(&t, resume_dir);
@@ -604,7 +677,9 @@ int train_run(Experiment *e, const char *resume_dir) {
     at_write_text_file(config_path, e->text);
   }
   t.st.ranks = t.ranks;
-  t.log = t.rank == 0 ? fopen(log_path, "a") : fopen("/dev/null", "a");
+  if (resume_dir && t.rank == 0) truncate_log(log_path, t.st.step);
+  /* a fresh start (also of a run that stopped before its first checkpoint) begins a new log */
+  t.log = t.rank != 0 ? fopen("/dev/null", "a") : fopen(log_path, resume_dir ? "a" : "w");
   if (!t.log) at_fatal("cannot open the run log '%s': %s", log_path, strerror(errno));
   log_event(&t, resume_dir ? "resume" : "start", t.dir);
 
@@ -617,7 +692,10 @@ int train_run(Experiment *e, const char *resume_dir) {
   while (!t.st.finished && run_epoch(&t, batches)) {
   }
   int status = 0;
-  if (t.st.finished == 1) {
+  if (t.stop_signal) {
+    log_event(&t, "stopped_by_signal", at_signal_name(t.stop_signal));
+    status = 128 + t.stop_signal;
+  } else if (t.st.finished == 1) {
     log_event(&t, "finished", t.dir);
     final_results(&t);
   } else if (t.st.finished != -1) {

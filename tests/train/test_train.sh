@@ -189,6 +189,65 @@ else
   failed "resume: could not kill the run mid-way (killed=$killed)"
 fi
 
+# the resumed run's log holds each step once (the steps after the checkpoint were taken again)
+if $PY - "$work/runs/killed/log.jsonl" <<'PYEOF'
+import json, sys
+steps = [r["step"] for r in map(json.loads, open(sys.argv[1])) if r["type"] == "step"]
+assert steps == list(range(1, len(steps) + 1)), f"step records are not 1..N once each: {len(steps)} records, {len(set(steps))} distinct"
+PYEOF
+then pass "after a resume, log.jsonl holds every step once"
+else failed "log.jsonl repeats steps after a resume"; fi
+
+# ---- SIGTERM / SIGINT mid-epoch: a checkpoint, the advice, exit 128 + signal; the resumed run equals the whole one
+for sig in TERM INT; do
+  # shellcheck disable=SC2086
+  # (a script's background job starts with SIGINT ignored, which auratag respects: restore the default first)
+  $PY -c "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execv(sys.argv[1], sys.argv[1:])" \
+    "$AT" train $bb --set train.run=sig$sig >"$work/sig.txt" 2>&1 &
+  pid=$!
+  for _ in $(seq 1 600); do
+    steps=$(grep -c '"type": "step"' "$work/runs/sig$sig/log.jsonl" 2>/dev/null || true)
+    [ "${steps:-0}" -ge 40 ] && break
+    sleep 0.05
+  done
+  kill -$sig $pid
+  wait $pid
+  rc=$?
+  want=$((128 + $(kill -l $sig)))
+  if [ $rc = $want ] && grep -q "stopped by SIG$sig after step [0-9]*; checkpoint .*last.h5; continue with \`auratag train --resume" "$work/sig.txt" &&
+     quiet "$AT" train --resume "$work/runs/sig$sig" &&
+     $PY -c "
+import sys, h5py, numpy as np
+a, b = h5py.File('$work/runs/whole/last.h5', 'r'), h5py.File('$work/runs/sig$sig/last.h5', 'r')
+names = []
+a.visit(lambda n: names.append(n) if isinstance(a[n], h5py.Dataset) else None)
+for n in names: assert np.array_equal(a[n][()], b[n][()]), n
+"; then pass "SIG$sig: exit $rc, checkpoint written, resumed run bit-identical to the uninterrupted one"
+  else failed "SIG$sig: exit $rc (want $want): $(tail -2 "$work/sig.txt") / $(tail -2 "$work/out.txt")"; fi
+done
+
+# ---- max_steps: stops there; a resume at the limit takes no step
+# shellcheck disable=SC2086
+quiet "$AT" train $bb --set train.run=maxsteps --set train.max_steps=5
+# shellcheck disable=SC2086
+quiet "$AT" train --resume "$work/runs/maxsteps"
+rc=$?
+step=$($PY -c "import h5py; print(h5py.File('$work/runs/maxsteps/last.h5', 'r')['train'].attrs['step'])")
+if [ $rc = 0 ] && [ "$step" = 5 ] && grep -q "stopped after max_steps = 5" "$work/out.txt"; then
+  pass "max_steps = 5: the run stops at step 5, and a resume at the limit takes no further step"
+else failed "max_steps: rc $rc, step $step after resume: $(tail -2 "$work/out.txt")"; fi
+
+# ---- a run that stopped before its first checkpoint starts afresh; stale temporary files of dead processes go
+mkdir -p "$work/runs/early"
+cp "$work/runs/maxsteps/config.ini" "$work/runs/early/config.ini"
+echo '{"type": "start"}' >"$work/runs/early/log.jsonl"
+touch "$work/runs/early/last.h5.tmp.2147483646"
+# shellcheck disable=SC2086
+if quiet "$AT" train $bb --set train.run=early --set train.max_steps=2 && grep -q "starting it afresh" "$work/out.txt" &&
+   [ ! -e "$work/runs/early/last.h5.tmp.2147483646" ] && [ -f "$work/runs/early/last.h5" ]; then
+  pass "a run folder without a checkpoint is started afresh; a dead process's temporary file is removed"
+else failed "restart before the first checkpoint: $(tail -2 "$work/out.txt")"; fi
+
 # ---- NaN: stop (exit 1, names step and layer, keeps the last checkpoint) or skip.
 # The cause here is a corrupt example: one spectrogram of NaN in the training cache.
 cp "$work/d40/train.h5" "$work/nan.h5"
