@@ -158,4 +158,28 @@ if secs=$(fault dead KILL); then
     failed "dead rank: message lacks the rank: $(tail -6 "$work/dead.txt")"
   fi
 fi
+
+# ---- SIGTERM to one rank: the ranks agree (through the step's collective), stop after the same step with a
+# checkpoint, and the run resumed by 2 ranks equals the uninterrupted one
+"${MPIRUN[@]}" -np 2 "$AT" train "${base[@]}" --set train.run=termed --set train.max_steps=80 --set train.checkpoint_every=4 \
+  >"$work/termed.txt" 2>&1 &
+job=$!
+pid=""
+for _ in $(seq 1 600); do
+  n=$(grep -c '"type": "step"' "$work/runs/termed/log.jsonl" 2>/dev/null); n=${n:-0}
+  [ "$n" -ge 10 ] && pid=$(rank_pid termed 1) && [ -n "$pid" ] && break
+  sleep 0.05
+done
+[ -n "$pid" ] && kill -TERM "$pid"
+wait $job
+rc=$?
+stop=$(grep -o "stopped by SIGTERM after step [0-9]*" "$work/termed.txt" | grep -o "[0-9]*$")
+saved=$($PY -c "import h5py; print(h5py.File('$work/runs/termed/last.h5', 'r')['train'].attrs['step'])" 2>/dev/null)
+if [ $rc != 0 ] && [ -n "$stop" ] && [ "$stop" = "$saved" ] && [ "$stop" -lt 80 ] &&
+   "${MPIRUN[@]}" -np 2 "$AT" train --resume "$work/runs/termed" >"$work/termed2.txt" 2>&1 &&
+   [ "$(weights_diff "$work/runs/whole/last.h5" "$work/runs/termed/last.h5")" = 0 ]; then
+  pass "SIGTERM to rank 1 alone: both ranks stopped after step $stop with its checkpoint; resumed = uninterrupted"
+else
+  failed "SIGTERM to one rank: rc $rc, stop '$stop', checkpoint step '$saved': $(tail -4 "$work/termed.txt") $(tail -2 "$work/termed2.txt" 2>/dev/null)"
+fi
 exit $fail
