@@ -140,6 +140,15 @@ static int handle_entry(void *user, const char *section, const char *key, const 
 
 #define AT_MAX_CONFIG_BYTES (1 << 20)
 
+/* Parses an open config; `name` is the file (or origin) named in messages. */
+static void load_stream(IniFile *ini, FILE *fp, const char *name, int depth) {
+  ParseState ps = {ini, fp, remember_file(ini, name), 0, -1, depth, 0};
+  int rc = ini_parse_stream(read_line, &ps, handle_entry, &ps);
+  fclose(fp);
+  if (rc > 0) at_fatal("%s:%d: syntax error: expected '[section]', 'key = value' or a comment", ps.file, rc);
+  if (rc < 0) at_fatal("cannot read config '%s'", name);
+}
+
 static void load_into(IniFile *ini, const char *path, int depth) {
   FILE *fp = fopen(path, "r");
   if (!fp) at_fatal("cannot open config '%s': %s", path, strerror(errno));
@@ -148,15 +157,12 @@ static void load_into(IniFile *ini, const char *path, int depth) {
   struct stat st;
   if (fstat(fileno(fp), &st) != 0) at_fatal("cannot read config '%s': %s", path, strerror(errno));
   if (S_ISDIR(st.st_mode)) at_fatal("config '%s' is a folder; give a config file (.ini)", path);
-  if (!S_ISREG(st.st_mode)) at_fatal("config '%s' is not a regular file (a device, pipe or socket); give a config file (.ini)", path);
+  if (!S_ISREG(st.st_mode))
+    at_fatal("config '%s' is not a regular file (a device, pipe or socket); give a config file (.ini)", path);
   if (st.st_size > AT_MAX_CONFIG_BYTES)
     at_fatal("config '%s' is %lld bytes; a config is a short text file (at most %d bytes): is it the right file?", path,
              (long long)st.st_size, AT_MAX_CONFIG_BYTES);
-  ParseState ps = {ini, fp, remember_file(ini, path), 0, -1, depth, 0};
-  int rc = ini_parse_stream(read_line, &ps, handle_entry, &ps);
-  fclose(fp);
-  if (rc > 0) at_fatal("%s:%d: syntax error: expected '[section]', 'key = value' or a comment", ps.file, rc);
-  if (rc < 0) at_fatal("cannot read config '%s'", path);
+  load_stream(ini, fp, path, depth);
 }
 
 static void assign_labels(IniFile *ini, const char *const *singletons) {
@@ -193,41 +199,29 @@ static void assign_labels(IniFile *ini, const char *const *singletons) {
                  ini->sections[i].label, ini->sections[j].file, ini->sections[j].line);
 }
 
-IniFile *ini_load(const char *path, const char *const *singleton_types) {
-  IniFile *ini = at_calloc(1, sizeof(IniFile), "config");
-  ini->path = at_strdup(path);
-  load_into(ini, path, 0);
+static IniFile *finish_load(IniFile *ini, const char *const *singleton_types) {
   assign_labels(ini, singleton_types);
   for (int i = 0; i < ini->n_sets; i++) apply_override(ini, ini->sets[i].value, ini->sets[i].file, ini->sets[i].line);
   return ini;
 }
 
+IniFile *ini_load(const char *path, const char *const *singleton_types) {
+  IniFile *ini = at_calloc(1, sizeof(IniFile), "config");
+  ini->path = at_strdup(path);
+  load_into(ini, path, 0);
+  return finish_load(ini, singleton_types);
+}
+
+/* Parsed from memory: messages name the origin (e.g. the weights file whose
+ * `config` attribute this is). A stored config is resolved: no includes. */
 IniFile *ini_load_text(const char *text, const char *origin, const char *const *singleton_types) {
-  char tmpl[] = "/tmp/auratag-config-XXXXXX";
-  int fd = mkstemp(tmpl);
-  if (fd < 0) at_fatal("cannot create a temporary file to parse the config of %s: %s", origin, strerror(errno));
-  FILE *fp = fdopen(fd, "w");
-  if (!fp || fputs(text, fp) == EOF || fclose(fp) != 0) {
-    remove(tmpl);
-    at_fatal("cannot write a temporary copy of the config of %s", origin);
-  }
-  at_temp_file_register(tmpl); /* removed even if the text is rejected */
-  IniFile *ini = ini_load(tmpl, singleton_types);
-  remove(tmpl);
-  at_temp_file_clear();
-  /* name the origin, not the temporary file, in messages */
-  char *old = ini->files[0];
-  ini->files[0] = at_strdup(origin);
-  for (int i = 0; i < ini->n_sections; i++) {
-    IniSection *sec = &ini->sections[i];
-    if (sec->file == old) sec->file = ini->files[0];
-    for (int j = 0; j < sec->n_entries; j++)
-      if (sec->entries[j].file == old) sec->entries[j].file = ini->files[0];
-  }
-  free(old);
-  free(ini->path);
+  IniFile *ini = at_calloc(1, sizeof(IniFile), "config");
   ini->path = at_strdup(origin);
-  return ini;
+  /* fmemopen refuses an empty buffer on older C libraries */
+  FILE *fp = *text ? fmemopen((void *)text, strlen(text), "r") : fmemopen((void *)"\n", 1, "r");
+  if (!fp) at_fatal("cannot read the config of %s: %s", origin, strerror(errno));
+  load_stream(ini, fp, origin, 0);
+  return finish_load(ini, singleton_types);
 }
 
 void ini_free(IniFile *ini) {
