@@ -150,18 +150,19 @@ static void load_stream(IniFile *ini, FILE *fp, const char *name, int depth) {
 }
 
 static void load_into(IniFile *ini, const char *path, int depth) {
-  FILE *fp = fopen(path, "r");
-  if (!fp) at_fatal("cannot open config '%s': %s", path, strerror(errno));
-  /* a folder reads as nothing and a device as no end (/dev/zero): only
-   * regular files of a sane size are configs */
+  /* a folder reads as nothing, a device as no end (/dev/zero) and a pipe
+   * blocks at open: only regular files of a sane size are configs (looked
+   * at before opening) */
   struct stat st;
-  if (fstat(fileno(fp), &st) != 0) at_fatal("cannot read config '%s': %s", path, strerror(errno));
+  if (stat(path, &st) != 0) at_fatal("cannot open config '%s': %s", path, strerror(errno));
   if (S_ISDIR(st.st_mode)) at_fatal("config '%s' is a folder; give a config file (.ini)", path);
   if (!S_ISREG(st.st_mode))
     at_fatal("config '%s' is not a regular file (a device, pipe or socket); give a config file (.ini)", path);
   if (st.st_size > AT_MAX_CONFIG_BYTES)
     at_fatal("config '%s' is %lld bytes; a config is a short text file (at most %d bytes): is it the right file?", path,
              (long long)st.st_size, AT_MAX_CONFIG_BYTES);
+  FILE *fp = fopen(path, "r");
+  if (!fp) at_fatal("cannot open config '%s': %s", path, strerror(errno));
   load_stream(ini, fp, path, depth);
 }
 
