@@ -203,6 +203,7 @@ static void test_single_label(void) {
   check("single label: recall class 1 = 1/3", c.per_class_accuracy[1], 1.0 / 3.0, TOL);
   check("single label: recall class 2 (absent) NaN", c.per_class_accuracy[2], NAN, 0);
   check("single label: recall class 3 = 1", c.per_class_accuracy[3], 1.0, TOL);
+  check("single label: balanced accuracy = mean recall of the 3 present classes", c.balanced_accuracy, (0.5 + 1.0 / 3.0 + 1.0) / 3.0, TOL);
   class_metrics_free(&c);
   class_metrics_free(&c);
   metrics_single_label(pred, truth, 0, 2, &c);

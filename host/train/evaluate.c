@@ -214,6 +214,23 @@ double eval_score(const EvalResult *r, int select_metric) {
 
 /* ---- reports ---- */
 
+/* Single-label results on screen: accuracy, balanced accuracy, each class's
+ * support and recall, and the confusion matrix (rows: true class, columns:
+ * predicted, numbered as the rows). */
+static void print_class_report(FILE *out, const ClassMetrics *m, const Cache *c) {
+  const int k = m->n_classes;
+  fprintf(out, "  accuracy %.4f   balanced accuracy %.4f (mean recall over the classes present)\n", m->accuracy,
+          m->balanced_accuracy);
+  fprintf(out, "  %3s %-24s %9s %9s   confusion (row: true, column: predicted)\n", "#", "class", "examples", "recall");
+  for (int i = 0; i < k; i++) {
+    long support = 0;
+    for (int j = 0; j < k; j++) support += m->confusion[(size_t)i * k + j];
+    fprintf(out, "  %3d %-24s %9ld %9.4f  ", i, c->tags[i], support, m->per_class_accuracy[i]);
+    for (int j = 0; j < k; j++) fprintf(out, " %5ld", m->confusion[(size_t)i * k + j]);
+    fputc('\n', out);
+  }
+}
+
 void eval_print(const EvalResult *r, const Cache *c, FILE *out) {
   fprintf(out, "%s: %d examples, loss %.6f\n", c->path, r->n, r->loss);
   if (r->multi_label) {
@@ -230,9 +247,11 @@ void eval_print(const EvalResult *r, const Cache *c, FILE *out) {
       fprintf(out, "  song level (%d songs): ROC-AUC %.4f   PR-AUC %.4f\n", r->n_songs, r->song_tags.macro_roc_auc,
               r->song_tags.macro_pr_auc);
   } else {
-    fprintf(out, "  accuracy %.4f\n", r->classes.accuracy);
-    if (r->n_songs)
-      fprintf(out, "  song level (%d songs, majority vote): accuracy %.4f\n", r->n_songs, r->song_classes.accuracy);
+    print_class_report(out, &r->classes, c);
+    if (r->n_songs) {
+      fprintf(out, "  song level (%d songs, majority vote):\n", r->n_songs);
+      print_class_report(out, &r->song_classes, c);
+    }
   }
 }
 
@@ -257,6 +276,8 @@ static void tag_metrics_json(FILE *out, const TagMetrics *t, const Cache *c) {
 static void class_metrics_json(FILE *out, const ClassMetrics *m, const Cache *c) {
   fprintf(out, "{\"accuracy\": ");
   json_number(out, m->accuracy);
+  fprintf(out, ", \"balanced_accuracy\": ");
+  json_number(out, m->balanced_accuracy);
   fprintf(out, ", \"per_class_accuracy\": {");
   for (int j = 0; j < m->n_classes; j++) {
     fprintf(out, "%s", j ? ", " : "");

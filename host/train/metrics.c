@@ -244,6 +244,14 @@ void metrics_single_label(const int32_t *predicted, const int32_t *truth, int n,
     for (size_t p = 0; p < k; p++) row += out->confusion[c * k + p];
     out->per_class_accuracy[c] = row ? (double)out->confusion[c * k + c] / (double)row : NAN;
   }
+  double recall_sum = 0;
+  int present = 0;
+  for (size_t c = 0; c < k; c++)
+    if (!isnan(out->per_class_accuracy[c])) {
+      recall_sum += out->per_class_accuracy[c];
+      present++;
+    }
+  out->balanced_accuracy = present ? recall_sum / present : NAN;
 }
 
 void class_metrics_free(ClassMetrics *m) {

@@ -32,6 +32,7 @@ void tag_metrics_free(TagMetrics *m);
 typedef struct ClassMetrics {
   int n_classes;
   double accuracy;
+  double balanced_accuracy;   /* mean recall over the classes present (scikit-learn's balanced_accuracy_score) */
   double *per_class_accuracy; /* [n_classes] recall of each class, NaN if absent */
   long *confusion;            /* [n_classes * n_classes], row = true, column = predicted */
 } ClassMetrics;

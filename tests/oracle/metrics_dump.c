@@ -12,6 +12,7 @@
  *   roc_auc  v_0 ... v_{T-1}       accuracy v
  *   pr_auc   v_0 ... v_{T-1}       recall   v_0 ... v_{K-1}
  *   positives p_0 ... p_{T-1}      confusion c_00 c_01 ... (row = truth)
+ *                                  balanced v
  *   macro roc pr excluded_roc excluded_pr
  * For tags it also checks that metric_roc_auc / metric_average_precision on
  * each column (stride T) give bitwise the values of metrics_multilabel (exit
@@ -90,6 +91,7 @@ static void do_classes(FILE *in, FILE *out, int ncase) {
   print_doubles(out, "recall", c.per_class_accuracy, k);
   fputs("confusion", out);
   for (size_t i = 0; i < (size_t)k * (size_t)k; i++) fprintf(out, " %ld", c.confusion[i]);
+  fprintf(out, "\nbalanced %.17g", c.balanced_accuracy);
   fputc('\n', out);
   class_metrics_free(&c);
   free(p);

@@ -29,7 +29,7 @@ import tempfile
 import warnings
 
 import numpy as np
-from sklearn.metrics import accuracy_score, average_precision_score, confusion_matrix, roc_auc_score
+from sklearn.metrics import accuracy_score, average_precision_score, balanced_accuracy_score, confusion_matrix, roc_auc_score
 
 warnings.filterwarnings("ignore")  # UndefinedMetricWarning on the degenerate tags
 
@@ -201,11 +201,12 @@ def parse_output(text):
                             excl_roc=int(m[2]), excl_ap=int(m[3])))
             i += 5
         elif head[0] == "classes":
-            vals = {ln.split()[0]: ln.split()[1:] for ln in lines[i + 1:i + 4]}
+            vals = {ln.split()[0]: ln.split()[1:] for ln in lines[i + 1:i + 5]}
             k = int(head[2])
             out.append(dict(acc=float(vals["accuracy"][0]), recall=np.array(vals["recall"], float),
-                            conf=np.array(vals["confusion"], np.int64).reshape(k, k)))
-            i += 4
+                            conf=np.array(vals["confusion"], np.int64).reshape(k, k),
+                            balanced=float(vals["balanced"][0])))
+            i += 5
         else:
             raise ValueError(f"unexpected driver output line: {lines[i]!r}")
     return out
@@ -301,6 +302,9 @@ def check_classes(chk, idx, name, p, y, k, r):
         return
     conf = confusion_matrix(y, p, labels=list(range(k)))
     chk.close(desc, "accuracy", r["acc"], accuracy_score(y, p))
+    with warnings.catch_warnings():  # "y_pred contains classes not in y_true": those are left out, as ours
+        warnings.simplefilter("ignore")
+        chk.close(desc, "balanced accuracy", r["balanced"], balanced_accuracy_score(y, p))
     chk.equal(desc, "confusion", r["conf"], conf)
     rows = conf.sum(axis=1)
     for c in range(k):

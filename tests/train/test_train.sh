@@ -153,8 +153,30 @@ acc = np.mean([a == b for a, b in votes])
 assert abs(ev["song"]["accuracy"] - acc) < 1e-12, (ev["song"]["accuracy"], acc)
 assert json.load(open(sys.argv[4]))["select"] == "accuracy"
 assert ev["clip"]["accuracy"] > 0.7, ev["clip"]["accuracy"]
+from sklearn.metrics import balanced_accuracy_score
+assert abs(ev["clip"]["balanced_accuracy"] - balanced_accuracy_score(y, pred)) < 1e-9  # JSON keeps 10 digits
 PYEOF
-then pass "single-label: accuracy, confusion matrix and song majority vote equal scikit-learn / numpy"; else failed "single-label eval: $(tail -3 "$work/out.txt")"; fi
+then pass "single-label: accuracy, balanced accuracy, confusion matrix and song majority vote equal scikit-learn / numpy"; else failed "single-label eval: $(tail -3 "$work/out.txt")"; fi
+# the screen shows what the JSON holds: balanced accuracy, and each class's confusion row
+if quiet "$AT" eval "$work/runs/cls" "$work/cls/test.h5" && $PY - "$work/out.txt" "$work/cls.json" <<'PYEOF'
+import json, re, sys
+screen, ev = open(sys.argv[1]).read(), json.load(open(sys.argv[2]))["clip"]
+m = re.search(r"balanced accuracy ([0-9.]+)", screen)
+assert m and abs(float(m.group(1)) - ev["balanced_accuracy"]) < 6e-5, m
+for i, row in enumerate(ev["confusion"]):
+    line = re.search(rf"^ +{i} +\S+ +{sum(row)} +[0-9.]+ +" + " +".join(map(str, row)) + " *$", screen, re.M)
+    assert line, f"class {i}: no row with support {sum(row)} and confusion {row} in:\n{screen}"
+PYEOF
+then pass "single-label eval prints balanced accuracy and the confusion matrix"; else failed "single-label screen: $(cat "$work/out.txt")"; fi
+
+# the shipped single-label experiment runs as it is on a cache with folds and songs (Ballroom's shape)
+"$AT" synth "$work/cls8" --classes 8 --songs 4 --folds 10 --train 400 --valid 40 --test 40 --seed 7 >/dev/null
+if quiet "$AT" train configs/experiments/ballroom_pons_timefreq.ini --set "data.train=$work/cls8/train.h5" $runs \
+     --set train.max_steps=3 && grep -q "on 320 examples" "$work/out.txt" &&
+   quiet "$AT" eval "$work/runs/ballroom_pons_timefreq" "$work/cls8/test.h5" && grep -q "balanced accuracy" "$work/out.txt" &&
+   grep -q "song level (10 songs, majority vote)" "$work/out.txt"; then
+  pass "configs/experiments/ballroom_pons_timefreq.ini: single-label training on folds 2-9, eval per class and per song"
+else failed "single-label experiment config: $(tail -3 "$work/out.txt")"; fi
 
 # ---- exact resume after SIGKILL mid-epoch
 bb="tests/configs/resume_blackbox.ini --set data.train=$work/d40/train.h5 --set data.valid=$work/d40/valid.h5 $runs"
