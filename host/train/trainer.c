@@ -22,6 +22,7 @@
 #include "core/rng.h"
 #include "core/stop_signals.h"
 #include "data/cache.h"
+#include "data/cache_tags.h"
 #include "data/front_end.h"
 #include "data/loader.h"
 #include "dist/dist.h"
@@ -126,6 +127,9 @@ static void open_data(Trainer *t) {
   snprintf(from, sizeof from, "the training cache '%s'", t->train_cache->path);
   if (t->valid_cache) front_end_require_same(front_end, from, t->valid_cache);
   if (t->test_cache) front_end_require_same(front_end, from, t->test_cache);
+  const char *const *tags = (const char *const *)t->train_cache->tags;
+  if (t->valid_cache) cache_align_tags(t->valid_cache, tags, t->train_cache->n_tags, from);
+  if (t->test_cache) cache_align_tags(t->test_cache, tags, t->train_cache->n_tags, from);
   if (d->fold >= 0) {
     if (!t->train_cache->fold)
       at_fatal("[data] fold = %d but the training cache '%s' has no /fold dataset", d->fold, t->train_cache->path);

@@ -327,6 +327,51 @@ expect_error "a validation cache made with another front end" "was made with ano
   "$AT" train configs/experiments/synth_pons_time.ini $data40 --set "data.valid=$work/otherfe.h5" $runs --set train.run=otherfe
 expect_error "eval on a cache made with another front end" "was made with another front end than the training cache of" \
   "$AT" eval "$work/runs/pons_time" "$work/otherfe.h5"
+# a validation cache whose tags are the training cache's in another order is mapped by name (the same
+# results as the original); one with another tag set is refused, naming the differences
+$PY - "$work/d40/valid.h5" "$work/perm.h5" "$work/renamed.h5" "$work/cls/valid.h5" "$work/clsperm.h5" <<'PYEOF'
+import shutil, sys, h5py, numpy as np
+src, perm, renamed, csrc, cperm = sys.argv[1:]
+order = [3, 0, 7, 1, 6, 2, 5, 4]
+shutil.copy(src, perm)
+with h5py.File(perm, "r+") as f:
+    tags, labels = f["tags"][()], f["labels"][()]
+    f["tags"][...] = tags[order]
+    f["labels"][...] = labels[:, order]
+shutil.copy(src, renamed)
+with h5py.File(renamed, "r+") as f:
+    tags = f["tags"][()]
+    tags[2] = b"not_a_tag"
+    f["tags"][...] = tags
+shutil.copy(csrc, cperm)
+with h5py.File(cperm, "r+") as f:  # classes [0,1,2,3] -> [2,0,3,1]
+    names, label = f["tags"][()], f["label"][()]
+    new_of_old = np.array([1, 3, 0, 2])
+    f["tags"][...] = names[np.argsort(new_of_old)]
+    f["label"][...] = new_of_old[label]
+PYEOF
+one_epoch() { # run-name valid-cache train-cache extra...
+  local name=$1 valid=$2 train=$3
+  shift 3
+  quiet "$AT" train configs/experiments/synth_pons_time.ini $runs --set "train.run=$name" --set train.epochs=1 \
+    --set "data.train=$train" --set "data.valid=$valid" --set data.test= "$@"
+}
+if one_epoch tags_ref "$work/d40/valid.h5" "$work/d40/train.h5" && one_epoch tags_perm "$work/perm.h5" "$work/d40/train.h5" &&
+   grep -q "in another order; its labels were mapped by name" "$work/out.txt" &&
+   [ "$($PY -c "import json,sys; print(json.load(open(sys.argv[1]))['valid'])" "$work/runs/tags_ref/results.json")" = \
+     "$($PY -c "import json,sys; print(json.load(open(sys.argv[1]))['valid'])" "$work/runs/tags_perm/results.json" | sed "s|$work/perm.h5|$work/d40/valid.h5|")" ]; then
+  pass "a validation cache with the tags in another order is mapped by name: the same results"
+else failed "reordered tags: $(tail -2 "$work/out.txt")"; fi
+cls_args=(--set model.output=softmax --set dense1.units=4 --set train.select=accuracy)
+if one_epoch cls_ref "$work/cls/valid.h5" "$work/cls/train.h5" "${cls_args[@]}" &&
+   one_epoch cls_perm "$work/clsperm.h5" "$work/cls/train.h5" "${cls_args[@]}" &&
+   [ "$($PY -c "import json,sys; print(json.load(open(sys.argv[1]))['valid']['clip'])" "$work/runs/cls_ref/results.json")" = \
+     "$($PY -c "import json,sys; print(json.load(open(sys.argv[1]))['valid']['clip'])" "$work/runs/cls_perm/results.json")" ]; then
+  pass "a validation cache with the classes in another order is mapped by name: the same accuracy and confusion"
+else failed "reordered classes: $(tail -2 "$work/out.txt")"; fi
+# shellcheck disable=SC2086
+expect_error "a validation cache with another tag set" "missing 'band2_rhythm7'; not in the model's: 'not_a_tag'" \
+  "$AT" train configs/experiments/synth_pons_time.ini $data40 --set "data.valid=$work/renamed.h5" $runs --set train.run=renamed
 head -c 100000 "$work/d40/valid.h5" >"$work/trunc.h5"
 expect_error "a truncated cache" "trunc.h5" "$AT" eval "$work/runs/pons_time" "$work/trunc.h5"
 
