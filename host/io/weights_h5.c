@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "io/h5_guard.h"
 
 static void write_params(hid_t file, const Model *m, const float *w, const float *st) {
   hid_t params = H5Gcreate2(file, "params", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
@@ -70,11 +71,9 @@ void weights_save_extra(const Model *m, const char *path, void (*extra)(long lon
   free(st);
 }
 
+/* Opened under the corrupt-file guard (io/h5_guard.h) until close_checked. */
 static hid_t open_checked(const char *path) {
-  h5_quiet();
-  if (access(path, R_OK) != 0) at_fatal("cannot read weights '%s': %s", path, strerror(errno));
-  hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-  if (file < 0) at_fatal("'%s' is not a readable HDF5 file (truncated or corrupt?)", path);
+  hid_t file = (hid_t)h5_open_guarded(path, "weights file", "use another checkpoint of its run (best.h5 or last.h5) or the file it was copied from");
   char *format = h5_read_string_attr(file, "format", path);
   if (!format || strcmp(format, AT_WEIGHTS_FORMAT) != 0)
     at_fatal("'%s' is not an auratag weights file (attribute format = '%s', expected '%s')", path,
@@ -91,11 +90,16 @@ static hid_t open_checked(const char *path) {
   return file;
 }
 
+static void close_checked(hid_t file) {
+  H5Fclose(file);
+  h5_guard_end();
+}
+
 char *weights_read_config(const char *path) {
   hid_t file = open_checked(path);
   char *config = h5_read_string_attr(file, "config", path);
   if (!config) at_fatal("'%s' has no 'config' attribute; it cannot describe its own model", path);
-  H5Fclose(file);
+  close_checked(file);
   return config;
 }
 
@@ -159,7 +163,7 @@ void weights_load(Model *m, const char *path) {
     L->bn_batches_tracked = (long)tracked;
   }
   H5Gclose(params);
-  H5Fclose(file);
+  close_checked(file);
   m->be->to_device(m->weights, w, sizeof(float) * m->n_weights);
   m->be->to_device(m->state, st, sizeof(float) * m->n_state);
   free(w);

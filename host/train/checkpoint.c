@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "io/h5_guard.h"
 #include "io/weights_h5.h"
 
 typedef struct SaveCtx {
@@ -84,8 +85,7 @@ static void read_buffer(hid_t g, const char *name, Optimizer *opt, float *device
 
 void checkpoint_load(const char *path, Model *m, Optimizer *opt, TrainState *st) {
   weights_load(m, path);
-  hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-  if (file < 0) at_fatal("cannot open checkpoint '%s'", path);
+  hid_t file = (hid_t)h5_open_guarded(path, "checkpoint", "resume from the run's other checkpoint (best.h5) by copying it to last.h5, or start the run again");
   hid_t g = H5Gopen2(file, "train", H5P_DEFAULT);
   if (g < 0) at_fatal("'%s' holds weights but no training state (/train); it cannot resume a run", path);
 #define READ_LONG(f) attr_read(g, #f, H5T_NATIVE_LONG, &st->f, path);
@@ -102,14 +102,14 @@ void checkpoint_load(const char *path, Model *m, Optimizer *opt, TrainState *st)
   if (opt->buf2) read_buffer(g, "optimizer_2", opt, opt->buf2, path);
   H5Gclose(g);
   H5Fclose(file);
+  h5_guard_end();
 }
 
 char *checkpoint_read_experiment(const char *path) {
-  h5_quiet();
-  hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-  if (file < 0) at_fatal("'%s' is not a readable HDF5 file (truncated or corrupt?)", path);
+  hid_t file = (hid_t)h5_open_guarded(path, "checkpoint", "resume from the run's other checkpoint (best.h5) by copying it to last.h5, or start the run again");
   char *text = h5_read_string_attr(file, "experiment", path);
   H5Fclose(file);
+  h5_guard_end();
   if (!text) at_fatal("'%s' has no experiment config; it is a weights file, not a training checkpoint", path);
   return text;
 }
