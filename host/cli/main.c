@@ -1,4 +1,5 @@
 /* auratag: train, evaluate and explain the CNNs of music auto-tagging research. */
+#include <hdf5.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,6 +79,10 @@ static int take_device_options(int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
+  /* A corrupt file can leave libhdf5's own heap damaged after a read it
+   * survived; its clean-up at exit would then abort a run that succeeded.
+   * The process ends anyway: let the kernel take the memory back. */
+  H5dont_atexit();
 #ifdef AT_WITH_CUDA
   at_backend_register_cuda(at_backend_cuda, cuda_device_count, cuda_backend_description);
   at_frontend_register_gpu(cuda_frontend_ops());
