@@ -41,7 +41,7 @@ PYEOF
 }
 
 "$AT" init configs/models/pons_frequency.ini -o "$work/w.h5" --seed 1 >/dev/null || failed "init"
-flip_all "a weights file" "$work/w.h5" "860-1030" "$AT" model "$work/flip.h5"
+flip_all "a weights file" "$work/w.h5" "880-900 1015-1030" "$AT" model "$work/flip.h5"
 
 "$AT" synth "$work/d" --tags 8 --train 64 --valid 16 --test 16 --seed 3 >/dev/null || failed "synth"
 "$AT" train configs/experiments/synth_pons_frequency.ini --set "data.train=$work/d/train.h5" --set data.valid= \
