@@ -50,6 +50,7 @@ if [ $unit_only = 1 ]; then
 fi
 run "command line" bash tests/cli/test_cli.sh
 run "what may be a config" bash tests/cli/test_config_inputs.sh
+run "commands create their output folders" bash tests/cli/test_output_folders.sh
 run "corrupt HDF5 files (flipped bits, stalls)" bash tests/io/test_corrupt_h5.sh
 run "GPU path from the command line (selftest, emulated CUDA training)" bash tests/cuda/test_cuda_cli.sh
 run "kernels do not spill registers (ptxas)" bash tests/cuda/check_ptxas.sh

@@ -15,6 +15,7 @@
 
 #include "audio/audio_io.h"
 #include "core/error.h"
+#include "core/files.h"
 #include "core/rng.h"
 
 const char *const demo_tag_names[DEMO_N_TAGS] = {"piano", "organ", "guitar", "strings", "brass",
@@ -441,10 +442,6 @@ void demo_render_clip(DemoSynth *s, uint64_t seed, int index, const DemoClip *c,
 
 /* ---- the dataset ---- */
 
-static void make_dir(const char *path) {
-  if (mkdir(path, 0777) != 0 && errno != EEXIST) at_fatal("demo-data: cannot create folder '%s': %s", path, strerror(errno));
-}
-
 static FILE *open_out(const char *dir, const char *name, char *path, size_t size) {
   snprintf(path, size, "%s/%s", dir, name);
   FILE *f = fopen(path, "w");
@@ -476,10 +473,10 @@ void demo_write_dataset(const char *out_dir, const DemoSpec *spec) {
   const char *soundfont = spec->soundfont ? spec->soundfont : demo_find_soundfont();
   DemoSynth *synth = demo_synth_create(soundfont, spec->rate);
 
-  make_dir(out_dir);
+  at_make_dirs(out_dir);
   char audio_dir[4096];
   snprintf(audio_dir, sizeof audio_dir, "%s/audio", out_dir);
-  make_dir(audio_dir);
+  at_make_dirs(audio_dir);
 
   /* Split: a seeded shuffle of the clips, 70 / 15 / 15. */
   int *order = at_malloc((size_t)n_clips * sizeof(int), "demo split");

@@ -13,6 +13,7 @@
 
 #include "audio/audio_io.h"
 #include "core/error.h"
+#include "core/files.h"
 
 const char *const stim_key_names[STIM_N_KEYS] = {"Bb2", "Eb2", "A3", "G4"};
 const int stim_key_midi[STIM_N_KEYS] = {46, 39, 57, 67};
@@ -117,10 +118,6 @@ void stim_render_sine(const DemoNote *notes, int n_notes, double rate, long n, f
 
 /* ---- writing ---- */
 
-static void make_dir(const char *path) {
-  if (mkdir(path, 0777) != 0 && errno != EEXIST) at_fatal("stimuli: cannot create folder '%s': %s", path, strerror(errno));
-}
-
 static double rms_of(const float *x, long n) {
   double s = 0;
   for (long i = 0; i < n; i++) s += (double)x[i] * x[i];
@@ -162,10 +159,10 @@ void stimuli_write(const char *out_dir, const StimuliSpec *spec) {
              "/usr/share/sounds/sf2/FluidR3_GM.sf2)",
              soundfont, strerror(errno));
   DemoSynth *synth = demo_synth_create(soundfont, spec->rate);
-  make_dir(out_dir);
+  at_make_dirs(out_dir);
   char audio_dir[4096];
   snprintf(audio_dir, sizeof audio_dir, "%s/audio", out_dir);
-  make_dir(audio_dir);
+  at_make_dirs(audio_dir);
 
   enum { GROUP = STIM_N_CHORD_SETS > STIM_N_DRUMS ? STIM_N_CHORD_SETS : STIM_N_DRUMS };
   float *audio[GROUP];

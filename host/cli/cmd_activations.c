@@ -31,6 +31,7 @@
 #include "audio/prep.h"
 #include "cli/cli.h"
 #include "core/error.h"
+#include "core/files.h"
 #include "data/cache.h"
 #include "explain/deconvnet.h"
 #include "io/h5_util.h"
@@ -264,8 +265,9 @@ int cmd_activations(int argc, char **argv) {
   char tmp[4300];
   snprintf(tmp, sizeof tmp, "%s.tmp.%d", a.out, (int)getpid());
   h5_quiet();
+  at_make_parent_dirs(a.out);
   hid_t file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-  if (file < 0) at_fatal("cannot create '%s' (does the folder exist?)", tmp);
+  if (file < 0) at_fatal("cannot create '%s' (is its folder writable?)", tmp);
   at_temp_file_register(tmp);
   h5_write_string_attr(file, "format", "auratag-activations");
   h5_write_string_attr(file, "model", m->name);

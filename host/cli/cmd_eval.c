@@ -113,8 +113,9 @@ int cmd_predict(int argc, char **argv) {
   const EvalResult *r = &ev.r;
   char tmp[4300];
   snprintf(tmp, sizeof tmp, "%s.tmp.%d", a.out, (int)getpid());
+  at_make_parent_dirs(a.out);
   hid_t file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-  if (file < 0) at_fatal("cannot create '%s' (does the folder exist?)", tmp);
+  if (file < 0) at_fatal("cannot create '%s' (is its folder writable?)", tmp);
   at_temp_file_register(tmp);
   h5_write_string_attr(file, "format", "auratag-predictions");
   h5_write_string_attr(file, "model", m->name);

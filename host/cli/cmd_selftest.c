@@ -12,6 +12,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -19,6 +20,7 @@
 #include "audio/feature_maker.h"
 #include "cli/cli.h"
 #include "core/error.h"
+#include "core/files.h"
 #include "nn/backend.h"
 #include "nn/backend_compare.h"
 
@@ -131,8 +133,9 @@ int cmd_selftest(int argc, char **argv) {
   printf("selftest on %s\n\n", at_backend_cuda_description());
   Tally t = {.first = 1, .verbose = verbose};
   if (json_path) {
+    at_make_parent_dirs(json_path);
     t.json = fopen(json_path, "w");
-    if (!t.json) at_fatal("cannot write '%s'", json_path);
+    if (!t.json) at_fatal("cannot write '%s': %s", json_path, strerror(errno));
     fprintf(t.json, "{\"device\": \"%s\", \"comparisons\": [", at_backend_cuda_description());
   }
   int failed = 0;

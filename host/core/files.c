@@ -13,6 +13,7 @@ void at_write_text_file(const char *path, const char *text) {
   size_t len = strlen(path);
   char *tmp = at_malloc(len + 32, "a file name");
   snprintf(tmp, len + 32, "%s.tmp.%d", path, (int)getpid());
+  at_make_parent_dirs(path);
   FILE *fp = fopen(tmp, "w");
   if (!fp) at_fatal("cannot create '%s': %s", tmp, strerror(errno));
   at_temp_file_register(tmp);
@@ -23,14 +24,33 @@ void at_write_text_file(const char *path, const char *text) {
   free(tmp);
 }
 
+static void make_one_dir(const char *path) {
+  if (mkdir(path, 0777) == 0) return;
+  struct stat st;
+  if (errno == EEXIST && stat(path, &st) == 0) {
+    if (S_ISDIR(st.st_mode)) return;
+    at_fatal("cannot create the folder '%s': a file of that name is in the way", path);
+  }
+  at_fatal("cannot create the folder '%s': %s", path, strerror(errno));
+}
+
 void at_make_dirs(const char *path) {
   char *buf = at_strdup(path);
   for (char *p = buf + 1; *p; p++)
-    if (*p == '/') {
+    if (*p == '/' && p[-1] != '/') {
       *p = '\0';
-      if (mkdir(buf, 0777) != 0 && errno != EEXIST) at_fatal("cannot create the folder '%s': %s", buf, strerror(errno));
+      make_one_dir(buf);
       *p = '/';
     }
-  if (mkdir(buf, 0777) != 0 && errno != EEXIST) at_fatal("cannot create the folder '%s': %s", buf, strerror(errno));
+  make_one_dir(buf);
   free(buf);
+}
+
+void at_make_parent_dirs(const char *path) {
+  const char *slash = strrchr(path, '/');
+  if (!slash || slash == path) return;
+  char *dir = at_strdup(path);
+  dir[slash - path] = '\0';
+  at_make_dirs(dir);
+  free(dir);
 }

@@ -4,7 +4,11 @@
 #define AT_FILES_H
 
 void at_write_text_file(const char *path, const char *text);
-/* mkdir -p; fatal on failure. */
+/* mkdir -p; fatal, naming the folder and why, when it cannot be made or a
+ * part of the path is a file. */
 void at_make_dirs(const char *path);
+/* The folders a file at `path` will be written into (mkdir -p of its
+ * dirname; nothing for a bare file name). */
+void at_make_parent_dirs(const char *path);
 
 #endif

@@ -31,6 +31,7 @@
 #endif
 
 #include "core/error.h"
+#include "core/files.h"
 #include "io/h5_util.h"
 
 /* HDF5 calls made here are serialised by this lock (the serial library need
@@ -708,6 +709,7 @@ CacheWriter *cache_writer_create(const char *path, const CacheSpec *spec) {
   size_t len = strlen(path) + 5;
   w->tmp = at_malloc(len, "path");
   snprintf(w->tmp, len, "%s.tmp", path);
+  at_make_parent_dirs(path);
   w->spec = *spec;
   w->spec.tags = NULL;
   const size_t n = (size_t)spec->n, per = (size_t)spec->bins * (size_t)spec->frames;

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "core/files.h"
 #include "io/h5_guard.h"
 
 static void write_params(hid_t file, const Model *m, const float *w, const float *st) {
@@ -55,8 +56,9 @@ void weights_save_extra(const Model *m, const char *path, void (*extra)(long lon
   m->be->to_host(st, m->state, sizeof(float) * m->n_state);
   char tmp[4096];
   snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
+  at_make_parent_dirs(path);
   hid_t file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-  if (file < 0) at_fatal("cannot create '%s' (does the folder exist and is it writable?)", tmp);
+  if (file < 0) at_fatal("cannot create '%s' (is its folder writable?)", tmp);
   at_temp_file_register(tmp);
   h5_write_string_attr(file, "format", AT_WEIGHTS_FORMAT);
   h5_write_int_attr(file, "version", AT_WEIGHTS_VERSION);
