@@ -20,8 +20,9 @@ int cmd_train(int argc, char **argv) {
   if (!resume && !a.config)
     at_fatal("usage: auratag train EXPERIMENT.ini [--set SECTION.KEY=VALUE ...]\n"
              "       auratag train --resume checkpoints/RUN");
-  if (resume && (a.config || a.n_overrides))
-    at_fatal("train --resume continues a run with its own stored config; it takes no CONFIG or --set");
+  if (resume && a.config)
+    at_fatal("train --resume continues a run with its own stored config; it takes no CONFIG (only --set of "
+             "train.max_steps, train.epochs and a few others)");
   Experiment *e;
   if (resume) {
     char path[4200];
@@ -29,7 +30,8 @@ int cmd_train(int argc, char **argv) {
     FILE *fp = fopen(path, "r");
     if (!fp) at_fatal("'%s' is not a run folder (no config.ini); runs live under checkpoints/", resume);
     fclose(fp);
-    e = experiment_load(path, NULL, 0);
+    experiment_check_resume_overrides(a.overrides, a.n_overrides);
+    e = experiment_load(path, a.overrides, a.n_overrides);
   } else {
     e = experiment_load(a.config, a.overrides, a.n_overrides);
   }

@@ -17,6 +17,23 @@ static const char *const k_on_nan[] = {"stop", "skip", NULL};
 static const char *const k_backends[] = {"auto", "cpu", "cuda", NULL};
 static const char *const k_conv_engines[] = {"auto", "cudnn", "gemm", NULL}; /* CudaConvEngine order */
 
+static const char *const k_resume_keys[] = {"train.max_steps", "train.epochs", "train.log_every",
+                                            "train.checkpoint_every", "train.collective_timeout", "data.threads",
+                                            "data.prefetch", NULL};
+
+void experiment_check_resume_overrides(const char *const *overrides, int n_overrides) {
+  for (int i = 0; i < n_overrides; i++) {
+    size_t key_len = strcspn(overrides[i], "=");
+    int allowed = 0;
+    for (const char *const *k = k_resume_keys; *k; k++)
+      allowed |= strlen(*k) == key_len && !strncmp(*k, overrides[i], key_len);
+    if (!allowed)
+      at_fatal("train --resume --set %s: a resumed run keeps its recipe; it may change only train.max_steps, "
+               "train.epochs, train.log_every, train.checkpoint_every, train.collective_timeout, data.threads "
+               "and data.prefetch (start a new run for anything else)", overrides[i]);
+  }
+}
+
 const char *select_metric_name(SelectMetric m) { return k_selects[m]; }
 
 void experiment_apply_device(const Experiment *e) {

@@ -73,6 +73,11 @@ Experiment *experiment_load(const char *path, const char *const *overrides, int 
 Experiment *experiment_from_text(const char *text, const char *origin);
 void experiment_free(Experiment *e);
 
+/* `train --resume RUN --set K=V`: only keys that cannot change the steps
+ * already taken (how long to go on, how often to log and save, how many
+ * loader threads); any other is a fatal error listing the allowed ones. */
+void experiment_check_resume_overrides(const char *const *overrides, int n_overrides);
+
 const char *select_metric_name(SelectMetric m);
 
 /* The experiment's backend and CUDA settings, where the command line did not

@@ -681,7 +681,10 @@ int train_run(Experiment *e, const char *resume_dir) {
     at_write_text_file(config_path, e->text);
   }
   t.st.ranks = t.ranks;
-  if (resume_dir && t.rank == 0) truncate_log(log_path, t.st.step);
+  if (resume_dir && t.rank == 0) {
+    truncate_log(log_path, t.st.step);
+    at_write_text_file(config_path, e->text); /* with any --set of the resume (a longer run, say) */
+  }
   /* a fresh start (also of a run that stopped before its first checkpoint) begins a new log */
   t.log = t.rank != 0 ? fopen("/dev/null", "a") : fopen(log_path, resume_dir ? "a" : "w");
   if (!t.log) at_fatal("cannot open the run log '%s': %s", log_path, strerror(errno));

@@ -14,6 +14,14 @@ set -u
 . "$(dirname "$0")/../lib.sh"  # BUILD, AT, PY, $work, pass, failed, $fail
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 quiet() { "$@" >"$work/out.txt" 2>&1; }
+expect_error() { # description expected-text command...
+  local what=$1 text=$2
+  shift 2
+  "$@" >"$work/err.txt" 2>&1
+  local rc=$?
+  if [ $rc = 1 ] && grep -qF -- "$text" "$work/err.txt"; then pass "$what: $(grep -o 'error: .*' "$work/err.txt" | head -1 | cut -c1-150)"
+  else failed "$what (rc $rc): $(tail -2 "$work/err.txt")"; fi
+}
 
 "$AT" synth "$work/d40" --tags 8 --patterns both --train 2000 --valid 400 --test 400 --seed 3 >/dev/null || failed "synth 40x80"
 "$AT" synth "$work/d96" --bins 96 --frames 1366 --tags 8 --patterns both --train 400 --valid 100 --test 100 --seed 4 >/dev/null || failed "synth 96x1366"
@@ -258,6 +266,16 @@ step=$($PY -c "import h5py; print(h5py.File('$work/runs/maxsteps/last.h5', 'r')[
 if [ $rc = 0 ] && [ "$step" = 5 ] && grep -q "stopped after max_steps = 5" "$work/out.txt"; then
   pass "max_steps = 5: the run stops at step 5, and a resume at the limit takes no further step"
 else failed "max_steps: rc $rc, step $step after resume: $(tail -2 "$work/out.txt")"; fi
+# following the advice it prints: --resume with a higher max_steps goes on to it
+advice=$(grep -o "auratag train --resume [^\`]*" "$work/out.txt" | head -1 | sed 's/max_steps=N/max_steps=8/')
+# shellcheck disable=SC2086
+quiet "$AT" ${advice#auratag }
+step=$($PY -c "import h5py; print(h5py.File('$work/runs/maxsteps/last.h5', 'r')['train'].attrs['step'])")
+if [ "$step" = 8 ] && grep -q "^max_steps = 8" "$work/runs/maxsteps/config.ini"; then
+  pass "the printed advice works: '$advice' trains on to step 8 (and the run's config.ini says so)"
+else failed "following '$advice': step $step: $(tail -2 "$work/out.txt")"; fi
+expect_error "--resume --set of a key that changes the recipe" "a resumed run keeps its recipe" \
+  "$AT" train --resume "$work/runs/maxsteps" --set train.lr=0.5
 
 # ---- a run that stopped before its first checkpoint starts afresh; stale temporary files of dead processes go
 mkdir -p "$work/runs/early"
@@ -293,24 +311,16 @@ if [ $? = 0 ] && $PY -c "import json,sys; r = json.load(open(sys.argv[1])); sys.
 # shellcheck disable=SC2086
 quiet "$AT" train $bb --set train.run=full --set train.max_steps=10 || failed "disk full: first part"
 before=$(md5sum <"$work/runs/full/last.h5")
-( trap '' XFSZ; ulimit -f 20000; "$AT" train --resume "$work/runs/full" ) >"$work/full.txt" 2>&1
+( trap '' XFSZ; ulimit -f 20000; "$AT" train --resume "$work/runs/full" --set train.max_steps=11 ) >"$work/full.txt" 2>&1
 rc=$?
 after=$(md5sum <"$work/runs/full/last.h5")
 leftovers=$(find "$work/runs/full" -name '*.tmp*' | wc -l)
 if [ $rc = 1 ] && grep -q "disk full" "$work/full.txt" && [ "$before" = "$after" ] && [ "$leftovers" = 0 ] &&
-   quiet "$AT" train --resume "$work/runs/full"; then
+   quiet "$AT" train --resume "$work/runs/full" --set train.max_steps=11; then
   pass "a checkpoint write that fails is an error; the previous checkpoint survives and resumes"
 else failed "disk full (rc $rc, leftovers $leftovers): $(tail -2 "$work/full.txt")"; fi
 
 # ---- bad input
-expect_error() { # description expected-text command...
-  local what=$1 text=$2
-  shift 2
-  "$@" >"$work/err.txt" 2>&1
-  local rc=$?
-  if [ $rc = 1 ] && grep -qF -- "$text" "$work/err.txt"; then pass "$what: $(grep -o 'error: .*' "$work/err.txt" | head -1 | cut -c1-150)"
-  else failed "$what (rc $rc): $(tail -2 "$work/err.txt")"; fi
-}
 # shellcheck disable=SC2086
 expect_error "a cache that does not fit the model" "has 96 frequency bins per frame but model 'pons_time' takes 40" \
   "$AT" train configs/experiments/synth_pons_time.ini $data96 $runs --set train.run=mismatch
