@@ -6,6 +6,7 @@
 
 #include "cli/cli.h"
 #include "core/error.h"
+#include "core/stop_signals.h"
 #include "dist/dist.h"
 #include "nn/backend.h"
 #ifdef AT_WITH_CUDA
@@ -83,6 +84,7 @@ int main(int argc, char **argv) {
    * survived; its clean-up at exit would then abort a run that succeeded.
    * The process ends anyway: let the kernel take the memory back. */
   H5dont_atexit();
+  at_signals_init(); /* before any thread exists: see core/stop_signals.h */
 #ifdef AT_WITH_CUDA
   at_backend_register_cuda(at_backend_cuda, cuda_device_count, cuda_backend_description);
   at_frontend_register_gpu(cuda_frontend_ops());

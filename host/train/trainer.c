@@ -672,7 +672,7 @@ int train_run(Experiment *e, const char *resume_dir) {
   t.saved_step = -1;
   experiment_apply_device(e);
   t.be = at_backend_selected();
-  at_stop_signals_install();
+  at_stop_signals_catch();
   char config_path[4500], log_path[4500];
   open_run_folder(&t, e, resume_dir, config_path, sizeof config_path, log_path, sizeof log_path);
   setup_model_and_optimizer(&t, resume_dir);

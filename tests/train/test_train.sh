@@ -256,6 +256,15 @@ for n in names: assert np.array_equal(a[n][()], b[n][()]), n
   else failed "SIG$sig: exit $rc (want $want): $(tail -2 "$work/sig.txt") / $(tail -2 "$work/out.txt")"; fi
 done
 
+# a command that has nothing to save ends on SIGTERM as the signal would end it (128 + 15 to the shell)
+"$AT" demo-data "$work/sigdemo" --clips 400 >/dev/null 2>&1 &
+pid=$!
+sleep 1
+kill -TERM $pid
+wait $pid
+rc=$?
+[ $rc = 143 ] && pass "SIGTERM ends demo-data at once (exit 143)" || failed "SIGTERM to demo-data: exit $rc"
+
 # ---- max_steps: stops there; a resume at the limit takes no step
 # shellcheck disable=SC2086
 quiet "$AT" train $bb --set train.run=maxsteps --set train.max_steps=5
