@@ -49,6 +49,7 @@ if [ $unit_only = 1 ]; then
   exit 0
 fi
 run "command line" bash tests/cli/test_cli.sh
+run "command-line conventions (--help, exit codes, --version)" bash tests/cli/test_help.sh
 run "what may be a config" bash tests/cli/test_config_inputs.sh
 run "commands create their output folders" bash tests/cli/test_output_folders.sh
 run "corrupt HDF5 files (flipped bits, stalls)" bash tests/io/test_corrupt_h5.sh

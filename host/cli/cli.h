@@ -5,6 +5,7 @@
 
 #include <stdio.h>
 
+#include "cli/cli_options.h"
 #include "nn/model.h"
 
 #define AT_MAX_OVERRIDES 64
@@ -16,8 +17,8 @@ typedef struct ModelArgs {
   int n_overrides;
 } ModelArgs;
 
-/* Consumes "--set K=V" at argv[*i]; returns 1 if it did. */
-int cli_take_override(ModelArgs *a, int argc, char **argv, int *i);
+/* Records one --set SECTION.KEY=VALUE (at most AT_MAX_OVERRIDES). */
+void cli_add_override(ModelArgs *a, const char *value);
 /* Builds the model: from an INI config, or from the config stored in a
  * weights file (when the path ends in .h5). */
 Model *cli_load_model(const ModelArgs *a);
@@ -47,10 +48,12 @@ struct Cache *cli_front_end_for(const EvalModel *em, const char *command, const 
                                 struct PrepSetup *setup, char *cache_path, size_t path_size, char *desc,
                                 size_t desc_size);
 
-/* A command-line number in [lo, hi], or a fatal error naming the command
- * and option. */
-long cli_parse_long(const char *command, const char *opt, const char *v, long lo, long hi);
-double cli_parse_real(const char *command, const char *opt, const char *v, double lo, double hi);
+/* The --set option every model-reading command takes. */
+#define CLI_OPTION_SET {"set", 0, "SECTION.KEY=VALUE", NULL, "override a config value (repeatable)"}
+
+/* Each command's table (usage, options, example), listed by `auratag help`. */
+extern const CliCommand k_cli_model, k_cli_init, k_cli_train, k_cli_eval, k_cli_predict, k_cli_synth, k_cli_prep,
+    k_cli_tag, k_cli_auralise, k_cli_stimuli, k_cli_activations, k_cli_selftest, k_cli_demo_data;
 
 int cmd_model(int argc, char **argv);
 int cmd_init(int argc, char **argv);

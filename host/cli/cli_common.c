@@ -16,12 +16,9 @@
 #include "io/weights_h5.h"
 #include "train/experiment.h"
 
-int cli_take_override(ModelArgs *a, int argc, char **argv, int *i) {
-  if (strcmp(argv[*i], "--set") != 0) return 0;
-  if (*i + 1 >= argc) at_fatal("--set needs SECTION.KEY=VALUE");
+void cli_add_override(ModelArgs *a, const char *value) {
   if (a->n_overrides == AT_MAX_OVERRIDES) at_fatal("at most %d --set options", AT_MAX_OVERRIDES);
-  a->overrides[a->n_overrides++] = argv[++*i];
-  return 1;
+  a->overrides[a->n_overrides++] = value;
 }
 
 static int ends_with(const char *s, const char *suffix) {
@@ -111,20 +108,3 @@ Cache *cli_front_end_for(const EvalModel *em, const char *command, const char *c
   return c;
 }
 
-long cli_parse_long(const char *command, const char *opt, const char *v, long lo, long hi) {
-  char *end;
-  errno = 0;
-  long x = strtol(v, &end, 10);
-  if (errno || *end || end == v || x < lo || x > hi)
-    at_fatal("%s: %s '%s' must be an integer in [%ld, %ld]", command, opt, v, lo, hi);
-  return x;
-}
-
-double cli_parse_real(const char *command, const char *opt, const char *v, double lo, double hi) {
-  char *end;
-  errno = 0;
-  double x = strtod(v, &end);
-  if (errno || *end || end == v || !(x >= lo && x <= hi))
-    at_fatal("%s: %s '%s' must be a number in [%g, %g]", command, opt, v, lo, hi);
-  return x;
-}

@@ -21,14 +21,14 @@ void cli_print_usage(const CliCommand *c, FILE *out) {
   fprintf(out, "usage: auratag %s %s\n\n%s\n\noptions:\n", c->name, c->synopsis, c->summary);
   for (int i = 0; i < count_options(c); i++) {
     const CliOption *o = &c->options[i];
-    char left[64];
-    snprintf(left, sizeof left, "%s%c%s--%s%s%s", o->letter ? "-" : "", o->letter ? o->letter : ' ',
-             o->letter ? ", " : "  ", o->name, o->value ? " " : "", o->value ? o->value : "");
-    fprintf(out, "  %-30s %s", o->letter ? left : left + 2, o->help);
+    char left[128], letter[8] = "    ";
+    if (o->letter) snprintf(letter, sizeof letter, "-%c, ", o->letter);
+    snprintf(left, sizeof left, "%s--%s%s%s", letter, o->name, o->value ? " " : "", o->value ? o->value : "");
+    fprintf(out, "  %-32s %s", left, o->help);
     if (o->dflt) fprintf(out, " (default: %s)", o->dflt);
     fputc('\n', out);
   }
-  fprintf(out, "  %-30s %s\n", "-h, --help", "print this help and exit");
+  fprintf(out, "  %-32s %s\n", "-h, --help", "print this help and exit");
   fprintf(out, "global options (every command): --backend cpu|cuda|auto (default: auto, or the experiment's "
                "train.backend), --device N (default: 0)\n");
   fprintf(out, "\nexample:\n  %s\n", c->example);

@@ -36,26 +36,34 @@
 #include "explain/deconvnet.h"
 #include "io/h5_util.h"
 
-static const char k_usage[] =
-    "auratag activations WEIGHTS.h5|RUN_DIR --list FILES.csv [--cache TRAIN_CACHE.h5] --out ACT.h5";
-
 typedef struct ActArgs {
   const char *weights, *list, *cache, *out;
 } ActArgs;
 
+static const CliOption k_options[] = {
+    {"list", 0, "FILES.csv", NULL, "the audio files (a CSV with a path column, e.g. stimuli.csv; required)"},
+    {"out", 'o', "ACT.h5", NULL, "the file to write: /layer<d> [files, features], /paths (required)"},
+    {"cache", 0, "TRAIN_CACHE.h5", "the run's training cache", "the cache whose front end the model was trained with"},
+    {NULL},
+};
+const CliCommand k_cli_activations = {
+    "activations", "WEIGHTS.h5|RUN_DIR --list FILES.csv --out ACT.h5 [--cache TRAIN_CACHE.h5]",
+    "Each listed file through the model's front end (centre crop, eval mode): the per-feature mean activation of "
+    "every conv block.",
+    k_options, "auratag activations checkpoints/demo-fcn3 --list data/stimuli/stimuli.csv --out act.h5"};
+
 static void parse(int argc, char **argv, ActArgs *a) {
   memset(a, 0, sizeof *a);
-  for (int i = 0; i < argc; i++) {
-    const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-    if (!strcmp(argv[i], "--list") && v) a->list = argv[++i];
-    else if (!strcmp(argv[i], "--cache") && v) a->cache = argv[++i];
-    else if ((!strcmp(argv[i], "--out") || !strcmp(argv[i], "-o")) && v) a->out = argv[++i];
-    else if (argv[i][0] == '-' && argv[i][1])
-      at_fatal("unknown option '%s' (or it lacks its value); usage: %s", argv[i], k_usage);
-    else if (!a->weights) a->weights = argv[i];
-    else at_fatal("one model at a time ('%s' is extra); usage: %s", argv[i], k_usage);
+  CliArgs p;
+  cli_parse(&k_cli_activations, argc, argv, &p);
+  cli_require_positionals(&p, 1, 1);
+  a->weights = p.positional[0];
+  for (int i = 0; i < p.n_options; i++) {
+    if (cli_is(&p, i, "list")) a->list = p.value[i];
+    else if (cli_is(&p, i, "cache")) a->cache = p.value[i];
+    else if (cli_is(&p, i, "out")) a->out = p.value[i];
   }
-  if (!a->weights || !a->list || !a->out) at_fatal("usage: %s", k_usage);
+  if (!a->list || !a->out) cli_usage_error(&k_cli_activations, "--list FILES.csv and --out ACT.h5 are required");
 }
 
 /* ---- the list: a CSV whose header names a `path` column ---- */

@@ -35,42 +35,51 @@
 #include "io/h5_util.h"
 #include "train/progress.h"
 
-static const char k_usage[] =
-    "auratag auralise WEIGHTS.h5|RUN_DIR AUDIO --layer L [--feature K[,K...] | --all] [--top N] [--start S] "
-    "[--dur D] [--out DIR] [--cache TRAIN_CACHE.h5]";
-
 typedef struct AuraliseArgs {
   const char *weights, *audio, *layer, *features, *out, *cache;
   int all, top;
   double start, dur;
 } AuraliseArgs;
 
+static const CliOption k_options[] = {
+    {"layer", 0, "L", NULL, "the conv block whose features are deconvolved (1 = the first; required)"},
+    {"feature", 0, "K[,K...]", NULL, "which features of the layer (or --all)"},
+    {"all", 0, NULL, NULL, "every feature of the layer"},
+    {"top", 0, "N", "every activation", "keep only the N strongest activations of each feature map"},
+    {"start", 0, "S", "0", "where the excerpt starts, in seconds"},
+    {"dur", 0, "D", "the model's input length", "the excerpt's length, in seconds"},
+    {"out", 'o', "DIR", "auralise", "the folder for the WAVs, PNGs, maps.h5 and index.html"},
+    {"cache", 0, "TRAIN_CACHE.h5", "the run's training cache", "the cache whose front end the model was trained with"},
+    {NULL},
+};
+const CliCommand k_cli_auralise = {
+    "auralise", "WEIGHTS.h5|RUN_DIR AUDIO --layer L (--feature K[,K...] | --all) [--out DIR]",
+    "Deconvolves features of a layer back to the input (Choi et al. 2016b) and turns them into audio (masks on "
+    "the excerpt's STFT with its phase) and pictures.",
+    k_options, "auratag auralise checkpoints/demo-fcn3 clip.wav --layer 1 --feature 0,1,2,3 --out auralise"};
+
 static void parse(int argc, char **argv, AuraliseArgs *a) {
   memset(a, 0, sizeof *a);
   a->out = "auralise";
   a->dur = -1;
-  for (int i = 0; i < argc; i++) {
-    const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-    if (!strcmp(argv[i], "--layer") && v) a->layer = argv[++i];
-    else if (!strcmp(argv[i], "--feature") && v) a->features = argv[++i];
-    else if (!strcmp(argv[i], "--all")) a->all = 1;
-    else if (!strcmp(argv[i], "--top") && v) {
-      char *end;
-      long t = strtol(argv[++i], &end, 10);
-      if (*end || t < 1 || t > 1 << 30) at_fatal("--top takes a positive number of activations, not '%s'", argv[i]);
-      a->top = (int)t;
-    } else if (!strcmp(argv[i], "--start") && v) a->start = cli_parse_real("auralise", "--start", argv[++i], 0, 1e6);
-    else if (!strcmp(argv[i], "--dur") && v) a->dur = cli_parse_real("auralise", "--dur", argv[++i], 0, 1e6);
-    else if (!strcmp(argv[i], "--out") && v) a->out = argv[++i];
-    else if (!strcmp(argv[i], "--cache") && v) a->cache = argv[++i];
-    else if (argv[i][0] == '-' && argv[i][1]) at_fatal("unknown option '%s' (or it lacks its value); usage: %s", argv[i], k_usage);
-    else if (!a->weights) a->weights = argv[i];
-    else if (!a->audio) a->audio = argv[i];
-    else at_fatal("one audio file at a time; usage: %s", k_usage);
+  CliArgs p;
+  cli_parse(&k_cli_auralise, argc, argv, &p);
+  cli_require_positionals(&p, 2, 2);
+  a->weights = p.positional[0];
+  a->audio = p.positional[1];
+  for (int i = 0; i < p.n_options; i++) {
+    if (cli_is(&p, i, "layer")) a->layer = p.value[i];
+    else if (cli_is(&p, i, "feature")) a->features = p.value[i];
+    else if (cli_is(&p, i, "all")) a->all = 1;
+    else if (cli_is(&p, i, "top")) a->top = (int)cli_long(&p, i, 1, 1 << 30);
+    else if (cli_is(&p, i, "start")) a->start = cli_real(&p, i, 0, 1e6);
+    else if (cli_is(&p, i, "dur")) a->dur = cli_real(&p, i, 0, 1e6);
+    else if (cli_is(&p, i, "out")) a->out = p.value[i];
+    else if (cli_is(&p, i, "cache")) a->cache = p.value[i];
   }
-  if (!a->weights || !a->audio || !a->layer) at_fatal("usage: %s", k_usage);
-  if (!a->all && !a->features) at_fatal("say which features: --feature K (or K1,K2,...) or --all; usage: %s", k_usage);
-  if (a->all && a->features) at_fatal("--feature and --all exclude each other");
+  if (!a->layer) cli_usage_error(&k_cli_auralise, "--layer L is required");
+  if (!a->all && !a->features) cli_usage_error(&k_cli_auralise, "say which features: --feature K (or K1,K2,...) or --all");
+  if (a->all && a->features) cli_usage_error(&k_cli_auralise, "--feature and --all exclude each other");
 }
 
 /* ---- frequencies of the model's input rows, for the axes ---- */

@@ -9,35 +9,36 @@
 #include "cli/cli.h"
 #include "core/error.h"
 
-static const char *k_usage =
-    "usage: auratag demo-data OUT_DIR [--clips 400] [--seconds 4] [--rate 22050] [--seed 1]\n"
-    "                         [--soundfont PATH] [--quiet]\n"
-    "Renders short clips of generated music with FluidSynth and a General MIDI SoundFont\n"
-    "(default /usr/share/sounds/sf2/FluidR3_GM.sf2, Debian package fluid-soundfont-gm), tagged with\n"
-    "their instrument families (piano organ guitar strings brass reed), drums, and a tempo class\n"
-    "(slow medium fast); writes OUT_DIR/audio/*.wav, files.csv (path,split,tags), clips.csv, README.txt.";
+static const CliOption k_options[] = {
+    {"clips", 0, "N", "400", "how many clips"},
+    {"seconds", 0, "S", "4", "length of each clip"},
+    {"rate", 0, "HZ", "22050", "sample rate"},
+    {"seed", 0, "N", "1", "the seed of the generated music"},
+    {"soundfont", 0, "PATH", "/usr/share/sounds/sf2/FluidR3_GM.sf2 (Debian: fluid-soundfont-gm)", "a General MIDI SoundFont"},
+    {"quiet", 0, NULL, NULL, "no progress output"},
+    {NULL},
+};
+const CliCommand k_cli_demo_data = {
+    "demo-data", "OUT_DIR [--clips 400] [--seconds 4] [--rate 22050] [--seed 1] [--soundfont PATH]",
+    "Renders the demo dataset with FluidSynth: clips of generated music tagged with their instrument families "
+    "(piano organ guitar strings brass reed), drums and a tempo class (slow medium fast); writes OUT_DIR/audio/*.wav, "
+    "files.csv (path,split,tags) for `auratag prep`, clips.csv and README.txt. Deterministic from the seed.",
+    k_options, "auratag demo-data data/demo --clips 100"};
 
 int cmd_demo_data(int argc, char **argv) {
-  const char *out = NULL;
+  CliArgs p;
+  cli_parse(&k_cli_demo_data, argc, argv, &p);
+  cli_require_positionals(&p, 1, 1);
+  const char *out = p.positional[0];
   DemoSpec s = {.clips = 400, .seconds = 4, .rate = 22050, .seed = 1};
-  for (int i = 0; i < argc; i++) {
-    const char *a = argv[i];
-    const int has_value = i + 1 < argc;
-    if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-      printf("%s\n", k_usage);
-      return 0;
-    } else if (!strcmp(a, "--quiet")) s.quiet = 1;
-    else if (!has_value && a[0] == '-') at_fatal("demo-data: %s needs a value\n%s", a, k_usage);
-    else if (!strcmp(a, "--clips")) s.clips = (int)cli_parse_long("demo-data", a, argv[++i], 1, 1000000);
-    else if (!strcmp(a, "--seconds")) s.seconds = cli_parse_real("demo-data", a, argv[++i], 0.1, 600);
-    else if (!strcmp(a, "--rate")) s.rate = cli_parse_real("demo-data", a, argv[++i], 8000, 96000);
-    else if (!strcmp(a, "--seed")) s.seed = (uint64_t)cli_parse_long("demo-data", a, argv[++i], 0, 0x7fffffffffffffffL);
-    else if (!strcmp(a, "--soundfont")) s.soundfont = argv[++i];
-    else if (a[0] == '-') at_fatal("demo-data: unknown option '%s'\n%s", a, k_usage);
-    else if (!out) out = a;
-    else at_fatal("demo-data: one output folder at a time ('%s' is extra)\n%s", a, k_usage);
+  for (int i = 0; i < p.n_options; i++) {
+    if (cli_is(&p, i, "quiet")) s.quiet = 1;
+    else if (cli_is(&p, i, "clips")) s.clips = (int)cli_long(&p, i, 1, 1000000);
+    else if (cli_is(&p, i, "seconds")) s.seconds = cli_real(&p, i, 0.1, 600);
+    else if (cli_is(&p, i, "rate")) s.rate = cli_real(&p, i, 8000, 96000);
+    else if (cli_is(&p, i, "seed")) s.seed = (uint64_t)cli_long(&p, i, 0, 0x7fffffffffffffffL);
+    else if (cli_is(&p, i, "soundfont")) s.soundfont = p.value[i];
   }
-  if (!out) at_fatal("demo-data: no output folder given\n%s", k_usage);
   demo_write_dataset(out, &s);
   return 0;
 }

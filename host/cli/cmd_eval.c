@@ -20,24 +20,50 @@ typedef struct EvalArgs {
   int crops, batch, threads;
 } EvalArgs;
 
-static void parse(int argc, char **argv, EvalArgs *a, const char *usage) {
+static const CliOption k_eval_options[] = {
+    {"json", 0, "FILE", NULL, "also write the results as JSON"},
+    {"csv", 0, "FILE", NULL, "also write the per-tag (or per-class) table as CSV"},
+    {"crops", 0, "K", "the run's data.eval_crops, else enough to cover each example", "crops averaged per example"},
+    {"batch", 0, "B", "the run's train.batch, else 16", "examples per forward pass"},
+    {"threads", 0, "N", "2", "loader threads"},
+    {NULL},
+};
+const CliCommand k_cli_eval = {
+    "eval", "WEIGHTS.h5|RUN_DIR CACHE.h5 [--json FILE] [--csv FILE] [--crops K] [--batch B]",
+    "Per-tag ROC-AUC and PR-AUC with their macro means (multi-label), or accuracy, balanced accuracy, per-class "
+    "recall and the confusion matrix (single-label); song level too when the cache groups chunks into songs. A run "
+    "folder means its best.h5 and its crop settings.",
+    k_eval_options, "auratag eval checkpoints/demo-fcn3 data/demo/cache/test.h5 --json test-eval.json"};
+
+static const CliOption k_predict_options[] = {
+    {"out", 'o', "PREDICTIONS.h5", NULL, "the file to write (required): /probabilities [N, tags], /ids, /tags"},
+    {"crops", 0, "K", "the run's data.eval_crops, else enough to cover each example", "crops averaged per example"},
+    {"batch", 0, "B", "the run's train.batch, else 16", "examples per forward pass"},
+    {"threads", 0, "N", "2", "loader threads"},
+    {NULL},
+};
+const CliCommand k_cli_predict = {
+    "predict", "WEIGHTS.h5|RUN_DIR CACHE.h5 -o PREDICTIONS.h5 [--crops K] [--batch B]",
+    "Per-example probabilities of a cache's examples, as HDF5.", k_predict_options,
+    "auratag predict checkpoints/demo-fcn3 data/demo/cache/test.h5 -o predictions.h5"};
+
+static void parse(const CliCommand *command, int argc, char **argv, EvalArgs *a) {
   memset(a, 0, sizeof *a);
   a->threads = 2;
-  for (int i = 0; i < argc; i++) {
-    const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-    if (!strcmp(argv[i], "--json") && v) a->json = argv[++i];
-    else if (!strcmp(argv[i], "--csv") && v) a->csv = argv[++i];
-    else if ((!strcmp(argv[i], "-o") || !strcmp(argv[i], "--out")) && v) a->out = argv[++i];
-    else if (!strcmp(argv[i], "--crops") && v) a->crops = atoi(argv[++i]);
-    else if (!strcmp(argv[i], "--batch") && v) a->batch = atoi(argv[++i]);
-    else if (!strcmp(argv[i], "--threads") && v) a->threads = atoi(argv[++i]);
-    else if (argv[i][0] == '-') at_fatal("unknown option '%s'; usage: %s", argv[i], usage);
-    else if (!a->weights) a->weights = argv[i];
-    else if (!a->cache) a->cache = argv[i];
-    else at_fatal("'%s' is extra; usage: %s", argv[i], usage);
+  CliArgs p;
+  cli_parse(command, argc, argv, &p);
+  cli_require_positionals(&p, 2, 2);
+  a->weights = p.positional[0];
+  a->cache = p.positional[1];
+  for (int i = 0; i < p.n_options; i++) {
+    if (cli_is(&p, i, "json")) a->json = p.value[i];
+    else if (cli_is(&p, i, "csv")) a->csv = p.value[i];
+    else if (cli_is(&p, i, "out")) a->out = p.value[i];
+    else if (cli_is(&p, i, "crops")) a->crops = (int)cli_long(&p, i, 1, 4096);
+    else if (cli_is(&p, i, "batch")) a->batch = (int)cli_long(&p, i, 1, 1 << 20);
+    else if (cli_is(&p, i, "threads")) a->threads = (int)cli_long(&p, i, 1, 1024);
   }
-  if (!a->weights || !a->cache) at_fatal("usage: %s", usage);
-  if (a->crops < 0 || a->batch < 0 || a->threads < 1) at_fatal("--crops, --batch and --threads take positive numbers");
+  if (command == &k_cli_predict && !a->out) cli_usage_error(command, "-o PREDICTIONS.h5 is required");
 }
 
 /* Default crops: enough equally spaced crops to cover the whole example. */
@@ -91,7 +117,7 @@ static void write_report(const char *path, const Evaluated *ev, void (*writer)(c
 
 int cmd_eval(int argc, char **argv) {
   EvalArgs a;
-  parse(argc, argv, &a, "auratag eval WEIGHTS.h5|RUN_DIR CACHE.h5 [--json OUT.json] [--csv OUT.csv] [--crops K] [--batch B]");
+  parse(&k_cli_eval, argc, argv, &a);
   Evaluated ev;
   evaluate_args(&a, &ev);
   printf("%d crop%s of %d frames per example\n", ev.o.crops, ev.o.crops == 1 ? "" : "s", ev.o.crop);
@@ -104,8 +130,7 @@ int cmd_eval(int argc, char **argv) {
 
 int cmd_predict(int argc, char **argv) {
   EvalArgs a;
-  parse(argc, argv, &a, "auratag predict WEIGHTS.h5|RUN_DIR CACHE.h5 -o PREDICTIONS.h5 [--crops K] [--batch B]");
-  if (!a.out) at_fatal("predict: give the output file with -o PREDICTIONS.h5");
+  parse(&k_cli_predict, argc, argv, &a);
   Evaluated ev;
   evaluate_args(&a, &ev);
   const Model *m = ev.m;

@@ -7,22 +7,30 @@
 #include "core/error.h"
 #include "io/weights_h5.h"
 
+static const CliOption k_options[] = {
+    {"out", 'o', "WEIGHTS.h5", NULL, "the weights file to write (required)"},
+    {"seed", 0, "N", "1", "the seed of the initialisation"},
+    CLI_OPTION_SET,
+    {NULL},
+};
+const CliCommand k_cli_init = {
+    "init", "CONFIG.ini -o WEIGHTS.h5 [--seed N] [--set SECTION.KEY=VALUE ...]",
+    "Writes seeded initial weights (He / Glorot, as the papers' frameworks did).", k_options,
+    "auratag init configs/models/pons_time.ini -o pons_time-init.h5 --seed 7"};
+
 int cmd_init(int argc, char **argv) {
-  ModelArgs a = {0};
+  CliArgs p;
+  cli_parse(&k_cli_init, argc, argv, &p);
+  cli_require_positionals(&p, 1, 1);
+  ModelArgs a = {.config = p.positional[0]};
   const char *out = NULL;
   unsigned long long seed = 1;
-  for (int i = 0; i < argc; i++) {
-    if (cli_take_override(&a, argc, argv, &i)) continue;
-    if ((!strcmp(argv[i], "-o") || !strcmp(argv[i], "--out")) && i + 1 < argc) out = argv[++i];
-    else if (!strcmp(argv[i], "--seed") && i + 1 < argc) {
-      char *end;
-      seed = strtoull(argv[++i], &end, 10);
-      if (*end || end == argv[i]) at_fatal("init: --seed '%s' is not a non-negative integer", argv[i]);
-    } else if (argv[i][0] == '-') at_fatal("init: unknown option '%s'", argv[i]);
-    else if (!a.config) a.config = argv[i];
-    else at_fatal("init: one config at a time ('%s' is extra)", argv[i]);
+  for (int i = 0; i < p.n_options; i++) {
+    if (cli_is(&p, i, "set")) cli_add_override(&a, p.value[i]);
+    else if (cli_is(&p, i, "out")) out = p.value[i];
+    else if (cli_is(&p, i, "seed")) seed = (unsigned long long)cli_long(&p, i, 0, 0x7fffffffffffffffL);
   }
-  if (!a.config || !out) at_fatal("usage: auratag init CONFIG -o WEIGHTS.h5 [--seed N] [--set SECTION.KEY=VALUE ...]");
+  if (!out) cli_usage_error(&k_cli_init, "-o WEIGHTS.h5 is required");
   Model *m = cli_load_model(&a);
   model_allocate(m, at_backend_cpu(), 1);
   model_init_weights(m, seed);

@@ -8,44 +8,38 @@
 #include "cli/cli.h"
 #include "core/error.h"
 
-static const char k_usage[] =
-    "auratag prep DATASET.ini --list FILES.csv --out DIR [--set SECTION.KEY=VALUE ...] [--threads N] [--keep-work]";
+static const CliOption k_options[] = {
+    {"list", 0, "FILES.csv", NULL, "the audio files: columns among path, split, tags, song, fold (required)"},
+    {"out", 'o', "DIR", NULL, "where DIR/{train,valid,test}.h5, tags.txt and prep-report.json go (required)"},
+    {"set", 0, "SECTION.KEY=VALUE", NULL, "override a dataset config value (repeatable)"},
+    {"threads", 0, "N", "OMP_NUM_THREADS, else every core", "decoding threads"},
+    {"keep-work", 0, NULL, NULL, "keep the work records (DIR/.prep/) after a successful run"},
+    {NULL},
+};
+const CliCommand k_cli_prep = {
+    "prep", "DATASET.ini --list FILES.csv --out DIR [--set SECTION.KEY=VALUE ...] [--threads N] [--keep-work]",
+    "Decodes every listed file, computes the dataset config's front end and writes spectrogram caches. Files "
+    "that cannot be decoded are skipped and reported. An interrupted prep resumes where it stopped when run again "
+    "with the same arguments.",
+    k_options, "auratag prep configs/datasets/demo.ini --list data/demo/files.csv --out data/demo/cache"};
 
 int cmd_prep(int argc, char **argv) {
+  CliArgs p;
+  cli_parse(&k_cli_prep, argc, argv, &p);
+  cli_require_positionals(&p, 1, 1);
   PrepOptions o;
   memset(&o, 0, sizeof o);
-  for (int i = 0; i < argc; i++) {
-    const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-    if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-      printf("usage: %s\n\n"
-             "Decodes every file of FILES.csv (columns among path, split, tags, song, fold), computes the front end\n"
-             "of the dataset config and writes DIR/{train,valid,test}.h5, DIR/tags.txt and DIR/prep-report.json.\n"
-             "Files that cannot be decoded are skipped and reported. An interrupted prep resumes where it stopped\n"
-             "when run again with the same arguments (work records in DIR/.prep/, removed at the end unless\n"
-             "--keep-work). --threads defaults to OMP_NUM_THREADS or every core.\n",
-             k_usage);
-      return 0;
-    }
-    if (!strcmp(argv[i], "--list") && v) o.list = argv[++i];
-    else if ((!strcmp(argv[i], "--out") || !strcmp(argv[i], "-o")) && v) o.out = argv[++i];
-    else if (!strcmp(argv[i], "--threads") && v) {
-      char *end;
-      long t = strtol(argv[++i], &end, 10);
-      if (*end || t < 1 || t > 1024) at_fatal("--threads takes a number from 1 to 1024, not '%s'", argv[i]);
-      o.threads = (int)t;
-    } else if (!strcmp(argv[i], "--set") && v) {
-      if (o.n_overrides == AT_PREP_MAX_OVERRIDES) at_fatal("at most %d --set options", AT_PREP_MAX_OVERRIDES);
-      o.overrides[o.n_overrides++] = argv[++i];
-    } else if (!strcmp(argv[i], "--keep-work")) {
-      o.keep_work = 1;
-    } else if (argv[i][0] == '-') {
-      at_fatal("unknown option '%s' (or it lacks its value); usage: %s", argv[i], k_usage);
-    } else if (!o.dataset_config) {
-      o.dataset_config = argv[i];
-    } else {
-      at_fatal("'%s' is extra; usage: %s", argv[i], k_usage);
+  o.dataset_config = p.positional[0];
+  for (int i = 0; i < p.n_options; i++) {
+    if (cli_is(&p, i, "list")) o.list = p.value[i];
+    else if (cli_is(&p, i, "out")) o.out = p.value[i];
+    else if (cli_is(&p, i, "threads")) o.threads = (int)cli_long(&p, i, 1, 1024);
+    else if (cli_is(&p, i, "keep-work")) o.keep_work = 1;
+    else if (cli_is(&p, i, "set")) {
+      if (o.n_overrides == AT_PREP_MAX_OVERRIDES) cli_usage_error(&k_cli_prep, "at most %d --set options", AT_PREP_MAX_OVERRIDES);
+      o.overrides[o.n_overrides++] = p.value[i];
     }
   }
-  if (!o.dataset_config || !o.list || !o.out) at_fatal("usage: %s", k_usage);
+  if (!o.list || !o.out) cli_usage_error(&k_cli_prep, "--list FILES.csv and --out DIR are required");
   return prep_run(&o);
 }

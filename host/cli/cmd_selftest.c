@@ -110,14 +110,29 @@ static void summary(const char *name, CompareResult r) {
          r.worst_what);
 }
 
+static const CliOption k_options[] = {
+    {"json", 0, "FILE", NULL, "also write every comparison as JSON"},
+    {"quick", 0, NULL, NULL, "fewer and smaller cases"},
+    {"verbose", 'v', NULL, NULL, "print every comparison"},
+    {NULL},
+};
+const CliCommand k_cli_selftest = {
+    "selftest", "[--json FILE] [--quick] [--device N]",
+    "Proves the GPU path on this machine: every op of the CUDA backend against the CPU backend, training steps of "
+    "pons_timefreq and fcn4 on both from the same weights, the time of an fcn4 step. Exit 0: all agree; 1: a "
+    "disagreement (named); 77: no usable GPU.",
+    k_options, "auratag selftest --device 0 --json selftest.json"};
+
 int cmd_selftest(int argc, char **argv) {
+  CliArgs p;
+  cli_parse(&k_cli_selftest, argc, argv, &p);
+  cli_require_positionals(&p, 0, 0);
   const char *json_path = NULL;
   int verbose = 0, quick = 0;
-  for (int i = 0; i < argc; i++) {
-    if (!strcmp(argv[i], "--json") && i + 1 < argc) json_path = argv[++i];
-    else if (!strcmp(argv[i], "--verbose") || !strcmp(argv[i], "-v")) verbose = 1;
-    else if (!strcmp(argv[i], "--quick")) quick = 1;
-    else at_fatal("selftest: unknown option '%s' (options: --json FILE, --verbose, --quick, --device N)", argv[i]);
+  for (int i = 0; i < p.n_options; i++) {
+    if (cli_is(&p, i, "json")) json_path = p.value[i];
+    else if (cli_is(&p, i, "verbose")) verbose = 1;
+    else if (cli_is(&p, i, "quick")) quick = 1;
   }
   char why[512] = "";
   int gpus = at_backend_cuda_devices(why, sizeof why);

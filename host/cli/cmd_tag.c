@@ -21,9 +21,6 @@
 #include "train/experiment.h"
 #include "train/json.h"
 
-static const char k_usage[] =
-    "auratag tag WEIGHTS.h5|RUN_DIR AUDIO [AUDIO ...] [--top 10] [--json] [--cache TRAIN_CACHE.h5] [--crops K]";
-
 typedef struct TagArgs {
   const char *weights, *cache;
   const char **files;
@@ -31,28 +28,33 @@ typedef struct TagArgs {
   int top, json, crops;
 } TagArgs;
 
-static int parse_positive(const char *opt, const char *v) {
-  char *end;
-  long x = strtol(v, &end, 10);
-  if (*end || x < 1 || x > 100000) at_fatal("%s takes a positive number, not '%s'", opt, v);
-  return (int)x;
-}
+static const CliOption k_options[] = {
+    {"top", 0, "N", "10", "how many tags to print per file"},
+    {"json", 0, NULL, NULL, "print JSON (every tag's probability) instead of a table"},
+    {"cache", 0, "TRAIN_CACHE.h5", "the run's training cache", "the cache whose front end and normalisation the model was trained with"},
+    {"crops", 0, "K", "enough to cover the file", "crops averaged per file"},
+    {NULL},
+};
+const CliCommand k_cli_tag = {
+    "tag", "WEIGHTS.h5|RUN_DIR AUDIO [AUDIO ...] [--top 10] [--json] [--cache TRAIN_CACHE.h5] [--crops K]",
+    "The top tags of audio files, computed with the model's own front end and averaged over crops.", k_options,
+    "auratag tag checkpoints/demo-fcn3 song.wav --top 5"};
 
 static void parse(int argc, char **argv, TagArgs *a) {
   memset(a, 0, sizeof *a);
   a->top = 10;
-  a->files = at_malloc(sizeof(char *) * (size_t)(argc + 1), "file list");
-  for (int i = 0; i < argc; i++) {
-    const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-    if (!strcmp(argv[i], "--top") && v) a->top = parse_positive("--top", argv[++i]);
-    else if (!strcmp(argv[i], "--crops") && v) a->crops = parse_positive("--crops", argv[++i]);
-    else if (!strcmp(argv[i], "--cache") && v) a->cache = argv[++i];
-    else if (!strcmp(argv[i], "--json")) a->json = 1;
-    else if (argv[i][0] == '-' && argv[i][1]) at_fatal("unknown option '%s' (or it lacks its value); usage: %s", argv[i], k_usage);
-    else if (!a->weights) a->weights = argv[i];
-    else a->files[a->n_files++] = argv[i];
+  CliArgs p;
+  cli_parse(&k_cli_tag, argc, argv, &p);
+  cli_require_positionals(&p, 2, -1);
+  a->weights = p.positional[0];
+  a->files = at_malloc(sizeof(char *) * (size_t)p.n_positional, "file list");
+  for (int i = 1; i < p.n_positional; i++) a->files[a->n_files++] = p.positional[i];
+  for (int i = 0; i < p.n_options; i++) {
+    if (cli_is(&p, i, "top")) a->top = (int)cli_long(&p, i, 1, 100000);
+    else if (cli_is(&p, i, "crops")) a->crops = (int)cli_long(&p, i, 1, 4096);
+    else if (cli_is(&p, i, "cache")) a->cache = p.value[i];
+    else if (cli_is(&p, i, "json")) a->json = 1;
   }
-  if (!a->weights || !a->n_files) at_fatal("usage: %s", k_usage);
 }
 
 /* The same spacing as evaluation (data/loader.c): crop k of K starts at

@@ -7,22 +7,32 @@
 #include "core/error.h"
 #include "train/trainer.h"
 
+static const CliOption k_options[] = {
+    CLI_OPTION_SET,
+    {"resume", 0, "RUN_DIR", NULL,
+     "continue a run exactly where its last checkpoint left it (with --set of train.max_steps, train.epochs, "
+     "train.log_every, train.checkpoint_every, train.collective_timeout, data.threads, data.prefetch only)"},
+    {NULL},
+};
+const CliCommand k_cli_train = {
+    "train", "EXPERIMENT.ini [--set SECTION.KEY=VALUE ...] | --resume RUN_DIR",
+    "Trains a model on spectrogram caches into checkpoints/<run>/ (config.ini, log.jsonl, last.h5, best.h5, "
+    "results.json). SIGINT/SIGTERM/SIGHUP write a checkpoint and stop; --resume continues.",
+    k_options, "auratag train configs/experiments/demo_fcn3.ini --set train.run=fcn3-try2 --set train.lr=0.0005"};
+
 int cmd_train(int argc, char **argv) {
-  ModelArgs a = {0};
+  CliArgs p;
+  cli_parse(&k_cli_train, argc, argv, &p);
+  cli_require_positionals(&p, 0, 1);
+  ModelArgs a = {.config = p.n_positional ? p.positional[0] : NULL};
   const char *resume = NULL;
-  for (int i = 0; i < argc; i++) {
-    if (cli_take_override(&a, argc, argv, &i)) continue;
-    if (!strcmp(argv[i], "--resume") && i + 1 < argc) resume = argv[++i];
-    else if (argv[i][0] == '-') at_fatal("train: unknown option '%s'", argv[i]);
-    else if (!a.config) a.config = argv[i];
-    else at_fatal("train: one config at a time ('%s' is extra)", argv[i]);
+  for (int i = 0; i < p.n_options; i++) {
+    if (cli_is(&p, i, "set")) cli_add_override(&a, p.value[i]);
+    else if (cli_is(&p, i, "resume")) resume = p.value[i];
   }
-  if (!resume && !a.config)
-    at_fatal("usage: auratag train EXPERIMENT.ini [--set SECTION.KEY=VALUE ...]\n"
-             "       auratag train --resume checkpoints/RUN");
+  if (!resume && !a.config) cli_usage_error(&k_cli_train, "give an EXPERIMENT.ini, or --resume RUN_DIR");
   if (resume && a.config)
-    at_fatal("train --resume continues a run with its own stored config; it takes no CONFIG (only --set of "
-             "train.max_steps, train.epochs and a few others)");
+    cli_usage_error(&k_cli_train, "--resume continues a run with its own stored config; it takes no EXPERIMENT.ini");
   Experiment *e;
   if (resume) {
     char path[4200];

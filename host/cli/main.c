@@ -14,33 +14,58 @@
 #include "cuda/cuda_frontend.h"
 #endif
 
+/* The version of auratag (what `auratag --version` prints). */
+#define AT_VERSION "0.2.0"
+
 typedef struct Command {
-  const char *name;
+  const CliCommand *cli; /* name, usage, options, example */
   int (*run)(int argc, char **argv);
-  const char *summary;
 } Command;
 
 static const Command k_commands[] = {
-    {"model", cmd_model, "CONFIG [--set K=V]     print the layer table: shapes, parameters, MACs"},
-    {"init", cmd_init, "CONFIG -o W.h5 [--seed N]  write seeded initial weights (HDF5)"},
-    {"train", cmd_train, "EXPERIMENT [--set K=V] | --resume RUN_DIR  train a model on spectrogram caches"},
-    {"eval", cmd_eval, "WEIGHTS_OR_RUN CACHE.h5 [--json F] [--csv F]  per-tag ROC/PR-AUC or accuracy"},
-    {"predict", cmd_predict, "WEIGHTS_OR_RUN CACHE.h5 -o PRED.h5  per-example probabilities"},
-    {"synth", cmd_synth, "OUT_DIR [--tags 8 | --classes 8] [--bins 40 --frames 80]  synthetic caches with learnable tags"},
-    {"prep", cmd_prep, "DATASET.ini --list FILES.csv --out DIR [--set K=V] [--threads N]  audio files -> spectrogram caches"},
-    {"tag", cmd_tag, "WEIGHTS_OR_RUN AUDIO... [--top 10] [--json]  top tags of audio files"},
-    {"auralise", cmd_auralise, "WEIGHTS_OR_RUN AUDIO --layer L --feature K|--all [--out DIR]  deconvolve features, listen to them"},
-    {"stimuli", cmd_stimuli, "OUT_DIR [--rate 22050] [--seconds 4]  render Choi et al.'s analysis templates (chords, drums): WAVs + stimuli.csv"},
-    {"activations", cmd_activations, "WEIGHTS_OR_RUN --list stimuli.csv --out ACT.h5  per-feature mean activation of every conv block"},
-    {"selftest", cmd_selftest, "[--json F] [--device N] [--quick]  prove the GPU path: every op and training steps vs the CPU"},
-    {"demo-data", cmd_demo_data, "OUT_DIR [--clips 400] [--seconds 4] [--seed 1]  render the demo dataset (FluidSynth): WAVs + files.csv"},
+    {&k_cli_model, cmd_model},       {&k_cli_init, cmd_init},         {&k_cli_train, cmd_train},
+    {&k_cli_eval, cmd_eval},         {&k_cli_predict, cmd_predict},   {&k_cli_synth, cmd_synth},
+    {&k_cli_prep, cmd_prep},         {&k_cli_tag, cmd_tag},           {&k_cli_auralise, cmd_auralise},
+    {&k_cli_stimuli, cmd_stimuli},   {&k_cli_activations, cmd_activations},
+    {&k_cli_selftest, cmd_selftest}, {&k_cli_demo_data, cmd_demo_data},
 };
+enum { N_COMMANDS = sizeof k_commands / sizeof k_commands[0] };
+
+/* A command's summary up to its first ';', ':' or end of sentence, for the
+ * list of commands. */
+static void print_first_clause(FILE *out, const char *text) {
+  int len = 0;
+  while (text[len] && text[len] != ';' && !(text[len] == ':' && text[len + 1] == ' ') &&
+         !(text[len] == '.' && text[len + 1] == ' ' && text[len + 2] >= 'A' && text[len + 2] <= 'Z'))
+    len++;
+  if (len > 0 && text[len - 1] == '.') len--;
+  fprintf(out, "%.*s\n", len, text);
+}
 
 static void usage(FILE *out) {
-  fprintf(out, "usage: auratag COMMAND [ARGS]\n\ncommands:\n");
-  for (size_t i = 0; i < sizeof k_commands / sizeof k_commands[0]; i++)
-    fprintf(out, "  %-11s %s\n", k_commands[i].name, k_commands[i].summary);
-  fprintf(out, "\nShapes are written FREQUENCYxTIME(xCHANNELS); models are INI files in configs/models/.\n");
+  fprintf(out, "usage: auratag COMMAND [ARGS]    auratag COMMAND --help    auratag --version\n\ncommands:\n");
+  for (int i = 0; i < N_COMMANDS; i++) {
+    fprintf(out, "  %-12s ", k_commands[i].cli->name);
+    print_first_clause(out, k_commands[i].cli->summary);
+  }
+  fprintf(out, "\nShapes are written FREQUENCYxTIME(xCHANNELS); models are INI files in configs/models/.\n"
+               "`auratag help COMMAND` (or `auratag COMMAND --help`) prints a command's options and an example.\n");
+}
+
+static void version(void) {
+  printf("auratag %s\nbackends: cpu yes, cuda %s, mpi %s\n", AT_VERSION,
+#ifdef AT_WITH_CUDA
+         "yes",
+#else
+         "no",
+#endif
+         dist_built() ? "yes" : "no");
+}
+
+static const Command *find_command(const char *name) {
+  for (int i = 0; i < N_COMMANDS; i++)
+    if (!strcmp(name, k_commands[i].cli->name)) return &k_commands[i];
+  return NULL;
 }
 
 /* Options every command takes, removed from argv before the command sees
@@ -91,18 +116,32 @@ int main(int argc, char **argv) {
   dist_register_device_allreduce(cuda_nccl_allreduce);
 #endif
   argc = take_device_options(argc, argv);
-  dist_init(&argc, &argv);
+  if (argc >= 2 && (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V"))) {
+    version();
+    return 0;
+  }
+  if (argc >= 3 && !strcmp(argv[1], "help")) { /* auratag help COMMAND = auratag COMMAND --help */
+    const Command *c = find_command(argv[2]);
+    if (!c) {
+      fprintf(stderr, "auratag: error: unknown command '%s'\n\n", argv[2]);
+      usage(stderr);
+      return 2;
+    }
+    cli_print_usage(c->cli, stdout);
+    return 0;
+  }
   if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
     usage(argc < 2 ? stderr : stdout);
     return argc < 2 ? 2 : 0;
   }
-  for (size_t i = 0; i < sizeof k_commands / sizeof k_commands[0]; i++)
-    if (!strcmp(argv[1], k_commands[i].name)) {
-      int rc = k_commands[i].run(argc - 2, argv + 2);
-      dist_finalize();
-      return rc;
-    }
-  fprintf(stderr, "auratag: error: unknown command '%s'\n\n", argv[1]);
-  usage(stderr);
-  return 2;
+  const Command *c = find_command(argv[1]);
+  if (!c) {
+    fprintf(stderr, "auratag: error: unknown command '%s'\n\n", argv[1]);
+    usage(stderr);
+    return 2;
+  }
+  dist_init(&argc, &argv);
+  int rc = c->run(argc - 2, argv + 2);
+  dist_finalize();
+  return rc;
 }
