@@ -19,7 +19,7 @@ ifeq ($(SAN),fuzz)
 endif
 
 # OpenBLAS's OpenMP flavour: one thread pool shared with our OpenMP loops and
-# oneDNN (the pthread flavour would spin against them; see cpu-performance.md).
+# oneDNN (the pthread flavour would spin against them; see docs/cpu-performance.md).
 BLAS_DIR  := /usr/lib/x86_64-linux-gnu/openblas-openmp
 BLAS_INC  := /usr/include/x86_64-linux-gnu/openblas-openmp
 HDF5_CFLAGS := $(shell pkg-config --cflags hdf5 2>/dev/null || echo -I/usr/include/hdf5/serial)

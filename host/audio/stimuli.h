@@ -1,6 +1,6 @@
 /* The analysis stimuli of Choi, Fazekas & Sandler, "Explaining deep
  * convolutional neural networks on music classification" (arXiv 1607.02444;
- * keunwoochoi/Deconvolution main_trim.py; /work/shared/reference/papers.md
+ * keunwoochoi/Deconvolution main_trim.py; docs/papers.md
  * §3.4): short synthetic templates that vary one musical attribute at a time,
  * to see which attributes a trained network's layers separate.
  *

@@ -1,5 +1,5 @@
-/* From a deconvolved map to sound (Choi, Fazekas & Sandler 2016, §3.3 of
- * papers.md): the map, brought to the linear-frequency bins of the STFT,
+/* From a deconvolved map to sound (Choi, Fazekas & Sandler 2016b; see
+ * docs/papers.md §3.3): the map, brought to the linear-frequency bins of the STFT,
  * multiplies the original complex STFT element by element (the original
  * phase is kept, as Choi did) and the inverse STFT makes audio.
  *

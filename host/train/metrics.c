@@ -1,4 +1,4 @@
-/* Evaluation metrics with scikit-learn's semantics (papers.md §6.1).
+/* Evaluation metrics with scikit-learn's semantics (docs/papers.md §6.1).
  *
  * One column (a tag) is ranked by score, descending, with a stable LSD radix
  * sort of 32-bit order-preserving keys (O(n), no comparison callback); each

@@ -1,4 +1,4 @@
-/* Evaluation metrics with scikit-learn's semantics (papers.md §6.1):
+/* Evaluation metrics with scikit-learn's semantics (docs/papers.md §6.1):
  *  - ROC-AUC: trapezoidal area under the ROC curve with one operating point
  *    per distinct score (ties move TP and FP together); NaN if the labels
  *    hold one class only;

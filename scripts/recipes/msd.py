@@ -16,7 +16,7 @@ Inputs (not redistributable; auratag never downloads them):
              (--lastfm FILE; SQLite tables tids, tags, tid_tag), where, as
              Choi, a tag counts when its value is > 50 (values 0-100).
 
-Published sizes (papers.md section 5.2): 201,680 / 11,774 / 28,435 tracks.
+Published sizes (docs/papers.md §5.2): 201,680 / 11,774 / 28,435 tracks.
 Tracks whose preview is missing or empty are left out and counted (some
 previews are zero-sized, as the split's README warns); --strict makes that an
 error. --drop-bad also leaves out the 7digital ids listed in

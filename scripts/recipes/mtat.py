@@ -7,7 +7,7 @@ auratag never downloads it):
                          the 188 tag columns (0/1), mp3_path ("f/name.mp3")
   MP3_DIR                the 16 folders 0 .. f of mp3 files (mp3.zip.001-003)
 
-Splits (papers.md section 5.1; the two are not comparable):
+Splits (docs/papers.md §5.1; the two are not comparable):
   --split choi   Choi et al. / Dieleman / musicnn "12:1:3" folder split:
                  folders 0-b train, c valid, d-f test, less the three broken
                  clips 35644, 55753, 57881 (jordipons/musicnn-training

@@ -42,7 +42,7 @@ RAW=$OUT/results.raw
 FAILED=0
 
 # Same threading for both sides: one OpenMP pool of $THREADS, threads that
-# sleep instead of spinning when idle (cpu-performance.md).
+# sleep instead of spinning when idle (docs/cpu-performance.md).
 export OMP_NUM_THREADS=$THREADS OMP_WAIT_POLICY=passive
 unset MALLOC_MMAP_MAX_ MALLOC_TRIM_THRESHOLD_
 # OpenBLAS: our threads (the OpenMP flavour follows OMP_NUM_THREADS; PyTorch's
@@ -156,7 +156,7 @@ if has fcn4; then
     "$PY" tests/bench/torch_step.py "$CFG" --batch 8 --steps "$STEPS" --warmup "$WARMUP" \
     --threads "$THREADS" --impl pytorch
   # glibc malloc never returning big blocks to the kernel: half of PyTorch's
-  # default step time is mmap/munmap of huge tensors (cpu-performance.md).
+  # default step time is mmap/munmap of huge tensors (docs/cpu-performance.md).
   torch_step fcn4-pytorch-tuned env MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=100000000000 \
     "$PY" tests/bench/torch_step.py "$CFG" --batch 8 --steps "$STEPS" --warmup "$WARMUP" \
     --threads "$THREADS" --impl pytorch-tuned-malloc

@@ -18,7 +18,7 @@ for f in tests/configs/bad/*.ini; do
   else pass "$f -> $msg"; fi
 done
 
-# ---- the parameter counts of the papers (issue 2), from `auratag model`
+# ---- the parameter counts of the papers , from `auratag model`
 check_params() {
   got=$("$AT" model "configs/models/$1.ini" | sed -n 's/^trainable parameters: \([0-9]*\).*/\1/p')
   if [ "$got" = "$2" ]; then pass "$1 has $2 parameters"; else failed "$1 has '$got' parameters, expected $2"; fi

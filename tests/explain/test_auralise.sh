@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# auratag auralise end to end, with properties that must hold (issue 6):
+# auratag auralise end to end, with properties that must hold:
 #  - a hand-built STFT model: feature 0 has all-zero weights (its map is zero
 #    and its audio silent), feature 1 is a narrow-band filter on bins 40..50
 #    (861..1077 Hz): its auralised audio has its energy in that band, though

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The analysis of Choi, Fazekas & Sandler 2016 end to end (issue 6):
+# The analysis of Choi, Fazekas & Sandler 2016 end to end:
 #  - `auratag stimuli`: 120 harmonic templates (4 keys x 6 instruments x 5
 #    chord sets) + 6 drum templates, stimuli.csv columns and values, WAVs
 #    mono, of the asked length and not silent, bit-identical when rendered
