@@ -65,6 +65,7 @@ run "demo renderer" bash tests/audio/test_demo_render.sh
 run "prep and tag" bash tests/audio/test_prep.sh
 run "auralisation" bash tests/explain/test_auralise.sh
 run "analysis stimuli" bash tests/explain/test_stimuli.sh
+run "docs links" bash tests/docs/check_links.sh
 run "front end vs librosa" bash -c 'py=$(bash scripts/test-venv.sh) || { echo "cannot set up the librosa environment (scripts/test-venv.sh)"; exit 1; }; "$py" tests/audio/librosa_check.py'
 [ $list_only = 1 ] && exit 0
 if [ $ran -eq 0 ]; then

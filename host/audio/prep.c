@@ -27,8 +27,8 @@
 #include "core/files.h"
 #include "io/h5_util.h"
 #include "nn/backend.h"
-#include "train/json.h"
-#include "train/progress.h"
+#include "core/json.h"
+#include "core/progress.h"
 
 enum { SPLIT_TRAIN, SPLIT_VALID, SPLIT_TEST, N_SPLITS };
 static const char *const k_split_names[N_SPLITS] = {"train", "valid", "test"};

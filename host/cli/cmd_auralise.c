@@ -33,7 +33,7 @@
 #include "explain/deconvnet.h"
 #include "explain/png_image.h"
 #include "io/h5_util.h"
-#include "train/progress.h"
+#include "core/progress.h"
 
 typedef struct AuraliseArgs {
   const char *weights, *audio, *layer, *features, *out, *cache;

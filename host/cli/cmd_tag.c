@@ -19,7 +19,7 @@
 #include "data/cache.h"
 #include "data/front_end.h"
 #include "train/experiment.h"
-#include "train/json.h"
+#include "core/json.h"
 
 typedef struct TagArgs {
   const char *weights, *cache;

@@ -9,7 +9,7 @@
 #include "core/rng.h"
 #include "nn/model.h"
 #include "nn/optimizer.h"
-#include "train/progress.h"
+#include "core/progress.h"
 
 typedef struct Ctx {
   const Backend *ref, *dev;

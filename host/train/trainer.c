@@ -29,8 +29,8 @@
 #include "io/weights_h5.h"
 #include "train/checkpoint.h"
 #include "train/evaluate.h"
-#include "train/json.h"
-#include "train/progress.h"
+#include "core/json.h"
+#include "core/progress.h"
 #include "train/schedule.h"
 
 typedef struct Trainer {

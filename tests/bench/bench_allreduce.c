@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "dist/dist.h"
-#include "train/progress.h"
+#include "core/progress.h"
 
 static int cmp(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
