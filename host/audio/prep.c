@@ -25,6 +25,7 @@
 #include "audio/frontend.h"
 #include "core/error.h"
 #include "core/files.h"
+#include "io/h5_guard.h"
 #include "io/h5_util.h"
 #include "nn/backend.h"
 #include "core/json.h"
@@ -1166,10 +1167,7 @@ static int read_double_attr(hid_t file, const char *name, double *v) {
 
 void prep_read_setup(const char *cache_path, PrepSetup *out) {
   memset(out, 0, sizeof *out);
-  h5_quiet();
-  if (access(cache_path, R_OK) != 0) at_fatal("cannot read cache '%s': %s", cache_path, strerror(errno));
-  hid_t file = H5Fopen(cache_path, H5F_ACC_RDONLY, H5P_DEFAULT);
-  if (file < 0) at_fatal("'%s' is not a readable HDF5 file", cache_path);
+  hid_t file = (hid_t)h5_open_guarded(cache_path, "cache", "write it again with auratag prep");
   char *format = h5_read_string_attr(file, "format", cache_path);
   if (!format || strcmp(format, AT_CACHE_FORMAT) != 0) at_fatal("'%s' is not an auratag cache", cache_path);
   free(format);
@@ -1189,6 +1187,7 @@ void prep_read_setup(const char *cache_path, PrepSetup *out) {
     out->has_norm = 1;
   }
   H5Fclose(file);
+  h5_guard_end();
 }
 
 void prep_setup_free(PrepSetup *s) {

@@ -13,6 +13,8 @@
 #include "core/error.h"
 #include "data/cache.h"
 #include "data/front_end.h"
+#include "io/h5_guard.h"
+#include "io/h5_util.h"
 #include "io/weights_h5.h"
 #include "train/experiment.h"
 
@@ -55,12 +57,14 @@ void cli_load_for_eval(const char *weights_or_run, int crops_override, int batch
   out->crops = 0;
   out->batch = 16;
   /* a training checkpoint also carries its experiment: reuse its settings */
-  hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-  char *experiment = file >= 0 ? h5_read_string_attr(file, "experiment", path) : NULL;
-  char *front_end = file >= 0 ? h5_read_string_attr(file, "front_end", path) : NULL;
+  hid_t file = (hid_t)h5_open_guarded(path, "weights file",
+                                      "use another checkpoint of its run, or the file it was copied from");
+  char *experiment = h5_read_string_attr(file, "experiment", path);
+  char *front_end = h5_read_string_attr(file, "front_end", path);
   snprintf(out->front_end, sizeof out->front_end, "%s", front_end ? front_end : "");
   free(front_end);
-  if (file >= 0) H5Fclose(file);
+  H5Fclose(file);
+  h5_guard_end();
   if (experiment) {
     Experiment *e = experiment_from_text(experiment, path);
     experiment_apply_device(e);

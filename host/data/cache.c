@@ -19,7 +19,6 @@
 #include <hdf5.h>
 #include <limits.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +31,7 @@
 
 #include "core/error.h"
 #include "core/files.h"
+#include "io/h5_guard.h"
 #include "io/h5_util.h"
 
 /* HDF5 calls made here are serialised by this lock (the serial library need
@@ -55,8 +55,6 @@ static void h5_lock(void) {
   pthread_mutex_lock(&g_h5_lock);
 }
 
-#define AT_STR_(x) #x
-#define AT_STR(x) AT_STR_(x)
 
 struct CacheImpl {
   int fd;            /* >= 0: the pread path */
@@ -381,83 +379,14 @@ static void open_features(Cache *c, hid_t file, int *fast, long long *offset) {
 
 /* HDF5 trusts the lengths it finds in a file's metadata: a corrupt global
  * heap (the variable-length strings) makes H5Aread / H5Dread copy out of
- * bounds and crash. While a cache is being opened, such a crash becomes the
- * usual one-line error (write + _exit are async-signal-safe). */
-static char g_crash_msg[4400];
-static size_t g_crash_len;
-
-static void on_crash(int sig) {
-  (void)sig;
-  ssize_t r = write(2, g_crash_msg, g_crash_len);
-  (void)r;
-  _exit(1);
-}
-
-static char g_hang_msg[4400];
-static size_t g_hang_len;
-
-static void on_hang(int sig) {
-  (void)sig;
-  ssize_t r = write(2, g_hang_msg, g_hang_len);
-  (void)r;
-  _exit(1);
-}
-
-/* Some corrupt global heaps send HDF5 into an endless loop: opening a cache
- * that takes this long is reported as corrupt rather than hanging forever. */
-#define CACHE_OPEN_WATCHDOG_S 600
-
-enum { N_GUARDED = 5 };
-static const int k_crash_signals[N_GUARDED - 1] = {SIGSEGV, SIGBUS, SIGFPE, SIGABRT};
-
-/* Static, not on the stack: a fuzz target's fatal hook may leave an open
- * by longjmp with the guard in place; the next open restores it first. Only
- * touched under g_h5_lock. */
-static struct {
-  int active;
-  struct sigaction saved[N_GUARDED];
-  unsigned alarm_left;
-} g_guard;
-
-static size_t message(char *dst, size_t cap, const char *fmt, const char *path) {
-  int n = snprintf(dst, cap, fmt, path);
-  return n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;
-}
-
-static void unguard_crashes(void) {
-  if (!g_guard.active) return;
-  alarm(g_guard.alarm_left); /* whatever alarm the caller had (0: none) */
-  for (int i = 0; i < N_GUARDED - 1; i++) sigaction(k_crash_signals[i], &g_guard.saved[i], NULL);
-  sigaction(SIGALRM, &g_guard.saved[N_GUARDED - 1], NULL);
-  g_guard.active = 0;
-}
-
-static void guard_crashes(const char *path) {
-  unguard_crashes(); /* left active by an open abandoned through a fatal hook */
-  g_crash_len = message(g_crash_msg, sizeof g_crash_msg,
-                        "auratag: error: cache '%s' is corrupt: the HDF5 library crashed reading its metadata "
-                        "(rewrite the cache)\n", path);
-  g_hang_len = message(g_hang_msg, sizeof g_hang_msg,
-                       "auratag: error: cache '%s' is corrupt: the HDF5 library did not finish reading its "
-                       "metadata in " AT_STR(CACHE_OPEN_WATCHDOG_S) " s (rewrite the cache)\n", path);
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_crash;
-  sigemptyset(&sa.sa_mask);
-  for (int i = 0; i < N_GUARDED - 1; i++) sigaction(k_crash_signals[i], &sa, &g_guard.saved[i]);
-  sa.sa_handler = on_hang;
-  sigaction(SIGALRM, &sa, &g_guard.saved[N_GUARDED - 1]);
-  g_guard.alarm_left = alarm(CACHE_OPEN_WATCHDOG_S);
-  g_guard.active = 1;
-}
+ * bounds and crash, or loop. While a cache is being opened, either becomes
+ * the usual one-line error (io/h5_guard.h). */
+static const char k_cache_advice[] = "write it again (auratag prep, or auratag synth)";
 
 Cache *cache_open(const char *path) {
   h5_lock();
-  h5_quiet();
-  if (access(path, R_OK) != 0) at_fatal("cannot read cache '%s': %s", path, strerror(errno));
-  guard_crashes(path);
-  hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-  if (file < 0) at_fatal("cache '%s' is not a readable HDF5 file (truncated or corrupt?)", path);
+  /* the metadata, tags, labels and ids are read under the corrupt-file guard */
+  hid_t file = (hid_t)h5_open_guarded(path, "cache", k_cache_advice);
 
   char *format = h5_read_string_attr(file, "format", path);
   if (!format || strcmp(format, AT_CACHE_FORMAT) != 0)
@@ -547,7 +476,7 @@ Cache *cache_open(const char *path) {
     m->file = file;
     if (c->feature_bytes == 2) m->mem_half = half_type();
   }
-  unguard_crashes();
+  h5_guard_end();
   pthread_mutex_unlock(&g_h5_lock);
   return c;
 }

@@ -59,4 +59,12 @@ if [ $rc = 1 ] && [ $((SECONDS - t0)) -lt 25 ] &&
    grep -q "weights file '$work/w.h5' is corrupt: the HDF5 library did not finish reading its metadata in 10 s" "$work/stall.err"; then
   pass "a stalled metadata read ends after the deadline ($((SECONDS - t0)) s): $(cat "$work/stall.err" | cut -c1-140)"
 else failed "stalled read: exit $rc after $((SECONDS - t0)) s: $(cat "$work/stall.err")"; fi
+# the same guard for caches: a stalled metadata read of the training cache ends in seconds, naming it
+t0=$SECONDS
+AURATAG_TEST_H5_STALL=30 "$AT" train configs/experiments/synth_pons_frequency.ini --set "data.train=$work/d/train.h5" \
+  --set data.valid= --set data.test= --set "train.root=$work/runs" --set train.run=stall >/dev/null 2>"$work/stall.err"
+rc=$?
+if [ $rc = 1 ] && [ $((SECONDS - t0)) -lt 25 ] && grep -q "cache '$work/d/train.h5' is corrupt: the HDF5 library did not finish" "$work/stall.err"; then
+  pass "a stalled cache read ends after the deadline: $(cut -c1-120 "$work/stall.err")"
+else failed "stalled cache: exit $rc after $((SECONDS - t0)) s: $(cat "$work/stall.err")"; fi
 exit $fail
