@@ -13,6 +13,7 @@
  * valid files and the fuzzer reaches the deep checks quickly. (The bytes of
  * valid HDF5 metadata are HDF5's business: this target varies what a file
  * says, not how HDF5 encodes it.) */
+#include <dlfcn.h>
 #include <hdf5.h>
 #include <setjmp.h>
 #include <stdint.h>
@@ -30,7 +31,42 @@
 #include "fuzz/fuzz_util.h"
 
 static jmp_buf g_back;
-static void back_to_fuzzer(void) { longjmp(g_back, 1); }
+static jmp_buf *volatile g_catch = &g_back; /* where a fatal error jumps to */
+static void back_to_fuzzer(void) { longjmp(*g_catch, 1); }
+
+/* weights_load's layer check stops from inside H5Literate's callback. In the
+ * product that ends the process; here a longjmp across HDF5's frames would
+ * leave its internal state (the API context stack) pointing into dead frames,
+ * and later inputs would crash inside HDF5 for no fault of the reader. So the
+ * target interposes H5Literate: a fatal error in the callback returns an
+ * error to HDF5, which unwinds normally, and only then jumps to the fuzzer. */
+typedef struct Guarded {
+  H5L_iterate_t op;
+  void *data;
+  int failed;
+} Guarded;
+
+static herr_t guarded_op(hid_t group, const char *name, const H5L_info_t *info, void *p) {
+  Guarded *g = p;
+  jmp_buf here;
+  jmp_buf *outer = g_catch;
+  volatile herr_t result = -1;
+  g_catch = &here;
+  if (setjmp(here) == 0) result = g->op(group, name, info, g->data);
+  else g->failed = 1;
+  g_catch = outer;
+  return result;
+}
+
+herr_t H5Literate(hid_t group, H5_index_t index, H5_iter_order_t order, hsize_t *idx, H5L_iterate_t op, void *data) {
+  static herr_t (*real)(hid_t, H5_index_t, H5_iter_order_t, hsize_t *, H5L_iterate_t, void *);
+  if (!real) *(void **)&real = dlsym(RTLD_NEXT, "H5Literate");
+  if (!real) abort();
+  Guarded g = {op, data, 0};
+  herr_t result = real(group, index, order, idx, guarded_op, &g);
+  if (g.failed) longjmp(*g_catch, 1);
+  return result;
+}
 
 typedef struct Bytes {
   const uint8_t *p;
@@ -360,19 +396,23 @@ static Described write_file(const char *path, Model *const *models, Bytes *b) {
   return what;
 }
 
+/* After a fatal error: close whatever the reader left open -- the files last,
+ * since closing a file before its groups leaves them pointing at freed state. */
 static void close_hdf5_objects(void) {
   ssize_t open_ids = H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_ALL);
   if (open_ids <= 0) return;
   hid_t *ids = malloc(sizeof(hid_t) * (size_t)open_ids);
-  H5Fget_obj_ids(H5F_OBJ_ALL, H5F_OBJ_ALL, (size_t)open_ids, ids);
-  for (ssize_t i = 0; i < open_ids; i++) {
-    H5I_type_t t = H5Iget_type(ids[i]);
-    if (t == H5I_FILE) H5Fclose(ids[i]);
-    else if (t == H5I_DATASET) H5Dclose(ids[i]);
-    else if (t == H5I_GROUP) H5Gclose(ids[i]);
-    else if (t == H5I_ATTR) H5Aclose(ids[i]);
-    else if (t == H5I_DATATYPE) H5Tclose(ids[i]);
-  }
+  open_ids = H5Fget_obj_ids(H5F_OBJ_ALL, H5F_OBJ_ALL, (size_t)open_ids, ids);
+  for (int files = 0; files <= 1; files++)
+    for (ssize_t i = 0; i < open_ids; i++) {
+      H5I_type_t t = H5Iget_type(ids[i]);
+      if ((t == H5I_FILE) != files) continue;
+      if (t == H5I_FILE) H5Fclose(ids[i]);
+      else if (t == H5I_DATASET) H5Dclose(ids[i]);
+      else if (t == H5I_GROUP) H5Gclose(ids[i]);
+      else if (t == H5I_ATTR) H5Aclose(ids[i]);
+      else if (t == H5I_DATATYPE) H5Tclose(ids[i]);
+    }
   free(ids);
 }
 
@@ -411,7 +451,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       weights_load(m, path);
     }
   }
-  /* after a fatal error: close whatever the reader left open */
   close_hdf5_objects();
   free(experiment);
   if (opt) optimizer_free(opt);
