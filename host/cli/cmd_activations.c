@@ -44,7 +44,7 @@ static const CliOption k_options[] = {
     {"list", 0, "FILES.csv", NULL, "the audio files (a CSV with a path column, e.g. stimuli.csv; required)"},
     {"out", 'o', "ACT.h5", NULL, "the file to write: /layer<d> [files, features], /paths (required)"},
     {"cache", 0, "TRAIN_CACHE.h5", "the run's training cache", "the cache whose front end the model was trained with"},
-    {NULL},
+    {0},
 };
 const CliCommand k_cli_activations = {
     "activations", "WEIGHTS.h5|RUN_DIR --list FILES.csv --out ACT.h5 [--cache TRAIN_CACHE.h5]",

@@ -50,7 +50,7 @@ static const CliOption k_options[] = {
     {"dur", 0, "D", "the model's input length", "the excerpt's length, in seconds"},
     {"out", 'o', "DIR", "auralise", "the folder for the WAVs, PNGs, maps.h5 and index.html"},
     {"cache", 0, "TRAIN_CACHE.h5", "the run's training cache", "the cache whose front end the model was trained with"},
-    {NULL},
+    {0},
 };
 const CliCommand k_cli_auralise = {
     "auralise", "WEIGHTS.h5|RUN_DIR AUDIO --layer L (--feature K[,K...] | --all) [--out DIR]",

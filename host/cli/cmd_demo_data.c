@@ -16,7 +16,7 @@ static const CliOption k_options[] = {
     {"seed", 0, "N", "1", "the seed of the generated music"},
     {"soundfont", 0, "PATH", "/usr/share/sounds/sf2/FluidR3_GM.sf2 (Debian: fluid-soundfont-gm)", "a General MIDI SoundFont"},
     {"quiet", 0, NULL, NULL, "no progress output"},
-    {NULL},
+    {0},
 };
 const CliCommand k_cli_demo_data = {
     "demo-data", "OUT_DIR [--clips 400] [--seconds 4] [--rate 22050] [--seed 1] [--soundfont PATH]",

@@ -26,7 +26,7 @@ static const CliOption k_eval_options[] = {
     {"crops", 0, "K", "the run's data.eval_crops, else enough to cover each example", "crops averaged per example"},
     {"batch", 0, "B", "the run's train.batch, else 16", "examples per forward pass"},
     {"threads", 0, "N", "2", "loader threads"},
-    {NULL},
+    {0},
 };
 const CliCommand k_cli_eval = {
     "eval", "WEIGHTS.h5|RUN_DIR CACHE.h5 [--json FILE] [--csv FILE] [--crops K] [--batch B]",
@@ -40,7 +40,7 @@ static const CliOption k_predict_options[] = {
     {"crops", 0, "K", "the run's data.eval_crops, else enough to cover each example", "crops averaged per example"},
     {"batch", 0, "B", "the run's train.batch, else 16", "examples per forward pass"},
     {"threads", 0, "N", "2", "loader threads"},
-    {NULL},
+    {0},
 };
 const CliCommand k_cli_predict = {
     "predict", "WEIGHTS.h5|RUN_DIR CACHE.h5 -o PREDICTIONS.h5 [--crops K] [--batch B]",

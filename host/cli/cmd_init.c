@@ -11,7 +11,7 @@ static const CliOption k_options[] = {
     {"out", 'o', "WEIGHTS.h5", NULL, "the weights file to write (required)"},
     {"seed", 0, "N", "1", "the seed of the initialisation"},
     CLI_OPTION_SET,
-    {NULL},
+    {0},
 };
 const CliCommand k_cli_init = {
     "init", "CONFIG.ini -o WEIGHTS.h5 [--seed N] [--set SECTION.KEY=VALUE ...]",

@@ -8,7 +8,7 @@
 static const CliOption k_options[] = {
     CLI_OPTION_SET,
     {"config", 0, NULL, NULL, "print the resolved config instead of the layer table"},
-    {NULL},
+    {0},
 };
 const CliCommand k_cli_model = {
     "model", "CONFIG.ini|WEIGHTS.h5 [--set SECTION.KEY=VALUE ...] [--config]",

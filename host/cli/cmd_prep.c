@@ -14,7 +14,7 @@ static const CliOption k_options[] = {
     {"set", 0, "SECTION.KEY=VALUE", NULL, "override a dataset config value (repeatable)"},
     {"threads", 0, "N", "OMP_NUM_THREADS, else every core", "decoding threads"},
     {"keep-work", 0, NULL, NULL, "keep the work records (DIR/.prep/) after a successful run"},
-    {NULL},
+    {0},
 };
 const CliCommand k_cli_prep = {
     "prep", "DATASET.ini --list FILES.csv --out DIR [--set SECTION.KEY=VALUE ...] [--threads N] [--keep-work]",

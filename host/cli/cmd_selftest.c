@@ -114,7 +114,7 @@ static const CliOption k_options[] = {
     {"json", 0, "FILE", NULL, "also write every comparison as JSON"},
     {"quick", 0, NULL, NULL, "fewer and smaller cases"},
     {"verbose", 'v', NULL, NULL, "print every comparison"},
-    {NULL},
+    {0},
 };
 const CliCommand k_cli_selftest = {
     "selftest", "[--json FILE] [--quick] [--device N]",

@@ -15,7 +15,7 @@ static const CliOption k_options[] = {
     {"seconds", 0, "S", "4", "length of each stimulus"},
     {"soundfont", 0, "PATH", "/usr/share/sounds/sf2/FluidR3_GM.sf2 (Debian: fluid-soundfont-gm)", "a General MIDI SoundFont"},
     {"quiet", 0, NULL, NULL, "no progress output"},
-    {NULL},
+    {0},
 };
 const CliCommand k_cli_stimuli = {
     "stimuli", "OUT_DIR [--rate 22050] [--seconds 4] [--soundfont PATH]",

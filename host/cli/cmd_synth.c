@@ -25,7 +25,7 @@ static const CliOption k_options[] = {
     {"folds", 0, "F", NULL, "assign songs to F cross-validation folds (/fold)"},
     {"float32", 0, NULL, NULL, "store float32 features (default: float16)"},
     {"chunked", 0, NULL, NULL, "chunked /features (one example per chunk) instead of contiguous"},
-    {NULL},
+    {0},
 };
 const CliCommand k_cli_synth = {
     "synth", "OUT_DIR [--tags 8 | --classes 8] [--bins 40 --frames 80] [--patterns P] [--songs K --folds F]",

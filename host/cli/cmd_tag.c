@@ -33,7 +33,7 @@ static const CliOption k_options[] = {
     {"json", 0, NULL, NULL, "print JSON (every tag's probability) instead of a table"},
     {"cache", 0, "TRAIN_CACHE.h5", "the run's training cache", "the cache whose front end and normalisation the model was trained with"},
     {"crops", 0, "K", "enough to cover the file", "crops averaged per file"},
-    {NULL},
+    {0},
 };
 const CliCommand k_cli_tag = {
     "tag", "WEIGHTS.h5|RUN_DIR AUDIO [AUDIO ...] [--top 10] [--json] [--cache TRAIN_CACHE.h5] [--crops K]",

@@ -12,7 +12,7 @@ static const CliOption k_options[] = {
     {"resume", 0, "RUN_DIR", NULL,
      "continue a run exactly where its last checkpoint left it (with --set of train.max_steps, train.epochs, "
      "train.log_every, train.checkpoint_every, train.collective_timeout, data.threads, data.prefetch only)"},
-    {NULL},
+    {0},
 };
 const CliCommand k_cli_train = {
     "train", "EXPERIMENT.ini [--set SECTION.KEY=VALUE ...] | --resume RUN_DIR",

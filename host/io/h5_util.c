@@ -25,9 +25,21 @@ void h5_write_string_attr(long long loc, const char *name, const char *value) {
   H5Tclose(type);
 }
 
+void h5_require_one_value(long long id, int is_attribute, const char *path, const char *what) {
+  hid_t space = is_attribute ? H5Aget_space((hid_t)id) : H5Dget_space((hid_t)id);
+  hssize_t n = space >= 0 ? H5Sget_simple_extent_npoints(space) : -1;
+  if (space >= 0) H5Sclose(space);
+  if (n != 1)
+    at_fatal("%s: %s holds %lld values where one belongs (a corrupt or foreign file?)", path, what, (long long)n);
+}
+
 char *h5_read_string_attr(long long loc, const char *name, const char *path) {
   if (H5Aexists((hid_t)loc, name) <= 0) return NULL;
   hid_t attr = H5Aopen((hid_t)loc, name, H5P_DEFAULT);
+  if (attr < 0) at_fatal("%s: cannot open attribute '%s' (a corrupt file?)", path, name);
+  char what[300];
+  snprintf(what, sizeof what, "attribute '%s'", name);
+  h5_require_one_value(attr, 1, path, what);
   hid_t ftype = H5Aget_type(attr);
   if (H5Tget_class(ftype) != H5T_STRING) at_fatal("%s: attribute '%s' is not a string", path, name);
   char *out;

@@ -15,6 +15,10 @@ void h5_write_floats(long long loc, const char *name, const float *data, int ndi
                      const char *path);
 /* A 1-D dataset of n UTF-8 variable-length strings; stops naming path on failure. */
 void h5_write_strings(long long loc, const char *name, const char *const *values, int n, const char *path);
+/* A corrupt or foreign file can hold an array where one value belongs:
+ * stops, naming path and what, unless the attribute (is_attribute = 1) or
+ * dataset `id` holds exactly one value. Call before reading a scalar. */
+void h5_require_one_value(long long id, int is_attribute, const char *path, const char *what);
 /* fsync + rename a file written under a temporary name: a crash leaves the old file intact. */
 void h5_commit_file(const char *tmp_path, const char *path);
 

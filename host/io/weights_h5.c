@@ -84,7 +84,8 @@ static hid_t open_checked(const char *path) {
   int version = -1;
   if (H5Aexists(file, "version") > 0) {
     hid_t attr = H5Aopen(file, "version", H5P_DEFAULT);
-    H5Aread(attr, H5T_NATIVE_INT, &version);
+    h5_require_one_value(attr, 1, path, "attribute 'version'");
+    if (H5Aread(attr, H5T_NATIVE_INT, &version) < 0) version = -1;
     H5Aclose(attr);
   }
   if (version != AT_WEIGHTS_VERSION)
@@ -158,6 +159,10 @@ void weights_load(Model *m, const char *path) {
     long long tracked = 0;
     if (H5Lexists(params, name, H5P_DEFAULT) > 0) {
       hid_t ds = H5Dopen2(params, name, H5P_DEFAULT);
+      char what[300];
+      snprintf(what, sizeof what, "/params/%s", name);
+      if (ds < 0) at_fatal("'%s': cannot open %s (corrupt file?)", path, what);
+      h5_require_one_value(ds, 0, path, what);
       if (H5Dread(ds, H5T_NATIVE_LLONG, H5S_ALL, H5S_ALL, H5P_DEFAULT, &tracked) < 0)
         at_fatal("'%s': cannot read /params/%s", path, name);
       H5Dclose(ds);

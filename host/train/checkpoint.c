@@ -25,7 +25,11 @@ typedef struct SaveCtx {
 static void attr_read(hid_t loc, const char *name, hid_t mem_type, void *v, const char *path) {
   if (H5Aexists(loc, name) <= 0) at_fatal("checkpoint '%s' lacks /train attribute '%s' (not a training checkpoint?)", path, name);
   hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
-  if (a < 0 || H5Aread(a, mem_type, v) < 0) at_fatal("checkpoint '%s': cannot read /train attribute '%s'", path, name);
+  if (a < 0) at_fatal("checkpoint '%s': cannot open /train attribute '%s'", path, name);
+  char what[300];
+  snprintf(what, sizeof what, "/train attribute '%s'", name);
+  h5_require_one_value(a, 1, path, what);
+  if (H5Aread(a, mem_type, v) < 0) at_fatal("checkpoint '%s': cannot read /train attribute '%s'", path, name);
   H5Aclose(a);
 }
 
