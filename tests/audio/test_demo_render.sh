@@ -117,7 +117,7 @@ echo "not a soundfont" >"$work/bad.sf2"
 fails "a file that is not a SoundFont" "fluid-soundfont-gm" "$AT" demo-data "$work/x" --clips 1 --soundfont "$work/bad.sf2"
 fails "--clips 0" "--clips" "$AT" demo-data "$work/x" --clips 0
 fails "an unknown option" "unknown option" "$AT" demo-data "$work/x" --tempo 3
-fails "no output folder" "no output folder" "$AT" demo-data
+fails "no output folder" "demo-data: missing arguments: OUT_DIR" "$AT" demo-data
 
 # ---- the musical claim of Pons et al. (CBMI 2016) on the demo dataset: the
 # Time architecture (1x60 filters) beats the Frequency one (32x1) on the tempo

@@ -253,7 +253,7 @@ fi
 # ---- refusals
 fails "stimuli: a missing SoundFont names the Debian package" "fluid-soundfont-gm" \
   "$AT" stimuli "$work/x" --seconds 1 --soundfont "$work/none.sf2"
-fails "stimuli: no output folder" "no output folder" "$AT" stimuli
+fails "stimuli: no output folder" "stimuli: missing arguments: OUT_DIR" "$AT" stimuli
 fails "stimuli: bad --seconds" "--seconds" "$AT" stimuli "$work/x" --seconds 0
 fails "activations: a plain weights file needs --cache" "give --cache" \
   "$AT" activations "$work/two.h5" --list "$work/s/stimuli.csv" --out "$work/x.h5"
