@@ -14,6 +14,7 @@
 #include "data/cache.h"
 #include "data/front_end.h"
 #include "io/weights_h5.h"
+#include "nn/model_config.h"
 #include "train/experiment.h"
 
 int cli_take_override(ModelArgs *a, int argc, char **argv, int *i) {
@@ -38,7 +39,7 @@ Model *cli_load_model(const ModelArgs *a) {
     free(text);
     return m;
   }
-  return model_from_config(a->config, a->overrides, a->n_overrides);
+  return experiment_model_from_config(a->config, a->overrides, a->n_overrides);
 }
 
 void cli_load_for_eval(const char *weights_or_run, int crops_override, int batch_override, FILE *log, EvalModel *out) {

@@ -72,6 +72,9 @@ Experiment *experiment_load(const char *path, const char *const *overrides, int 
 /* From the text stored in a checkpoint (paths are absolute by then). */
 Experiment *experiment_from_text(const char *text, const char *origin);
 void experiment_free(Experiment *e);
+/* The model of a model config or of an experiment config (its [data] and
+ * [train] left unread), with --set overrides. */
+Model *experiment_model_from_config(const char *path, const char *const *overrides, int n_overrides);
 
 const char *select_metric_name(SelectMetric m);
 
