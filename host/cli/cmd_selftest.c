@@ -20,7 +20,7 @@
 #include "cli/cli.h"
 #include "core/error.h"
 #include "nn/backend.h"
-#include "nn/backend_compare.h"
+#include "selftest/backend_compare.h"
 
 #define SELFTEST_NO_GPU 77
 

@@ -160,6 +160,28 @@ struct Backend {
   void (*adam_update)(const AdamConfig *c, float *param, const float *grad, float *m, float *v, size_t n);
 };
 
+/* Every operation of the Backend table, in its order. The backend comparison
+ * (selftest/backend_compare.c) walks this list and fails for an operation
+ * without a comparison entry; the assertion below fails the build when the
+ * struct gains an operation the list lacks. */
+#define AT_BACKEND_OPS(X)                                                                                           \
+  X(alloc) X(release) X(to_device) X(to_host) X(copy) X(synchronize) X(host_alloc) X(host_release)                  \
+  X(upload_async) X(upload_wait)                                                                                   \
+  X(fill) X(add) X(scale) X(sum_squares) X(all_finite)                                                             \
+  X(conv2d_forward) X(conv2d_backward)                                                                             \
+  X(maxpool_forward) X(maxpool_backward) X(avgpool_forward) X(avgpool_backward)                                    \
+  X(batchnorm_forward_train) X(batchnorm_forward_infer) X(batchnorm_backward)                                      \
+  X(relu_forward) X(relu_backward) X(elu_forward) X(elu_backward) X(dropout_forward) X(dropout_backward)           \
+  X(dense_forward) X(dense_backward) X(concat_forward) X(concat_backward)                                          \
+  X(sigmoid) X(softmax) X(bce_with_logits) X(softmax_cross_entropy)                                                \
+  X(sgd_update) X(adam_update)
+#define AT_BACKEND_COUNT_OP(op) +1
+enum { AT_BACKEND_OP_COUNT = 0 AT_BACKEND_OPS(AT_BACKEND_COUNT_OP) };
+#ifndef __cplusplus
+_Static_assert(sizeof(Backend) == sizeof(const char *) + AT_BACKEND_OP_COUNT * sizeof(void (*)(void)),
+               "an operation of struct Backend is missing from AT_BACKEND_OPS");
+#endif
+
 /* The CPU backend: always present, the numerical oracle for the others. */
 const Backend *at_backend_cpu(void);
 
