@@ -29,6 +29,7 @@
 #include "nn/backend.h"
 #include "train/json.h"
 #include "train/progress.h"
+#include "nn/backend_registry.h"
 
 enum { SPLIT_TRAIN, SPLIT_VALID, SPLIT_TEST, N_SPLITS };
 static const char *const k_split_names[N_SPLITS] = {"train", "valid", "test"};

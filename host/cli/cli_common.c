@@ -16,6 +16,7 @@
 #include "io/weights_h5.h"
 #include "nn/model_config.h"
 #include "train/experiment.h"
+#include "nn/backend_registry.h"
 
 int cli_take_override(ModelArgs *a, int argc, char **argv, int *i) {
   if (strcmp(argv[*i], "--set") != 0) return 0;

@@ -21,6 +21,7 @@
 #include "core/error.h"
 #include "nn/backend.h"
 #include "selftest/backend_compare.h"
+#include "nn/backend_registry.h"
 
 #define SELFTEST_NO_GPU 77
 

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "nn/model.h"
+#include "config/device_settings.h"
 
 typedef enum { SCHEDULE_NONE, SCHEDULE_STEP, SCHEDULE_PLATEAU, SCHEDULE_PONS } ScheduleKind;
 typedef enum { SELECT_ROC_AUC, SELECT_PR_AUC, SELECT_LOSS, SELECT_ACCURACY } SelectMetric;

@@ -26,6 +26,7 @@
 #include "train/json.h"
 #include "train/progress.h"
 #include "train/schedule.h"
+#include "nn/backend_registry.h"
 
 typedef struct Trainer {
   Experiment *e;
