@@ -14,6 +14,7 @@
 #include "core/rng.h"
 #include "io/weights_h5.h"
 #include "nn/model.h"
+#include "nn/model_config.h"
 #include "nn/optimizer.h"
 
 static int failures = 0;
@@ -164,7 +165,7 @@ static void weights_round_trip(const char *config) {
   weights_load(copy, path);
   int same = memcmp(copy->weights, r.m->weights, sizeof(float) * r.m->n_weights) == 0 &&
              memcmp(copy->state, r.m->state, sizeof(float) * r.m->n_state) == 0;
-  for (int i = 0; i < r.m->n_layers; i++) same &= copy->layers[i].bn_batches_tracked == r.m->layers[i].bn_batches_tracked;
+  for (int i = 0; i < r.m->n_layers; i++) same &= copy->buffers[i].batches_tracked == r.m->buffers[i].batches_tracked;
   const float *again = model_forward(copy, r.x, 2, 0, 0, 0);
   same &= memcmp(again, expect, sizeof(float) * (size_t)r.n * r.m->classes) == 0;
   char what[256];

@@ -21,6 +21,7 @@
 #include "core/rng.h"
 #include "cpu/cpu_ops.h"
 #include "nn/backend.h"
+#include "selftest/backend_compare.h"
 #include "test_util.h"
 
 static const Backend *B;
@@ -1167,18 +1168,15 @@ static void test_determinism(void) {
 static void test_table(void) {
   const Backend *t = at_backend_cpu();
   int ok = t && t->name && !strcmp(t->name, "cpu");
-#define HAS(f) ok &= t->f != NULL
-  HAS(alloc); HAS(release); HAS(to_device); HAS(to_host); HAS(copy); HAS(synchronize);
-  HAS(fill); HAS(add); HAS(scale); HAS(sum_squares); HAS(all_finite);
-  HAS(conv2d_forward); HAS(conv2d_backward);
-  HAS(maxpool_forward); HAS(maxpool_backward); HAS(avgpool_forward); HAS(avgpool_backward);
-  HAS(batchnorm_forward_train); HAS(batchnorm_forward_infer); HAS(batchnorm_backward);
-  HAS(relu_forward); HAS(relu_backward); HAS(elu_forward); HAS(elu_backward);
-  HAS(dropout_forward); HAS(dropout_backward); HAS(dense_forward); HAS(dense_backward);
-  HAS(concat_forward); HAS(concat_backward); HAS(sigmoid); HAS(softmax);
-  HAS(bce_with_logits); HAS(softmax_cross_entropy); HAS(sgd_update); HAS(adam_update);
+#define HAS(f) ok &= t->f != NULL;
+  AT_BACKEND_OPS(HAS) /* every op of the table, from the one list the struct is checked against */
 #undef HAS
   report(ok, "backend table complete", "ok", ok ? 0.0 : 1.0);
+  /* ggml's test-backend-ops rule: an op nobody compares across backends fails */
+  char missing[512];
+  int n_missing = backend_ops_without_comparison(missing, sizeof missing);
+  if (n_missing) printf("ops without a comparison entry in selftest/backend_compare.c: %s\n", missing);
+  report(n_missing == 0, "every backend op has a comparison entry", "ok", n_missing);
 }
 
 int main(void) {

@@ -30,6 +30,7 @@
 #include "nn/backend.h"
 #include "core/json.h"
 #include "core/progress.h"
+#include "nn/backend_registry.h"
 
 enum { SPLIT_TRAIN, SPLIT_VALID, SPLIT_TEST, N_SPLITS };
 static const char *const k_split_names[N_SPLITS] = {"train", "valid", "test"};

@@ -16,7 +16,9 @@
 #include "io/h5_guard.h"
 #include "io/h5_util.h"
 #include "io/weights_h5.h"
+#include "nn/model_config.h"
 #include "train/experiment.h"
+#include "nn/backend_registry.h"
 
 void cli_add_override(ModelArgs *a, const char *value) {
   if (a->n_overrides == AT_MAX_OVERRIDES) at_fatal("at most %d --set options", AT_MAX_OVERRIDES);
@@ -37,7 +39,7 @@ Model *cli_load_model(const ModelArgs *a) {
     free(text);
     return m;
   }
-  return model_from_config(a->config, a->overrides, a->n_overrides);
+  return experiment_model_from_config(a->config, a->overrides, a->n_overrides);
 }
 
 void cli_load_for_eval(const char *weights_or_run, int crops_override, int batch_override, FILE *log, EvalModel *out) {

@@ -197,14 +197,14 @@ int cmd_activations(int argc, char **argv) {
 
   /* the conv blocks: counted first (deconv_target stops past the last) */
   int n_blocks = 0;
-  for (int i = 0; i < m->n_layers; i++) n_blocks += m->layers[i].type == LAYER_CONV;
+  for (int i = 0; i < m->n_layers; i++) n_blocks += layer_opens_conv_block(&m->layers[i]);
   if (n_blocks == 0) at_fatal("model '%s' has no conv layer: nothing to measure", m->name);
   int *target = at_malloc(sizeof(int) * (size_t)n_blocks, "blocks"), *conv = at_malloc(sizeof(int) * (size_t)n_blocks, "blocks");
   for (int d = 0, c = 0; d < n_blocks; d++) {
     char name[16];
     snprintf(name, sizeof name, "%d", d + 1);
     target[d] = deconv_target(m, name);
-    while (m->layers[c].type != LAYER_CONV) c++;
+    while (!layer_opens_conv_block(&m->layers[c])) c++;
     conv[d] = c++;
   }
   float **act = at_malloc(sizeof(float *) * (size_t)n_blocks, "activations");
@@ -259,7 +259,7 @@ int cmd_activations(int argc, char **argv) {
     for (int d = 0; d < n_blocks; d++) {
       const Layer *L = &m->layers[target[d]];
       const size_t count = at_dims_count(L->out), plane = (size_t)L->out.h * L->out.w;
-      be->to_host(out_host, L->out_buf, sizeof(float) * count * (size_t)b);
+      be->to_host(out_host, m->buffers[target[d]].out, sizeof(float) * count * (size_t)b);
       for (int i = 0; i < b; i++)
         for (int c = 0; c < L->out.c; c++) {
           const float *v = out_host + (size_t)i * count + (size_t)c * plane;

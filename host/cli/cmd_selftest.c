@@ -22,7 +22,8 @@
 #include "core/error.h"
 #include "core/files.h"
 #include "nn/backend.h"
-#include "nn/backend_compare.h"
+#include "selftest/backend_compare.h"
+#include "nn/backend_registry.h"
 
 #define SELFTEST_NO_GPU 77
 

@@ -12,6 +12,7 @@
 #ifdef AT_WITH_CUDA
 #include "cuda/cuda_backend.h"
 #include "cuda/cuda_frontend.h"
+#include "nn/backend_registry.h"
 #endif
 
 /* The version of auratag (what `auratag --version` prints). */

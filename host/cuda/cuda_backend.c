@@ -11,6 +11,7 @@
 #include "cuda/cuda_internal.h"
 #include "cuda/cudnn_ops.h"
 #include "kernels.h"
+#include "nn/backend_registry.h"
 
 CudaContext at_cuda;
 

@@ -14,6 +14,7 @@
 #include <stddef.h>
 
 #include "nn/backend.h"
+#include "config/device_settings.h"
 
 /* Number of usable GPUs, or 0 with the reason in why (no driver, no device). */
 int cuda_device_count(char *why, size_t why_size);

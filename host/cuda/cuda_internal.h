@@ -6,6 +6,7 @@
 #include <cuda_runtime_api.h>
 
 #include "cuda/cuda_backend.h"
+#include "config/device_settings.h"
 
 /* Device scratch slots, each grown on demand and kept: one per purpose so
  * that an operation never hands out a buffer it is still reading. */

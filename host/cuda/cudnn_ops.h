@@ -11,6 +11,7 @@
 #include <stddef.h>
 
 #include "cuda/cuda_backend.h"
+#include "config/device_settings.h"
 
 typedef struct CUstream_st *cudaStream_t;
 

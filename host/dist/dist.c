@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "nn/backend_registry.h"
 
 static DistInfo g_info = {0, 1, 0, 1};
 static double g_timeout = 600.0;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "nn/layers/layer_kind.h"
 
 struct Deconvnet {
   Model *m;
@@ -15,19 +16,17 @@ struct Deconvnet {
   size_t max_count;
 };
 
-static int invertible(LayerType t) {
-  return t == LAYER_CONV || t == LAYER_RELU || t == LAYER_ELU || t == LAYER_MAXPOOL || t == LAYER_BATCHNORM ||
-         t == LAYER_DROPOUT;
-}
+/* A layer type the deconvnet can go down through (its LayerKind.deconv). */
+static int invertible(const Layer *L) { return L->kind->deconv != NULL; }
 
 /* The chain from target down to the input, checked. */
 static void check_chain(const Model *m, int target) {
   for (int i = target; i != AT_INPUT;) {
     const Layer *L = &m->layers[i];
-    if (!invertible(L->type) || L->n_inputs != 1)
+    if (!invertible(L) || L->n_inputs != 1)
       at_fatal("the deconvnet cannot go down through layer %s (%s) on the way from %s to the input: it inverts "
                "conv, ReLU/ELU, max-pool, batch norm and dropout chains (pick a layer before it)",
-               L->name, layer_type_name(L->type), m->layers[target].name);
+               L->name, layer_type_name(L), m->layers[target].name);
     i = L->inputs[0];
   }
 }
@@ -40,10 +39,10 @@ int deconv_target(const Model *m, const char *name) {
     int convs = 0;
     for (int i = 0; i < m->n_layers; i++) {
       const Layer *L = &m->layers[i];
-      if (L->type == LAYER_CONV) convs++;
+      if (layer_opens_conv_block(L)) convs++;
       if (convs == block) {
-        if (L->type != LAYER_CONV && !invertible(L->type)) break;
-        if (L->type == LAYER_CONV && target >= 0) break;
+        if (!layer_opens_conv_block(L) && !invertible(L)) break;
+        if (layer_opens_conv_block(L) && target >= 0) break;
         target = i;
       } else if (convs > block) {
         break;
@@ -119,7 +118,7 @@ float deconv_feature(Deconvnet *d, int k, int top_n, float *out_host) {
   /* the target's output, only channel k */
   float *sig = d->a, *below = d->b;
   be->fill(sig, at_dims_count(T->out), 0.0f);
-  be->to_host(d->host_feat, T->out_buf + (size_t)k * plane, sizeof(float) * plane);
+  be->to_host(d->host_feat, m->buffers[d->target].out + (size_t)k * plane, sizeof(float) * plane);
   float peak = 0.0f;
   for (size_t i = 0; i < plane; i++)
     if (d->host_feat[i] > peak) peak = d->host_feat[i];
@@ -138,33 +137,13 @@ float deconv_feature(Deconvnet *d, int k, int top_n, float *out_host) {
   be->to_device(sig + (size_t)k * plane, d->host_feat, sizeof(float) * plane);
   /* down the chain */
   for (int i = d->target; i != AT_INPUT; i = m->layers[i].inputs[0]) {
-    const Layer *L = &m->layers[i];
-    at_backend_set_layer(L->name);
-    const size_t out_count = at_dims_count(L->out);
-    switch (L->type) {
-      case LAYER_MAXPOOL: {
-        PoolShape s = model_pool_shape(L, 1);
-        be->maxpool_backward(&s, sig, L->switches, below); /* unpooling */
-        break;
-      }
-      case LAYER_RELU:
-      case LAYER_ELU:
-        be->relu_forward(sig, sig, out_count);
-        continue; /* in place: same signal */
-      case LAYER_CONV: {
-        ConvShape s = model_conv_shape(L, 1);
-        const float *x = L->inputs[0] == AT_INPUT ? d->input : m->layers[L->inputs[0]].out_buf;
-        be->conv2d_backward(&s, x, model_param_data(m, &m->params[L->weight]), sig, below, NULL, NULL);
-        break;
-      }
-      case LAYER_BATCHNORM:
-      case LAYER_DROPOUT:
-        continue; /* identity */
-      default: AT_ASSERT(0);
+    LayerPass p = layer_pass(m, i, 1);
+    at_backend_set_layer(p.L->name);
+    if (p.L->kind->deconv(&p, sig, below)) {
+      float *t = sig;
+      sig = below;
+      below = t;
     }
-    float *t = sig;
-    sig = below;
-    below = t;
   }
   at_backend_set_layer(NULL);
   be->to_host(out_host, sig, sizeof(float) * at_dims_count(m->input));

@@ -32,10 +32,10 @@ static void write_params(hid_t file, const Model *m, const float *w, const float
       H5Dclose(ds);
       H5Sclose(space);
     }
-    if (L->type == LAYER_BATCHNORM) {
+    if (layer_has_running_stats(L)) {
       hid_t space = H5Screate(H5S_SCALAR);
       hid_t ds = H5Dcreate2(g, "num_batches_tracked", H5T_STD_I64LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-      long long tracked = L->bn_batches_tracked;
+      long long tracked = m->buffers[li].batches_tracked;
       if (ds < 0 || H5Dwrite(ds, H5T_NATIVE_LLONG, H5S_ALL, H5S_ALL, H5P_DEFAULT, &tracked) < 0)
         at_fatal("HDF5: cannot write /params/%s/num_batches_tracked", L->name);
       H5Dclose(ds);
@@ -152,8 +152,8 @@ void weights_load(Model *m, const char *path) {
     H5Dclose(ds);
   }
   for (int li = 0; li < m->n_layers; li++) {
-    Layer *L = &m->layers[li];
-    if (L->type != LAYER_BATCHNORM) continue;
+    const Layer *L = &m->layers[li];
+    if (!layer_has_running_stats(L)) continue;
     char name[256];
     snprintf(name, sizeof name, "%s/num_batches_tracked", L->name);
     long long tracked = 0;
@@ -167,7 +167,7 @@ void weights_load(Model *m, const char *path) {
         at_fatal("'%s': cannot read /params/%s", path, name);
       H5Dclose(ds);
     }
-    L->bn_batches_tracked = (long)tracked;
+    m->buffers[li].batches_tracked = (long)tracked;
   }
   H5Gclose(params);
   close_checked(file);

@@ -160,49 +160,30 @@ struct Backend {
   void (*adam_update)(const AdamConfig *c, float *param, const float *grad, float *m, float *v, size_t n);
 };
 
+/* Every operation of the Backend table, in its order. The backend comparison
+ * (selftest/backend_compare.c) walks this list and fails for an operation
+ * without a comparison entry; the assertion below fails the build when the
+ * struct gains an operation the list lacks. */
+#define AT_BACKEND_OPS(X)                                                                                           \
+  X(alloc) X(release) X(to_device) X(to_host) X(copy) X(synchronize) X(host_alloc) X(host_release)                  \
+  X(upload_async) X(upload_wait)                                                                                   \
+  X(fill) X(add) X(scale) X(sum_squares) X(all_finite)                                                             \
+  X(conv2d_forward) X(conv2d_backward)                                                                             \
+  X(maxpool_forward) X(maxpool_backward) X(avgpool_forward) X(avgpool_backward)                                    \
+  X(batchnorm_forward_train) X(batchnorm_forward_infer) X(batchnorm_backward)                                      \
+  X(relu_forward) X(relu_backward) X(elu_forward) X(elu_backward) X(dropout_forward) X(dropout_backward)           \
+  X(dense_forward) X(dense_backward) X(concat_forward) X(concat_backward)                                          \
+  X(sigmoid) X(softmax) X(bce_with_logits) X(softmax_cross_entropy)                                                \
+  X(sgd_update) X(adam_update)
+#define AT_BACKEND_COUNT_OP(op) +1
+enum { AT_BACKEND_OP_COUNT = 0 AT_BACKEND_OPS(AT_BACKEND_COUNT_OP) };
+#ifndef __cplusplus
+_Static_assert(sizeof(Backend) == sizeof(const char *) + AT_BACKEND_OP_COUNT * sizeof(void (*)(void)),
+               "an operation of struct Backend is missing from AT_BACKEND_OPS");
+#endif
+
 /* The CPU backend: always present, the numerical oracle for the others. */
 const Backend *at_backend_cpu(void);
-
-/* Settings of the CUDA backend (README: "GPU"). */
-typedef enum { AT_CONV_AUTO = 0, AT_CONV_CUDNN = 1, AT_CONV_GEMM = 2 } CudaConvEngine;
-typedef struct CudaOptions {
-  int device;              /* CUDA device ordinal (after CUDA_VISIBLE_DEVICES) */
-  CudaConvEngine conv;     /* auto: cuDNN when available, else im2col + cuBLAS */
-  int deterministic;       /* deterministic algorithms only, and no TF32 */
-  int tf32;                /* TF32 tensor cores for convolutions and GEMMs */
-  int benchmark;           /* cudnnFind*Ex: time every algorithm once per shape */
-  size_t workspace_limit;  /* bytes of cuDNN workspace at most */
-} CudaOptions;
-/* Defaults: device 0, auto engine, TF32 on, heuristics, 1 GiB workspace. */
-CudaOptions at_cuda_default_options(void);
-
-/* Which backend a command uses: "cpu", "cuda", or "auto" (cuda when this
- * build has it and a GPU is usable, else cpu), and the CUDA settings. The
- * command line (--backend, --device, --set backend=..., --set device=...)
- * fills this before any command runs; an experiment's [train] keys apply
- * where the command line said nothing. */
-typedef struct DeviceSettings {
-  char backend[16];
-  CudaOptions cuda;
-  int backend_from_command_line, device_from_command_line;
-} DeviceSettings;
-DeviceSettings *at_device_settings(void);
-/* The backend the settings name (started on first use). */
-const Backend *at_backend_selected(void);
-
-/* A build with the CUDA backend registers it at start-up; asking for "cuda"
- * without it, or without a usable GPU, stops with the reason. */
-typedef const Backend *(*CudaBackendFactory)(const CudaOptions *opt);
-typedef int (*CudaDeviceCounter)(char *why, size_t why_size);
-typedef const char *(*CudaDescription)(void);
-void at_backend_register_cuda(CudaBackendFactory make, CudaDeviceCounter count, CudaDescription describe);
-/* What the CUDA backend runs on (device, engine, math), once started. */
-const char *at_backend_cuda_description(void);
-const Backend *at_backend_by_name(const char *name, const CudaOptions *opt);
-/* Whether this build has a CUDA backend, and how many GPUs it can use (0
- * with the reason in why). */
-int at_backend_cuda_built(void);
-int at_backend_cuda_devices(char *why, size_t why_size);
 
 /* The layer whose operation runs now (set by the model executor), for error
  * messages such as "out of GPU memory in layer conv3"; NULL outside layers. */

@@ -1,11 +1,11 @@
-/* Choosing a backend by name (see backend.h). The CUDA backend lives in its
+/* Choosing a backend by name (see backend_registry.h). The CUDA backend lives in its
  * own library; a build that has it registers its factory here, so the rest
  * of auratag links and runs without CUDA. */
 #include <stdio.h>
 #include <string.h>
 
 #include "core/error.h"
-#include "nn/backend.h"
+#include "nn/backend_registry.h"
 
 static CudaBackendFactory cuda_make;
 static CudaDeviceCounter cuda_count;
@@ -28,26 +28,6 @@ int at_backend_cuda_devices(char *why, size_t why_size) {
     return 0;
   }
   return cuda_count(why, why_size);
-}
-
-CudaOptions at_cuda_default_options(void) {
-  CudaOptions o;
-  memset(&o, 0, sizeof o);
-  o.conv = AT_CONV_AUTO;
-  o.tf32 = 1;
-  o.workspace_limit = (size_t)1 << 30;
-  return o;
-}
-
-DeviceSettings *at_device_settings(void) {
-  static DeviceSettings s;
-  static int ready;
-  if (!ready) {
-    snprintf(s.backend, sizeof s.backend, "auto");
-    s.cuda = at_cuda_default_options();
-    ready = 1;
-  }
-  return &s;
 }
 
 const Backend *at_backend_selected(void) {

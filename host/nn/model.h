@@ -15,24 +15,13 @@
 #define AT_MAX_INPUTS 8
 #define AT_INPUT (-1) /* "the model input" in Layer.inputs */
 
-typedef enum {
-  LAYER_CONV,
-  LAYER_CONV1D,
-  LAYER_BATCHNORM,
-  LAYER_RELU,
-  LAYER_ELU,
-  LAYER_MAXPOOL,
-  LAYER_AVGPOOL,
-  LAYER_DROPOUT,
-  LAYER_DENSE,
-  LAYER_CONCAT,
-  LAYER_ADD,
-  LAYER_RESHAPE,
-  LAYER_FLATTEN,
-  LAYER_TYPE_COUNT
-} LayerType;
+/* A layer type (host/nn/layers/<type>.c): its config keys, shapes,
+ * parameters, passes and deconvnet step, behind one table. */
+typedef struct LayerKind LayerKind;
 
 typedef enum { INIT_HE_NORMAL, INIT_HE_UNIFORM, INIT_GLOROT_UNIFORM, INIT_GLOROT_NORMAL } InitKind;
+/* A parameter tensor's initial values: its layer's InitKind, or a constant. */
+typedef enum { PARAM_INIT_LAYER, PARAM_INIT_ZEROS, PARAM_INIT_ONES } ParamInit;
 typedef enum { OUTPUT_SIGMOID, OUTPUT_SOFTMAX } OutputKind;
 
 /* Per-example shape: channels x frequency x time. */
@@ -49,17 +38,21 @@ typedef struct ParamTensor {
   int trainable; /* 1: in Model.weights, 0: in Model.state */
   size_t offset, count;
   int ndim, dims[4];
+  ParamInit init;
 } ParamTensor;
 
+/* A layer as its config describes it: fixed once the config is read. Its
+ * memory on a backend lives apart, in Model.buffers (LayerBuffers). */
 typedef struct Layer {
-  LayerType type;
+  const LayerKind *kind;
   char name[64];
   const char *file; /* where it was declared, for messages */
   int line;
 
   int inputs[AT_MAX_INPUTS];
   int n_inputs;
-  Dims in, out; /* in = first input's dims */
+  int consumers; /* how many layers read this layer's output (part of the graph, hence here) */
+  Dims in, out;  /* in = first input's dims */
 
   /* convolution (conv1d is a conv with kh = 1 over C*H input channels) */
   int filters, kh, kw, stride_h, stride_w;
@@ -69,7 +62,6 @@ typedef struct Layer {
   /* batch norm */
   BatchNormAxis bn_axis;
   float bn_eps, bn_momentum;
-  long bn_batches_tracked;
   /* activations, dropout, dense */
   float alpha, p;
   int units;
@@ -78,17 +70,19 @@ typedef struct Layer {
   int weight, bias, running_mean, running_var;
   size_t n_params; /* trainable floats */
   double macs;     /* forward multiply-accumulates per example */
-
-  /* memory on the backend (allocated by model_allocate) */
-  float *out_buf;   /* [max_batch, out] (aliases the input's for in-place layers) */
-  float *grad_buf;  /* d loss / d out */
-  int32_t *switches;
-  uint8_t *mask;
-  float *save_mean, *save_invstd;
-  int in_place;     /* writes its output over its input (ReLU/ELU after a layer that does not need its own output) */
-  int consumers;    /* how many layers read this layer's output */
-  int grad_ready;   /* backward bookkeeping: grad_buf holds a value this pass */
 } Layer;
+
+/* A layer's memory on the backend (model_allocate) and its run-time state. */
+typedef struct LayerBuffers {
+  float *out;        /* [max_batch, out] (aliases the input's for in-place layers; a view for reshapes) */
+  float *grad;       /* d loss / d out */
+  int32_t *switches; /* max-pool winners */
+  uint8_t *mask;     /* dropout's kept elements */
+  float *save_mean, *save_invstd; /* batch norm's batch statistics, for backward */
+  int in_place;      /* writes its output over its input (ReLU/ELU after a layer that does not need its own output) */
+  int grad_ready;    /* backward bookkeeping: grad holds a value this pass */
+  long batches_tracked; /* batch norm's training batches so far (PyTorch's num_batches_tracked) */
+} LayerBuffers;
 
 typedef struct Model {
   char name[64];
@@ -99,6 +93,7 @@ typedef struct Model {
   InitKind default_init;
 
   Layer *layers;
+  LayerBuffers *buffers; /* one per layer, same index */
   int n_layers;
   ParamTensor *params;
   int n_params;
@@ -114,22 +109,15 @@ typedef struct Model {
   const float *input_ptr; /* input of the last forward pass */
 } Model;
 
-/* Reads a model config (with includes and --set overrides), checks it
- * strictly and infers every shape. No memory on any backend yet. */
-Model *model_from_config(const char *path, const char *const *overrides, int n_overrides);
-/* Same, from config text held in memory (e.g. the `config` attribute of a
- * weights file); origin names it in messages. */
-Model *model_from_text(const char *text, const char *origin);
 void model_free(Model *m);
 
-/* From an already loaded config (model sections; [data] and [train] are left
- * to the training code, which also checks for unread keys). */
-struct IniFile;
-Model *model_from_ini(struct IniFile *ini);
-/* Section types that keep their bare name as label ([model], [data], [train]). */
-extern const char *const k_model_singletons[];
-
-const char *layer_type_name(LayerType t);
+/* The config section type of a layer: "conv", "relu", ... */
+const char *layer_type_name(const Layer *L);
+/* Whether the layer starts a conv block (Choi et al.'s blocks: a [conv] and
+ * the layers after it up to the next one); conv1d does not. */
+int layer_opens_conv_block(const Layer *L);
+/* Whether the layer keeps running statistics (saved with num_batches_tracked, as PyTorch does). */
+static inline int layer_has_running_stats(const Layer *L) { return L->running_mean >= 0; }
 
 /* Prints: layer, type, output shape (frequency x time x channels),
  * parameters, forward MACs, and totals. */
@@ -156,10 +144,6 @@ void model_backward(Model *m, int n, const float *dlogits);
 
 /* Output probabilities of the last forward pass (sigmoid or softmax). */
 void model_probabilities(Model *m, int n, float *probs_device);
-
-/* The backend shapes of a conv (or conv1d) and a pooling layer for n examples. */
-ConvShape model_conv_shape(const Layer *L, int n);
-PoolShape model_pool_shape(const Layer *L, int n);
 
 /* The parameter tensor of layer `layer` called `name`, or NULL. */
 const ParamTensor *model_param(const Model *m, int layer, const char *name);

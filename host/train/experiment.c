@@ -8,7 +8,14 @@
 
 #include "config/ini_file.h"
 #include "core/error.h"
+#include "nn/model_config.h"
 #include "nn/optimizer.h"
+
+/* An experiment config is a model config with two more sections, [data] and
+ * [train], read here; the model reader leaves them alone. */
+static const char *const k_experiment_singletons[] = {"model", "data", "train", NULL};
+static const char *const k_experiment_sections[] = {"data", "train", NULL};
+static const ForeignSections k_experiment_foreign = {k_experiment_sections, "[data], [train] in experiment configs"};
 
 static const char *const k_schedules[] = {"none", "step", "plateau", "pons", NULL};
 static const char *const k_selects[] = {"roc_auc", "pr_auc", "loss", "accuracy", NULL};
@@ -183,7 +190,7 @@ static Experiment *experiment_from_ini(IniFile *ini, const char *path) {
   snprintf(run, sizeof run, "train.run=%s", e->train.run);
   ini_override(ini, run);
   ini_entry(ini_section(ini, "train"), "run");
-  e->model = model_from_ini(ini);
+  e->model = model_from_ini(ini, &k_experiment_foreign);
   ini_check_all_used(ini, accepted_keys);
   if ((int)e->train.select < 0)
     e->train.select = e->model->output == OUTPUT_SIGMOID ? SELECT_ROC_AUC : SELECT_ACCURACY;
@@ -203,7 +210,7 @@ static Experiment *experiment_from_ini(IniFile *ini, const char *path) {
 }
 
 Experiment *experiment_load(const char *path, const char *const *overrides, int n_overrides) {
-  IniFile *ini = ini_load(path, k_model_singletons);
+  IniFile *ini = ini_load(path, k_experiment_singletons);
   for (int i = 0; i < n_overrides; i++) ini_override(ini, overrides[i]);
   Experiment *e = experiment_from_ini(ini, path);
   ini_free(ini);
@@ -211,10 +218,18 @@ Experiment *experiment_load(const char *path, const char *const *overrides, int 
 }
 
 Experiment *experiment_from_text(const char *text, const char *origin) {
-  IniFile *ini = ini_load_text(text, origin, k_model_singletons);
+  IniFile *ini = ini_load_text(text, origin, k_experiment_singletons);
   Experiment *e = experiment_from_ini(ini, origin);
   ini_free(ini);
   return e;
+}
+
+Model *experiment_model_from_config(const char *path, const char *const *overrides, int n_overrides) {
+  IniFile *ini = ini_load(path, k_experiment_singletons);
+  for (int i = 0; i < n_overrides; i++) ini_override(ini, overrides[i]);
+  Model *m = model_from_ini(ini, &k_experiment_foreign);
+  ini_free(ini);
+  return m;
 }
 
 void experiment_free(Experiment *e) {

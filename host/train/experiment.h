@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "nn/model.h"
+#include "config/device_settings.h"
 
 typedef enum { SCHEDULE_NONE, SCHEDULE_STEP, SCHEDULE_PLATEAU, SCHEDULE_PONS } ScheduleKind;
 typedef enum { SELECT_ROC_AUC, SELECT_PR_AUC, SELECT_LOSS, SELECT_ACCURACY } SelectMetric;
@@ -72,6 +73,9 @@ Experiment *experiment_load(const char *path, const char *const *overrides, int 
 /* From the text stored in a checkpoint (paths are absolute by then). */
 Experiment *experiment_from_text(const char *text, const char *origin);
 void experiment_free(Experiment *e);
+/* The model of a model config or of an experiment config (its [data] and
+ * [train] left unread), with --set overrides. */
+Model *experiment_model_from_config(const char *path, const char *const *overrides, int n_overrides);
 
 /* `train --resume RUN --set K=V`: only keys that cannot change the steps
  * already taken (how long to go on, how often to log and save, how many

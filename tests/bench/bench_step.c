@@ -23,6 +23,7 @@
 #include "core/error.h"
 #include "core/rng.h"
 #include "nn/model.h"
+#include "nn/model_config.h"
 #include "nn/optimizer.h"
 
 static double now_ms(void) {

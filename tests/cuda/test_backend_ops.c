@@ -9,7 +9,7 @@
 #include "cuda/cuda_backend.h"
 #include "fake/fake_cuda.h"
 #include "kernel_test.h"
-#include "nn/backend_compare.h"
+#include "selftest/backend_compare.h"
 #include "nn/model.h"
 
 static void oom_child(const void *arg) {

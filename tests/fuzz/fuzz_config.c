@@ -10,6 +10,7 @@
 
 #include "core/error.h"
 #include "nn/model.h"
+#include "nn/model_config.h"
 #include "train/experiment.h"
 #include "fuzz/fuzz_util.h"
 

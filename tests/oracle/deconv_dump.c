@@ -19,6 +19,7 @@
 #include "core/rng.h"
 #include "explain/deconvnet.h"
 #include "io/h5_util.h"
+#include "nn/model_config.h"
 #include "oracle/dump_h5.h"
 
 int main(int argc, char **argv) {
@@ -64,14 +65,14 @@ int main(int argc, char **argv) {
   write_params(file, "initial", m, 0);
   const Layer *T = &m->layers[target];
   hsize_t t_dims[4] = {1, (hsize_t)T->out.c, (hsize_t)T->out.h, (hsize_t)T->out.w};
-  write_floats(file, "target", T->out_buf, at_dims_count(T->out), 4, t_dims, be);
+  write_floats(file, "target", m->buffers[target].out, at_dims_count(T->out), 4, t_dims, be);
   for (int i = 0; i <= target; i++) {
     const Layer *L = &m->layers[i];
-    if (L->type != LAYER_MAXPOOL) continue;
+    if (strcmp(layer_type_name(L), "maxpool") != 0) continue;
     char name[128];
     snprintf(name, sizeof name, "switches/%s", L->name);
     hsize_t dims[4] = {1, (hsize_t)L->out.c, (hsize_t)L->out.h, (hsize_t)L->out.w};
-    write_array(file, name, H5T_NATIVE_INT32, H5T_STD_I32LE, 4, dims, L->switches);
+    write_array(file, name, H5T_NATIVE_INT32, H5T_STD_I32LE, 4, dims, m->buffers[i].switches);
   }
   H5Fclose(file);
   deconv_free(d);

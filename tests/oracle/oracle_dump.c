@@ -26,6 +26,7 @@
 #include "core/rng.h"
 #include "io/weights_h5.h"
 #include "nn/model.h"
+#include "nn/model_config.h"
 #include "nn/optimizer.h"
 #include "oracle/dump_h5.h"
 
@@ -121,10 +122,10 @@ int main(int argc, char **argv) {
     write_array(file, name, H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, 0, NULL, &loss);
     for (int li = 0; li < m->n_layers; li++) {
       const Layer *L = &m->layers[li];
-      if (L->type != LAYER_DROPOUT || L->p <= 0) continue;
+      if (strcmp(layer_type_name(L), "dropout") != 0 || L->p <= 0) continue;
       size_t count = (size_t)batch * at_dims_count(L->out);
       uint8_t *mask = at_malloc(count, "mask");
-      be->to_host(mask, L->mask, count);
+      be->to_host(mask, m->buffers[li].mask, count);
       hsize_t dims[4] = {(hsize_t)batch, (hsize_t)L->out.c, (hsize_t)L->out.h, (hsize_t)L->out.w};
       snprintf(name, sizeof name, "step%d/masks/%s", k, L->name);
       write_array(file, name, H5T_NATIVE_UINT8, H5T_STD_U8LE, 4, dims, mask);
@@ -136,11 +137,11 @@ int main(int argc, char **argv) {
     /* Likewise a ReLU input within rounding of zero may fall either side. */
     for (int li = 0; li < m->n_layers; li++) {
       const Layer *L = &m->layers[li];
-      if (L->type != LAYER_RELU) continue;
+      if (strcmp(layer_type_name(L), "relu") != 0) continue;
       size_t count = (size_t)batch * at_dims_count(L->out);
       float *y = at_malloc(sizeof(float) * count, "relu output");
       uint8_t *on = at_malloc(count, "relu mask");
-      be->to_host(y, L->out_buf, sizeof(float) * count);
+      be->to_host(y, m->buffers[li].out, sizeof(float) * count);
       for (size_t i = 0; i < count; i++) on[i] = y[i] > 0.0f;
       hsize_t dims[4] = {(hsize_t)batch, (hsize_t)L->out.c, (hsize_t)L->out.h, (hsize_t)L->out.w};
       snprintf(name, sizeof name, "step%d/relu/%s", k, L->name);
@@ -150,10 +151,10 @@ int main(int argc, char **argv) {
     }
     for (int li = 0; li < m->n_layers; li++) {
       const Layer *L = &m->layers[li];
-      if (L->type != LAYER_MAXPOOL) continue;
+      if (strcmp(layer_type_name(L), "maxpool") != 0) continue;
       size_t count = (size_t)batch * at_dims_count(L->out);
       int32_t *sw = at_malloc(sizeof(int32_t) * count, "switches");
-      be->to_host(sw, L->switches, sizeof(int32_t) * count);
+      be->to_host(sw, m->buffers[li].switches, sizeof(int32_t) * count);
       hsize_t dims[4] = {(hsize_t)batch, (hsize_t)L->out.c, (hsize_t)L->out.h, (hsize_t)L->out.w};
       snprintf(name, sizeof name, "step%d/switches/%s", k, L->name);
       write_array(file, name, H5T_NATIVE_INT32, H5T_STD_I32LE, 4, dims, sw);

@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "cuda/cudnn_ops.h"
+#include "config/device_settings.h"
 
 int cudnn_ops_init(cudaStream_t stream, const CudaOptions *opt, char *why, size_t why_size) {
   (void)stream;

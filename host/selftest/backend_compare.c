@@ -1,5 +1,5 @@
 /* Backend against backend, op by op and step by step (backend_compare.h). */
-#include "nn/backend_compare.h"
+#include "selftest/backend_compare.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -8,6 +8,7 @@
 #include "core/error.h"
 #include "core/rng.h"
 #include "nn/model.h"
+#include "nn/model_config.h"
 #include "nn/optimizer.h"
 #include "core/progress.h"
 
@@ -367,23 +368,150 @@ static void optimisers(Ctx *c, size_t n) {
   pair_free(c, &v);
 }
 
+/* The memory operations: staged upload through both slots, device copy,
+ * download; the bytes must come back identical on both backends. */
+static void memory_one(const Backend *be, void *dst, size_t n, int slot) {
+  float *h = be->host_alloc(sizeof(float) * n);
+  for (size_t i = 0; i < n; i++) h[i] = (float)i * 0.25f - (float)slot;
+  float *staged = be->alloc(sizeof(float) * n);
+  be->upload_async(slot, staged, h, sizeof(float) * n);
+  be->upload_wait(slot);
+  be->copy(dst, staged, sizeof(float) * n);
+  be->synchronize();
+  be->release(staged);
+  be->host_release(h);
+}
+
+static void memory(Ctx *c) {
+  const size_t n = 1000;
+  for (int slot = 0; slot < 2; slot++) {
+    Pair y = pair_alloc(c, sizeof(float) * n);
+    memory_one(c->ref, y.r, n, slot);
+    memory_one(c->dev, y.d, n, slot);
+    char what[96];
+    snprintf(what, sizeof what, "upload_async slot %d, copy, to_host n=%zu", slot, n);
+    compare_bytes(c, what, &y);
+    pair_free(c, &y);
+  }
+}
+
+static void elementwise_sizes(Ctx *c) {
+  elementwise(c, 1);
+  elementwise(c, 257);
+  elementwise(c, 10007);
+}
+
+static void convolutions(Ctx *c) {
+  /* n, c_in, h, w, c_out, h_out, w_out (computed), kh, kw, stride, pads t/b/l/r */
+  conv(c, (ConvShape){2, 3, 9, 11, 4, 0, 0, 3, 3, 1, 1, 1, 1, 1, 1}, 1);
+  conv(c, (ConvShape){3, 2, 5, 17, 3, 0, 0, 1, 6, 1, 1, 0, 0, 2, 3}, 1); /* Pons-style 1xn, "same" uneven */
+  conv(c, (ConvShape){2, 1, 12, 7, 5, 0, 0, 4, 1, 2, 1, 0, 0, 0, 0}, 0); /* mx1, stride 2, valid */
+  conv(c, (ConvShape){1, 4, 8, 8, 2, 0, 0, 2, 2, 2, 2, 0, 1, 0, 1}, 1);
+}
+
+static void pools(Ctx *c) {
+  pool(c, (PoolShape){2, 3, 8, 16, 0, 0, 2, 4, 2, 4});
+  pool(c, (PoolShape){1, 2, 9, 11, 0, 0, 3, 3, 2, 2}); /* overlapping windows, remainder */
+  pool(c, (PoolShape){2, 2, 5, 13, 0, 0, 1, 13, 1, 13}); /* global over time */
+}
+
+static void batchnorms(Ctx *c) {
+  batchnorm(c, (BatchNormShape){3, 4, 5, 7, AT_BN_PER_CHANNEL, 1e-5f, 0.1f});
+  batchnorm(c, (BatchNormShape){2, 3, 6, 9, AT_BN_PER_FREQUENCY, 1e-3f, 0.01f});
+}
+
+static void dense_and_outputs(Ctx *c) { dense_concat_losses(c, 5, 37, 11); }
+static void optimisers_sized(Ctx *c) { optimisers(c, 1001); }
+
+/* One entry per operation of the Backend table (ggml's test-backend-ops):
+ * the comparison that exercises it. Several operations share a comparison
+ * when one's output is the other's input (forward, then backward). The
+ * comparisons run once each, in the order they first appear here. */
+typedef struct OpComparison {
+  const char *op;
+  void (*run)(Ctx *c);
+} OpComparison;
+
+static const OpComparison k_op_comparisons[] = {
+    {"fill", elementwise_sizes},
+    {"add", elementwise_sizes},
+    {"scale", elementwise_sizes},
+    {"sum_squares", elementwise_sizes},
+    {"all_finite", elementwise_sizes},
+    {"relu_forward", elementwise_sizes},
+    {"relu_backward", elementwise_sizes},
+    {"elu_forward", elementwise_sizes},
+    {"elu_backward", elementwise_sizes},
+    {"sigmoid", elementwise_sizes},
+    {"dropout_forward", elementwise_sizes},
+    {"dropout_backward", elementwise_sizes},
+    {"conv2d_forward", convolutions},
+    {"conv2d_backward", convolutions},
+    {"maxpool_forward", pools},
+    {"maxpool_backward", pools},
+    {"avgpool_forward", pools},
+    {"avgpool_backward", pools},
+    {"batchnorm_forward_train", batchnorms},
+    {"batchnorm_forward_infer", batchnorms},
+    {"batchnorm_backward", batchnorms},
+    {"dense_forward", dense_and_outputs},
+    {"dense_backward", dense_and_outputs},
+    {"concat_forward", dense_and_outputs},
+    {"concat_backward", dense_and_outputs},
+    {"bce_with_logits", dense_and_outputs},
+    {"softmax_cross_entropy", dense_and_outputs},
+    {"softmax", dense_and_outputs},
+    {"sgd_update", optimisers_sized},
+    {"adam_update", optimisers_sized},
+    /* every comparison moves data with these; memory() checks the rest */
+    {"alloc", memory},
+    {"release", memory},
+    {"to_device", memory},
+    {"to_host", memory},
+    {"copy", memory},
+    {"synchronize", memory},
+    {"host_alloc", memory},
+    {"host_release", memory},
+    {"upload_async", memory},
+    {"upload_wait", memory},
+};
+enum { N_OP_COMPARISONS = sizeof k_op_comparisons / sizeof k_op_comparisons[0] };
+
+static int has_comparison(const char *op) {
+  for (int i = 0; i < N_OP_COMPARISONS; i++)
+    if (!strcmp(k_op_comparisons[i].op, op)) return 1;
+  return 0;
+}
+
+int backend_ops_without_comparison(char *names, size_t size) {
+  static const char *const ops[] = {
+#define AT_OP_NAME(op) #op,
+      AT_BACKEND_OPS(AT_OP_NAME)
+#undef AT_OP_NAME
+  };
+  int missing = 0;
+  if (size) names[0] = '\0';
+  for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) {
+    if (has_comparison(ops[i])) continue;
+    missing++;
+    size_t used = strlen(names);
+    if (used < size) snprintf(names + used, size - used, "%s%s", used ? ", " : "", ops[i]);
+  }
+  return missing;
+}
+
 CompareResult backend_compare_ops(const Backend *ref, const Backend *dev, double tol, CompareSink sink, void *ctx) {
   Ctx c = {.ref = ref, .dev = dev, .tol = tol, .sink = sink, .sink_ctx = ctx, .seed = 2024};
-  elementwise(&c, 1);
-  elementwise(&c, 257);
-  elementwise(&c, 10007);
-  /* n, c_in, h, w, c_out, h_out, w_out (computed), kh, kw, stride, pads t/b/l/r */
-  conv(&c, (ConvShape){2, 3, 9, 11, 4, 0, 0, 3, 3, 1, 1, 1, 1, 1, 1}, 1);
-  conv(&c, (ConvShape){3, 2, 5, 17, 3, 0, 0, 1, 6, 1, 1, 0, 0, 2, 3}, 1); /* Pons-style 1xn, "same" uneven */
-  conv(&c, (ConvShape){2, 1, 12, 7, 5, 0, 0, 4, 1, 2, 1, 0, 0, 0, 0}, 0); /* mx1, stride 2, valid */
-  conv(&c, (ConvShape){1, 4, 8, 8, 2, 0, 0, 2, 2, 2, 2, 0, 1, 0, 1}, 1);
-  pool(&c, (PoolShape){2, 3, 8, 16, 0, 0, 2, 4, 2, 4});
-  pool(&c, (PoolShape){1, 2, 9, 11, 0, 0, 3, 3, 2, 2}); /* overlapping windows, remainder */
-  pool(&c, (PoolShape){2, 2, 5, 13, 0, 0, 1, 13, 1, 13}); /* global over time */
-  batchnorm(&c, (BatchNormShape){3, 4, 5, 7, AT_BN_PER_CHANNEL, 1e-5f, 0.1f});
-  batchnorm(&c, (BatchNormShape){2, 3, 6, 9, AT_BN_PER_FREQUENCY, 1e-3f, 0.01f});
-  dense_concat_losses(&c, 5, 37, 11);
-  optimisers(&c, 1001);
+  char missing[112], what[160]; /* the first ones are enough to name */
+  if (backend_ops_without_comparison(missing, sizeof missing)) {
+    snprintf(what, sizeof what, "backend ops without a comparison entry: %s", missing);
+    record(&c, what, INFINITY, 0);
+  }
+  for (int i = 0; i < N_OP_COMPARISONS; i++) {
+    int ran = 0;
+    for (int j = 0; j < i; j++) ran |= k_op_comparisons[j].run == k_op_comparisons[i].run;
+    if (!ran) k_op_comparisons[i].run(&c);
+  }
   return c.r;
 }
 

@@ -10,6 +10,7 @@
 #ifndef AT_BACKEND_COMPARE_H
 #define AT_BACKEND_COMPARE_H
 
+#include <stddef.h>
 #include <stdio.h>
 
 #include "nn/backend.h"
@@ -22,6 +23,11 @@ typedef struct CompareResult {
 
 /* Called for every comparison: op and case, error, tolerance. */
 typedef void (*CompareSink)(const char *what, double err, double tol, void *ctx);
+
+/* The operations of the Backend table (AT_BACKEND_OPS) that have no entry
+ * in the comparison table, listed in names; returns how many (0: all
+ * covered). backend_compare_ops fails when there is any. */
+int backend_ops_without_comparison(char *names, size_t size);
 
 /* Runs every op of the Backend table on small and odd shapes. tol: the
  * tolerance of float outputs (1e-5 for FP32 math; TF32 needs ~1e-2). */
