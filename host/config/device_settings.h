@@ -7,7 +7,7 @@
 
 #include <stddef.h>
 
-/* Settings of the CUDA backend (README: "GPU"). */
+/* Settings of the CUDA backend (docs/gpu.md). */
 typedef enum { AT_CONV_AUTO = 0, AT_CONV_CUDNN = 1, AT_CONV_GEMM = 2 } CudaConvEngine;
 typedef struct CudaOptions {
   int device;              /* CUDA device ordinal (after CUDA_VISIBLE_DEVICES) */

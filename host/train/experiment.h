@@ -9,7 +9,7 @@
  *   [train]
  *   optimizer = sgd
  *   lr = 0.01
- *   ...                                  (README: "Experiment configs") */
+ *   ...                                  (docs/configs.md) */
 #ifndef AT_EXPERIMENT_H
 #define AT_EXPERIMENT_H
 
@@ -56,7 +56,7 @@ typedef struct TrainConfig {
   long max_steps;       /* stop after this many steps in total (0: no limit; for tests) */
   int micro_batches;    /* each rank's slice of a batch in this many parts, gradients accumulated */
   double collective_timeout; /* seconds a data-parallel collective may wait for the other ranks */
-  /* where it runs (README "GPU"); the command line's --backend / --device win */
+  /* where it runs (docs/gpu.md); the command line's --backend / --device win */
   char backend[16];     /* auto | cpu | cuda */
   CudaOptions cuda;
 } TrainConfig;
