@@ -126,7 +126,14 @@ Model *model_from_ini(IniFile *ini, const ForeignSections *foreign) {
   IniEntry *in = ini_entry(ms, "input");
   if (!in) ini_fail(ms, NULL, "missing required key 'input' (FREQxTIMExCHANNELS, e.g. 96x1366x1)");
   int h, w, c = 1;
-  int got = sscanf(in->value, "%dx%dx%d", &h, &w, &c);
+  int used = 0, got = sscanf(in->value, "%dx%d%n", &h, &w, &used);
+  if (got == 2 && in->value[used] == 'x') { /* FxTxC */
+    int more = 0;
+    if (sscanf(in->value + used, "x%d%n", &c, &more) == 1) used += more;
+    else got = 0;
+  }
+  while (in->value[used] == ' ' || in->value[used] == '\t') used++;
+  if (in->value[used] != '\0') got = 0; /* trailing text: 40x80x1x5, "40x80 garbage" */
   if (got < 2 || h < 1 || w < 1 || c < 1 || h > 1 << 16 || w > 1 << 24 || c > 1 << 16)
     ini_fail(ms, in, "'%s' is not an input shape; write FREQxTIMExCHANNELS, e.g. 96x1366x1", in->value);
   m->input = (Dims){c, h, w};

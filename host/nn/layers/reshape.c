@@ -10,7 +10,8 @@ static void build(LayerBuild *b) {
   IniEntry *e = ini_entry(b->s, "shape");
   int h, w, c;
   if (!e) ini_fail(b->s, NULL, "missing required key 'shape' (FREQxTIMExCHANNELS)");
-  if (sscanf(e->value, "%dx%dx%d", &h, &w, &c) != 3 || h < 1 || w < 1 || c < 1)
+  int used = 0;
+  if (sscanf(e->value, "%dx%dx%d%n", &h, &w, &c, &used) != 3 || e->value[used] != '\0' || h < 1 || w < 1 || c < 1)
     ini_fail(b->s, e, "'%s' is not a shape; write FREQxTIMExCHANNELS with positive sizes", e->value);
   Dims o = {c, h, w};
   if (at_dims_count(o) != at_dims_count(L->in))
