@@ -48,6 +48,13 @@ struct Cache *cli_front_end_for(const EvalModel *em, const char *command, const 
                                 struct PrepSetup *setup, char *cache_path, size_t path_size, char *desc,
                                 size_t desc_size);
 
+/* Refuses (exit 2) an output path that is one of the command's inputs, or
+ * a run's checkpoint (RUN/last.h5, RUN/best.h5 beside RUN/config.ini):
+ * writing it would destroy what the command reads or a run's progress.
+ * inputs ends with NULL; a folder among them stands for its checkpoints. */
+void cli_refuse_output_over_inputs(const CliCommand *command, const char *option, const char *out,
+                                   const char *const *inputs);
+
 /* The --set option every model-reading command takes. */
 #define CLI_OPTION_SET {"set", 0, "SECTION.KEY=VALUE", NULL, "override a config value (repeatable)"}
 

@@ -114,3 +114,38 @@ Cache *cli_front_end_for(const EvalModel *em, const char *command, const char *c
   return c;
 }
 
+
+static int same_file(const char *a, const char *b) {
+  struct stat sa, sb;
+  return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+/* RUN/last.h5 or RUN/best.h5 of a run folder (one with a config.ini). */
+static int is_run_checkpoint(const char *path) {
+  const char *slash = strrchr(path, '/');
+  const char *base = slash ? slash + 1 : path;
+  if (strcmp(base, "last.h5") && strcmp(base, "best.h5")) return 0;
+  char config[4200];
+  snprintf(config, sizeof config, "%.*sconfig.ini", slash ? (int)(slash - path + 1) : 0, path);
+  return access(config, F_OK) == 0;
+}
+
+void cli_refuse_output_over_inputs(const CliCommand *command, const char *option, const char *out,
+                                   const char *const *inputs) {
+  if (!out) return;
+  if (is_run_checkpoint(out))
+    cli_usage_error(command, "%s '%s' is a run's checkpoint; write the output elsewhere", option, out);
+  for (const char *const *in = inputs; *in; in++) {
+    char checkpoint[4200];
+    const char *names[] = {*in, NULL, NULL};
+    struct stat st;
+    if (stat(*in, &st) == 0 && S_ISDIR(st.st_mode)) { /* a run folder: its checkpoints are inputs */
+      snprintf(checkpoint, sizeof checkpoint, "%s/best.h5", *in);
+      names[1] = checkpoint;
+    }
+    for (int k = 0; names[k]; k++)
+      if (same_file(out, names[k]))
+        cli_usage_error(command, "%s '%s' is the input '%s'; writing it would destroy what the command reads", option,
+                        out, names[k]);
+  }
+}

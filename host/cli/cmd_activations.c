@@ -64,6 +64,8 @@ static void parse(int argc, char **argv, ActArgs *a) {
     else if (cli_is(&p, i, "out")) a->out = p.value[i];
   }
   if (!a->list || !a->out) cli_usage_error(&k_cli_activations, "--list FILES.csv and --out ACT.h5 are required");
+  const char *inputs[] = {a->weights, a->list, a->cache ? a->cache : a->list, NULL};
+  cli_refuse_output_over_inputs(&k_cli_activations, "--out", a->out, inputs);
 }
 
 /* ---- the list: a CSV whose header names a `path` column ---- */

@@ -64,6 +64,10 @@ static void parse(const CliCommand *command, int argc, char **argv, EvalArgs *a)
     else if (cli_is(&p, i, "threads")) a->threads = (int)cli_long(&p, i, 1, 1024);
   }
   if (command == &k_cli_predict && !a->out) cli_usage_error(command, "-o PREDICTIONS.h5 is required");
+  const char *inputs[] = {a->weights, a->cache, NULL};
+  cli_refuse_output_over_inputs(command, "-o", a->out, inputs);
+  cli_refuse_output_over_inputs(command, "--json", a->json, inputs);
+  cli_refuse_output_over_inputs(command, "--csv", a->csv, inputs);
 }
 
 /* Default crops: enough equally spaced crops to cover the whole example. */

@@ -31,6 +31,8 @@ int cmd_init(int argc, char **argv) {
     else if (cli_is(&p, i, "seed")) seed = (unsigned long long)cli_long(&p, i, 0, 0x7fffffffffffffffL);
   }
   if (!out) cli_usage_error(&k_cli_init, "-o WEIGHTS.h5 is required");
+  const char *inputs[] = {a.config, NULL};
+  cli_refuse_output_over_inputs(&k_cli_init, "-o", out, inputs);
   Model *m = cli_load_model(&a);
   model_allocate(m, at_backend_cpu(), 1);
   model_init_weights(m, seed);

@@ -29,4 +29,23 @@ touch "$work/afile"
 fails "a folder that cannot be made (a file is in the way)" "cannot create the folder '$work/afile': a file of that name is in the way" \
   "$AT" init configs/models/pons_time.ini -o "$work/afile/sub/w.h5"
 fails "demo-data under a file" "a file of that name is in the way" "$AT" demo-data "$work/afile/demo" --clips 2 --seconds 1
+
+# ---- outputs never overwrite inputs: the cache, the weights, a run's checkpoints
+cp "$o/synth/test.h5" "$work/test-copy.h5"
+before=$(md5sum <"$work/test-copy.h5")
+usage_refused() { # description text command...
+  local what=$1 text=$2
+  shift 2
+  "$@" >"$work/out.txt" 2>&1
+  local rc=$?
+  if [ $rc = 2 ] && grep -qF -- "$text" "$work/out.txt"; then pass "$what: $(head -1 "$work/out.txt" | cut -c1-120)"
+  else failed "$what: exit $rc: $(head -2 "$work/out.txt")"; fi
+}
+usage_refused "predict -o over its cache" "is the input" "$AT" predict "$o/runs/r" "$work/test-copy.h5" -o "$work/test-copy.h5"
+usage_refused "eval --json over its cache" "is the input" "$AT" eval "$o/runs/r" "$work/test-copy.h5" --json "$work/test-copy.h5"
+usage_refused "predict -o over a run's last.h5" "is a run's checkpoint" "$AT" predict "$o/runs/r" "$work/test-copy.h5" -o "$o/runs/r/last.h5"
+usage_refused "predict -o over the weights it reads" "is the input" "$AT" predict "$o/init/w.h5" "$work/test-copy.h5" -o "$o/init/w.h5"
+usage_refused "init -o over its own config" "is the input" "$AT" init "$o/init/w.h5" -o "$o/init/w.h5"
+[ "$before" = "$(md5sum <"$work/test-copy.h5")" ] && [ -f "$o/runs/r/last.h5" ] && "$AT" model "$o/init/w.h5" >/dev/null &&
+  pass "the inputs are intact" || failed "an input was damaged"
 exit $fail
