@@ -24,6 +24,7 @@
 #include "audio/feature_maker.h"
 #include "audio/frontend.h"
 #include "core/error.h"
+#include "core/hash.h"
 #include "core/files.h"
 #include "io/h5_guard.h"
 #include "io/h5_util.h"
@@ -38,20 +39,11 @@ static const char *const k_split_names[N_SPLITS] = {"train", "valid", "test"};
 /* ------------------------------------------------------------------------ */
 /* hashing and a string -> int map                                          */
 
-static uint64_t fnv1a(const void *data, size_t n, uint64_t h) {
-  const unsigned char *p = data;
-  for (size_t i = 0; i < n; i++) {
-    h ^= p[i];
-    h *= 0x100000001b3ULL;
-  }
-  return h;
-}
-#define FNV_BASIS 0xcbf29ce484222325ULL
 
 /* Checksum of a record's data: FNV-style over 32-bit words (fast enough to
  * run over every byte of a large dataset at assembly). */
 static uint64_t checksum_floats(const float *x, size_t n) {
-  uint64_t h = FNV_BASIS;
+  uint64_t h = AT_HASH_START;
   const uint32_t *w = (const uint32_t *)(const void *)x;
   for (size_t i = 0; i < n; i++) {
     h ^= w[i];
@@ -72,7 +64,7 @@ static void strmap_grow(StrMap *m) {
   int *vals = at_calloc(cap, sizeof(int), "string map");
   for (size_t i = 0; i < m->cap; i++) {
     if (!m->keys[i]) continue;
-    size_t j = fnv1a(m->keys[i], strlen(m->keys[i]), FNV_BASIS) & (cap - 1);
+    size_t j = at_hash_bytes(m->keys[i], strlen(m->keys[i]), AT_HASH_START) & (cap - 1);
     while (keys[j]) j = (j + 1) & (cap - 1);
     keys[j] = m->keys[i];
     vals[j] = m->vals[i];
@@ -87,7 +79,7 @@ static void strmap_grow(StrMap *m) {
 /* The value of key, inserting it with `val` if absent (*inserted = 1). */
 static int strmap_intern(StrMap *m, const char *key, int val, int *inserted) {
   if ((m->n + 1) * 2 > m->cap) strmap_grow(m);
-  size_t j = fnv1a(key, strlen(key), FNV_BASIS) & (m->cap - 1);
+  size_t j = at_hash_bytes(key, strlen(key), AT_HASH_START) & (m->cap - 1);
   while (m->keys[j]) {
     if (!strcmp(m->keys[j], key)) {
       if (inserted) *inserted = 0;
@@ -293,7 +285,7 @@ static void list_load(const char *path, CacheLabelKind kind, List *l) {
   l->path = path;
   size_t len;
   char *text = read_whole_file(path, &len);
-  l->hash = fnv1a(text, len, FNV_BASIS);
+  l->hash = at_hash_bytes(text, len, AT_HASH_START);
   Csv c = {.path = path, .text = text, .len = len, .line = 1};
   if (len >= 3 && (unsigned char)text[0] == 0xEF && (unsigned char)text[1] == 0xBB && (unsigned char)text[2] == 0xBF)
     c.pos = 3; /* a UTF-8 byte order mark */
@@ -478,11 +470,11 @@ static void name_record(const Ctx *c, Row *r) {
   if (stat(r->full, &st) != 0 || !S_ISREG(st.st_mode)) return;
   snprintf(r->stamp, sizeof r->stamp, "%lld %lld.%09ld", (long long)st.st_size, (long long)st.st_mtim.tv_sec,
            (long)st.st_mtim.tv_nsec);
-  uint64_t h1 = FNV_BASIS, h2 = 0x84222325cbf29ce4ULL;
+  uint64_t h1 = AT_HASH_START, h2 = 0x84222325cbf29ce4ULL;
   const char *parts[3] = {r->full, r->stamp, c->signature};
   for (int i = 0; i < 3; i++) {
-    h1 = fnv1a(parts[i], strlen(parts[i]) + 1, h1);
-    h2 = fnv1a(parts[i], strlen(parts[i]) + 1, h2 * 31 + 7);
+    h1 = at_hash_bytes(parts[i], strlen(parts[i]) + 1, h1);
+    h2 = at_hash_bytes(parts[i], strlen(parts[i]) + 1, h2 * 31 + 7);
   }
   snprintf(r->record, sizeof r->record, "%016" PRIx64 "%016" PRIx64 ".rec", h1, h2);
 }

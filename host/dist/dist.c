@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "core/hash.h"
 #include "nn/backend_registry.h"
 
 static DistInfo g_info = {0, 1, 0, 1};
@@ -22,12 +23,7 @@ const DistInfo *dist_info(void) { return &g_info; }
 void dist_set_timeout(double seconds) { g_timeout = seconds > 0 ? seconds : 600.0; }
 void dist_register_device_allreduce(DeviceAllreduce fn) { g_device_allreduce = fn; }
 
-static uint64_t fnv1a(const void *data, size_t bytes) {
-  const unsigned char *p = data;
-  uint64_t h = 1469598103934665603ull;
-  for (size_t i = 0; i < bytes; i++) h = (h ^ p[i]) * 1099511628211ull;
-  return h;
-}
+static uint64_t fnv1a(const void *data, size_t bytes) { return at_hash_bytes(data, bytes, AT_HASH_START); }
 
 void dist_check_same_binary(void) {
   if (g_info.size == 1) return;

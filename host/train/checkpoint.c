@@ -14,6 +14,7 @@ typedef struct SaveCtx {
   const TrainState *st;
   const char *experiment;
   const char *front_end;
+  const char *train_cache;
 } SaveCtx;
 
 #define STATE_FIELDS(X)                                                                          \
@@ -50,6 +51,7 @@ static void save_train_state(long long file, void *p) {
   SaveCtx *c = p;
   h5_write_string_attr(file, "experiment", c->experiment);
   h5_write_string_attr(file, "front_end", c->front_end);
+  h5_write_string_attr(file, "train_cache", c->train_cache);
   hid_t g = H5Gcreate2((hid_t)file, "train", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
   if (g < 0) at_fatal("HDF5: cannot create /train in the checkpoint");
 #define WRITE_LONG(f) h5_write_long_attr(g, #f, c->st->f);
@@ -65,8 +67,8 @@ static void save_train_state(long long file, void *p) {
 }
 
 void checkpoint_save(const char *path, const Model *m, const Optimizer *opt, const TrainState *st,
-                     const char *experiment_text, const char *front_end) {
-  SaveCtx c = {opt, st, experiment_text, front_end};
+                     const char *experiment_text, const char *front_end, const char *train_cache) {
+  SaveCtx c = {opt, st, experiment_text, front_end, train_cache};
   weights_save_extra(m, path, save_train_state, &c);
 }
 
@@ -115,5 +117,15 @@ char *checkpoint_read_experiment(const char *path) {
   H5Fclose(file);
   h5_guard_end();
   if (!text) at_fatal("'%s' has no experiment config; it is a weights file, not a training checkpoint", path);
+  return text;
+}
+
+char *checkpoint_read_train_cache(const char *path) {
+  hid_t file = (hid_t)h5_open_guarded(path, "checkpoint",
+                                      "resume from the run's other checkpoint (best.h5) by copying it to last.h5, or "
+                                      "start the run again");
+  char *text = h5_read_string_attr(file, "train_cache", path);
+  H5Fclose(file);
+  h5_guard_end();
   return text;
 }

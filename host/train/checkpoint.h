@@ -3,6 +3,8 @@
  * exactly:
  *   / attribute  experiment = the resolved experiment config text
  *   / attribute  front_end = how the training cache was made (data/front_end.h)
+ *   / attribute  train_cache = which training cache: its example count and a
+ *                hash of its ids (a resume refuses a replaced cache)
  *   /train       attributes: epoch, cursor, step, lr, schedule and selection
  *                state, partial-epoch loss sums, optimizer kind and steps
  *   /train/optimizer_1, optimizer_2   SGD momentum / Adam moments (float32)
@@ -33,11 +35,13 @@ typedef struct TrainState {
 } TrainState;
 
 void checkpoint_save(const char *path, const Model *m, const Optimizer *opt, const TrainState *st,
-                     const char *experiment_text, const char *front_end);
+                     const char *experiment_text, const char *front_end, const char *train_cache);
 /* Loads weights, statistics, optimizer buffers and state into an allocated
  * model and optimizer of the same shape. */
 void checkpoint_load(const char *path, Model *m, Optimizer *opt, TrainState *st);
 /* The experiment config stored in a checkpoint (caller frees). */
 char *checkpoint_read_experiment(const char *path);
+/* The train_cache attribute (caller frees), or NULL in older checkpoints. */
+char *checkpoint_read_train_cache(const char *path);
 
 #endif

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "core/hash.h"
 #include "core/files.h"
 #include "core/rng.h"
 #include "core/stop_signals.h"
@@ -58,6 +59,7 @@ typedef struct Trainer {
   void *targets[2];
   Batch staged[2];
   char front_end[1024]; /* of the training cache, stored in checkpoints */
+  char train_identity[128]; /* the training cache's example count and ids hash, stored in checkpoints */
   long saved_step;      /* the step of the newest last.h5 (-1: none yet) */
   int stop_signal;      /* SIGINT/SIGTERM/SIGHUP agreed by all ranks after a step, else 0 */
 } Trainer;
@@ -125,6 +127,11 @@ static void open_data(Trainer *t) {
   char front_end[1024], from[4200];
   front_end_describe(&t->train_cache->front_end, front_end, sizeof front_end);
   snprintf(t->front_end, sizeof t->front_end, "%s", front_end);
+  uint64_t ids_hash = AT_HASH_START;
+  for (int i = 0; i < t->train_cache->n; i++)
+    ids_hash = at_hash_bytes(t->train_cache->ids[i], strlen(t->train_cache->ids[i]) + 1, ids_hash);
+  snprintf(t->train_identity, sizeof t->train_identity, "%d examples, ids hash %016llx", t->train_cache->n,
+           (unsigned long long)ids_hash);
   snprintf(from, sizeof from, "the training cache '%s'", t->train_cache->path);
   if (t->valid_cache) front_end_require_same(front_end, from, t->valid_cache);
   if (t->test_cache) front_end_require_same(front_end, from, t->test_cache);
@@ -217,7 +224,7 @@ static void average_state(Trainer *t) {
 
 /* Rank 0 writes; the statistics must have been averaged (average_state). */
 static void save_checkpoint(Trainer *t, const char *path) {
-  if (t->rank == 0) checkpoint_save(path, t->m, t->opt, &t->st, t->e->text, t->front_end);
+  if (t->rank == 0) checkpoint_save(path, t->m, t->opt, &t->st, t->e->text, t->front_end, t->train_identity);
   if (path == t->last_path) t->saved_step = t->st.step;
 }
 
@@ -579,6 +586,12 @@ static void setup_model_and_optimizer(Trainer *t, const char *resume_dir) {
                                  : "");
   checkpoint_load(t->last_path, t->m, t->opt, &t->st);
   t->saved_step = t->st.step;
+  char *trained_on = checkpoint_read_train_cache(t->last_path);
+  if (trained_on && strcmp(trained_on, t->train_identity) != 0)
+    at_fatal("the training cache '%s' is not the one this run trained on (the checkpoint says %s; the cache has %s): "
+             "a resume must read the same examples in the same order; restore that cache or start a new run",
+             t->train_cache->path, trained_on, t->train_identity);
+  free(trained_on);
   if (t->st.ranks != t->ranks)
     at_fatal("'%s' was trained by %ld process(es); resume it with as many (mpirun -np %ld): the batch slices, "
              "dropout streams and statistics depend on it", t->dir, t->st.ranks, t->st.ranks);

@@ -286,6 +286,15 @@ else failed "following '$advice': step $step: $(tail -2 "$work/out.txt")"; fi
 expect_error "--resume --set of a key that changes the recipe" "a resumed run keeps its recipe" \
   "$AT" train --resume "$work/runs/maxsteps" --set train.lr=0.5
 
+# ---- a resume refuses a training cache that was replaced since the checkpoint
+cp "$work/d40/train.h5" "$work/swap.h5"
+quiet "$AT" train configs/experiments/synth_pons_time.ini --set "data.train=$work/swap.h5" --set data.valid= --set data.test= \
+  $runs --set train.run=swapped --set train.max_steps=2
+"$AT" synth "$work/other" --tags 8 --patterns both --train 2000 --valid 10 --test 10 --seed 99 >/dev/null
+cp "$work/other/train.h5" "$work/swap.h5"
+expect_error "--resume with a replaced training cache" "is not the one this run trained on" \
+  "$AT" train --resume "$work/runs/swapped" --set train.max_steps=3
+
 # ---- a run that stopped before its first checkpoint starts afresh; stale temporary files of dead processes go
 mkdir -p "$work/runs/early"
 cp "$work/runs/maxsteps/config.ini" "$work/runs/early/config.ini"
