@@ -551,3 +551,13 @@ void frontend_istft(FrontEndPlan *p, const float *spectrum, long frames, float *
   }
   free(ola);
 }
+
+int frontend_find_non_finite(const float *x, size_t n, int rows, long frames, char *why, size_t why_size) {
+  size_t at = 0;
+  while (at < n && isfinite(x[at])) at++;
+  if (at == n) return 0;
+  const size_t per = (size_t)rows * (size_t)frames;
+  snprintf(why, why_size, "the front end gave a non-finite value (%g) at example %zu, bin %zu, frame %zu", (double)x[at],
+           at / per, at / (size_t)frames % (size_t)rows, at % (size_t)frames);
+  return 1;
+}

@@ -76,6 +76,11 @@ int frontend_rows(const FrontEndSpec *s);                 /* feature rows per fr
  * centred, 1 + (samples - n_fft) / hop otherwise; 0 for an empty signal or an
  * uncentred one shorter than n_fft. */
 long frontend_frames(const FrontEndSpec *s, long samples);
+/* The one rule for features that are not finite (a file whose samples are
+ * far outside [-1, 1] can overflow the front end): every command refuses the
+ * file. Features are [examples][rows][frames]; returns 1 and describes the
+ * first non-finite value in `why` (example, bin, frame), or returns 0. */
+int frontend_find_non_finite(const float *x, size_t n, int rows, long frames, char *why, size_t why_size);
 
 /* A plan holds FFTW plans, the window and the filterbank: make one per
  * thread (FFTW planning is not thread-safe; creation is serialised inside). */

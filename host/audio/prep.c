@@ -654,15 +654,10 @@ static void process_file(const Ctx *c, FrontEndPlan **plan, Row *r) {
     for (int j = 0; j < 4; j++) s4[j] += data[i + (size_t)j];
   for (; i < count; i++) s4[0] += data[i];
   const double sum = (s4[0] + s4[1]) + (s4[2] + s4[3]);
-  if (!isfinite(sum)) {
-    size_t at = 0;
-    while (at < count && isfinite(data[at])) at++;
-    if (at < count) {
-      set_reason(r, "the front end gave a non-finite value (%g) at example %zu, bin %zu, frame %zu", (double)data[at],
-                 at / ((size_t)rows * (size_t)h.frames), at / (size_t)h.frames % (size_t)rows, at % (size_t)h.frames);
-      free(data);
-      return;
-    }
+  if (!isfinite(sum) && frontend_find_non_finite(data, count, rows, h.frames, why, sizeof why)) {
+    set_reason(r, "%s", why);
+    free(data);
+    return;
   }
   const double mean = count ? sum / (double)count : 0;
   double q4[4] = {0, 0, 0, 0};

@@ -250,6 +250,8 @@ int cmd_activations(int argc, char **argv) {
       float *feat = at_malloc(sizeof(float) * (size_t)rows * (size_t)frames, "features");
       feature_maker_compute(fm, au.samples, au.n, feat);
       audio_free(&au);
+      if (frontend_find_non_finite(feat, (size_t)rows * (size_t)frames, rows, frames, why, sizeof why))
+        at_fatal("%s: %s", path, why);
       if (setup.has_norm) prep_normalise(feat, (size_t)rows * (size_t)frames, setup.norm_mean, setup.norm_std);
       const long start = (frames - width) / 2;
       for (int r = 0; r < rows; r++)

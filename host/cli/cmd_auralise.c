@@ -194,6 +194,8 @@ int cmd_auralise(int argc, char **argv) {
   float *feat_all = at_malloc(sizeof(float) * (size_t)rows * frames_all, "features");
   float *spec_all = at_malloc(sizeof(float) * 2 * (size_t)bins * frames_all, "spectrum");
   feature_maker_compute(fm, excerpt, need, feat_all);
+  if (frontend_find_non_finite(feat_all, (size_t)rows * frames_all, rows, (long)frames_all, why, sizeof why))
+    at_fatal("%s: cannot auralise: %s", a.audio, why);
   feature_maker_stft(fm, excerpt, need, spec_all);
   /* the model's width: the first `width` frames */
   float *input = at_malloc(sizeof(float) * (size_t)rows * width, "model input");

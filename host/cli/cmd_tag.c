@@ -77,6 +77,19 @@ static int by_probability(const void *a, const void *b) {
   return x->tag - y->tag;
 }
 
+/* A file that cannot be tagged: a message (and a JSON entry), and on. */
+static void tag_error(const TagArgs *a, const char *path, const char *why, int *errors, int *first_json) {
+  (*errors)++;
+  fprintf(stderr, "auratag: %s: cannot tag: %s\n", path, why);
+  if (!a->json) return;
+  printf("%s\n  {\"path\": ", *first_json ? "" : ",");
+  json_string(stdout, path);
+  printf(", \"error\": ");
+  json_string(stdout, why);
+  printf("}");
+  *first_json = 0;
+}
+
 int cmd_tag(int argc, char **argv) {
   TagArgs a;
   parse(argc, argv, &a);
@@ -128,16 +141,7 @@ int cmd_tag(int argc, char **argv) {
     Audio au;
     char why[512];
     if (audio_load(path, sr, &au, why, sizeof why) != 0) {
-      errors++;
-      fprintf(stderr, "auratag: %s: cannot tag: %s\n", path, why);
-      if (a.json) {
-        printf("%s\n  {\"path\": ", first_json ? "" : ",");
-        json_string(stdout, path);
-        printf(", \"error\": ");
-        json_string(stdout, why);
-        printf("}");
-        first_json = 0;
-      }
+      tag_error(&a, path, why, &errors, &first_json);
       continue;
     }
     const double seconds = (double)au.n / sr;
@@ -156,6 +160,11 @@ int cmd_tag(int argc, char **argv) {
     float *feat = at_malloc(sizeof(float) * (size_t)rows * (size_t)frames, "features");
     feature_maker_compute(fm, au.samples, n, feat);
     audio_free(&au);
+    if (frontend_find_non_finite(feat, (size_t)rows * (size_t)frames, rows, frames, why, sizeof why)) {
+      free(feat);
+      tag_error(&a, path, why, &errors, &first_json);
+      continue;
+    }
     if (setup.has_norm) prep_normalise(feat, (size_t)rows * (size_t)frames, setup.norm_mean, setup.norm_std);
     const int crops = a.crops ? a.crops : (int)((frames + crop - 1) / crop);
     for (int j = 0; j < k; j++) sum[j] = 0;
@@ -175,6 +184,13 @@ int cmd_tag(int argc, char **argv) {
         for (int j = 0; j < k; j++) sum[j] += probs[(size_t)i * k + j];
     }
     free(feat);
+    int finite = 1;
+    for (int j = 0; j < k; j++) finite &= isfinite(sum[j]) != 0;
+    if (!finite) { /* never a printed NaN */
+      tag_error(&a, path, "the model's output is not finite for this file (its features are; is the model's training "
+                "diverged?)", &errors, &first_json);
+      continue;
+    }
     for (int j = 0; j < k; j++) {
       scored[j].tag = j;
       scored[j].p = (float)(sum[j] / crops);
