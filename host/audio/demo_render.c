@@ -11,9 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include "audio/audio_io.h"
+#include "core/clock.h"
 #include "core/error.h"
 #include "core/files.h"
 #include "core/rng.h"
@@ -497,8 +497,7 @@ void demo_write_dataset(const char *out_dir, const DemoSpec *spec) {
   DemoClip *clips = at_malloc((size_t)n_clips * sizeof *clips, "demo clips");
   float *audio = at_malloc((size_t)n * sizeof(float), "demo clip");
   const int digits = n_clips > 10000 ? 6 : 4;
-  struct timespec t0, t1;
-  clock_gettime(CLOCK_MONOTONIC, &t0);
+  const double t0 = at_now_seconds();
   for (int i = 0; i < n_clips; i++) {
     demo_plan_clip(spec->seed, i, &clips[i]);
     demo_render_clip(synth, spec->seed, i, &clips[i], n, audio);
@@ -510,8 +509,7 @@ void demo_write_dataset(const char *out_dir, const DemoSpec *spec) {
       fflush(stdout);
     }
   }
-  clock_gettime(CLOCK_MONOTONIC, &t1);
-  const double elapsed = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+  const double elapsed = at_now_seconds() - t0;
   demo_synth_free(synth);
 
   char path[4200], tags[256];

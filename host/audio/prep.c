@@ -23,13 +23,14 @@
 #include "audio/audio_io.h"
 #include "audio/feature_maker.h"
 #include "audio/frontend.h"
+#include "core/clock.h"
 #include "core/error.h"
 #include "core/files.h"
+#include "core/json.h"
+#include "core/progress.h"
 #include "io/h5_guard.h"
 #include "io/h5_util.h"
 #include "nn/backend.h"
-#include "core/json.h"
-#include "core/progress.h"
 
 enum { SPLIT_TRAIN, SPLIT_VALID, SPLIT_TEST, N_SPLITS };
 static const char *const k_split_names[N_SPLITS] = {"train", "valid", "test"};

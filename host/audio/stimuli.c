@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include "audio/audio_io.h"
+#include "core/clock.h"
 #include "core/error.h"
 #include "core/files.h"
 
@@ -176,8 +176,7 @@ void stimuli_write(const char *out_dir, const StimuliSpec *spec) {
   FILE *csv = fopen(csv_path, "w");
   if (!csv) at_fatal("stimuli: cannot write '%s': %s", csv_path, strerror(errno));
   fprintf(csv, "path,kind,key,instrument,chords,drums\n");
-  struct timespec t0, t1;
-  clock_gettime(CLOCK_MONOTONIC, &t0);
+  const double t0 = at_now_seconds();
   for (int k = 0; k < STIM_N_KEYS; k++)
     for (int ins = 0; ins < STIM_N_INSTRUMENTS; ins++) {
       for (int set = 0; set < STIM_N_CHORD_SETS; set++) {
@@ -212,7 +211,7 @@ void stimuli_write(const char *out_dir, const StimuliSpec *spec) {
       fprintf(csv, "audio/%s.wav,drums,,drums,,%s%s\n", name, stim_drum_pattern_names[p], fill ? "_fill" : "");
     }
   level_and_write(audio, paths, STIM_N_DRUMS, 0, n, spec->rate);
-  clock_gettime(CLOCK_MONOTONIC, &t1);
+  const double t1 = at_now_seconds();
   if (ferror(csv) | fclose(csv)) at_fatal("stimuli: writing '%s' failed", csv_path);
   char final_path[4200];
   snprintf(final_path, sizeof final_path, "%s/stimuli.csv", out_dir);
@@ -242,7 +241,7 @@ void stimuli_write(const char *out_dir, const StimuliSpec *spec) {
           STIM_N_HARMONIC, STIM_N_DRUMS, spec->seconds, spec->rate, soundfont ? soundfont : "(none)");
   if (ferror(f) | fclose(f)) at_fatal("stimuli: writing '%s' failed", final_path);
 
-  const double elapsed = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+  const double elapsed = t1 - t0;
   if (!spec->quiet)
     printf("stimuli: %d harmonic + %d drum templates of %g s at %g Hz in %.1f s; wrote %s/stimuli.csv, audio/, "
            "README.txt\n",

@@ -26,14 +26,15 @@
 #include "audio/frontend.h"
 #include "audio/prep.h"
 #include "cli/cli.h"
+#include "core/clock.h"
 #include "core/error.h"
 #include "core/files.h"
+#include "core/progress.h"
 #include "data/cache.h"
 #include "explain/auralise.h"
 #include "explain/deconvnet.h"
 #include "explain/png_image.h"
 #include "io/h5_util.h"
-#include "core/progress.h"
 
 typedef struct AuraliseArgs {
   const char *weights, *audio, *layer, *features, *out, *cache;

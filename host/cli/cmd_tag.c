@@ -16,10 +16,10 @@
 #include "audio/prep.h"
 #include "cli/cli.h"
 #include "core/error.h"
+#include "core/json.h"
 #include "data/cache.h"
 #include "data/front_end.h"
 #include "train/experiment.h"
-#include "core/json.h"
 
 typedef struct TagArgs {
   const char *weights, *cache;

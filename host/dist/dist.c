@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/error.h"
 
 static DistInfo g_info = {0, 1, 0, 1};
@@ -101,12 +102,6 @@ void dist_finalize(void) {
   g_mpi = 0;
 }
 
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 static void check(int rc, const char *call) {
   if (rc == MPI_SUCCESS) return;
   char msg[MPI_MAX_ERROR_STRING];
@@ -135,8 +130,8 @@ static void silent_ranks(char *out, size_t size) {
     MPI_Isend(&ping, 1, MPI_INT, r, TAG_PING, MPI_COMM_WORLD, &req[2 * r]);
     MPI_Irecv(&pong[r], 1, MPI_INT, r, TAG_PONG, MPI_COMM_WORLD, &req[2 * r + 1]);
   }
-  const double until = now() + (g_timeout < 5 ? g_timeout : 5);
-  while (now() < until) {
+  const double until = at_now_seconds() + (g_timeout < 5 ? g_timeout : 5);
+  while (at_now_seconds() < until) {
     struct timespec pause = {0, 1000000};
     nanosleep(&pause, NULL);
   }
@@ -167,13 +162,13 @@ static void wait_collective(MPI_Request *req, const char *what, long step) {
     sent_step = step;
     check(MPI_Isend(&sent_step, 1, MPI_LONG, 0, TAG_ARRIVED, MPI_COMM_WORLD, &hb_send), "MPI_Isend");
   }
-  const double deadline = now() + g_timeout;
+  const double deadline = at_now_seconds() + g_timeout;
   int done = 0;
   while (!done) {
     check(MPI_Test(req, &done, MPI_STATUS_IGNORE), "MPI_Test");
     if (done) break;
     if (g_info.rank != 0) answer_ping();
-    if (now() > deadline) {
+    if (at_now_seconds() > deadline) {
       fflush(stdout);
       if (g_info.rank == 0) {
         char missing[1024] = "";

@@ -17,8 +17,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/error.h"
 #include "core/files.h"
+#include "core/json.h"
+#include "core/progress.h"
 #include "core/rng.h"
 #include "core/stop_signals.h"
 #include "data/cache.h"
@@ -29,8 +32,6 @@
 #include "io/weights_h5.h"
 #include "train/checkpoint.h"
 #include "train/evaluate.h"
-#include "core/json.h"
-#include "core/progress.h"
 #include "train/schedule.h"
 
 typedef struct Trainer {
