@@ -612,15 +612,6 @@ static void write_dataset(CacheWriter *w, const char *name, hid_t ftype, hid_t m
   H5Sclose(space);
 }
 
-static void write_strings(CacheWriter *w, const char *name, const char *const *s, long n) {
-  hid_t type = H5Tcopy(H5T_C_S1);
-  H5Tset_size(type, H5T_VARIABLE);
-  H5Tset_cset(type, H5T_CSET_UTF8);
-  hsize_t dims[1] = {(hsize_t)n};
-  write_dataset(w, name, type, type, 1, dims, s);
-  H5Tclose(type);
-}
-
 CacheWriter *cache_writer_create(const char *path, const CacheSpec *spec) {
   if (spec->n < 1) at_fatal("cannot write cache '%s': it would have no examples", path);
   if (spec->bins < 1 || spec->frames < 1)
@@ -676,7 +667,7 @@ CacheWriter *cache_writer_create(const char *path, const CacheSpec *spec) {
   h5_write_string_attr(w->file, "mel_norm", fe->mel_norm);
   h5_write_string_attr(w->file, "compression", fe->compression);
   if (fe->details[0]) h5_write_string_attr(w->file, "frontend_details", fe->details);
-  write_strings(w, "tags", spec->tags, spec->n_tags);
+  h5_write_strings(w->file, "tags", spec->tags, spec->n_tags, w->tmp);
 
   hid_t ftype = spec->feature_bytes == 2 ? half_type() : H5Tcopy(H5T_IEEE_F32LE);
   w->mem_type = ftype; /* we convert to float16 ourselves: memory type = file type */
@@ -752,7 +743,7 @@ void cache_writer_finish(CacheWriter *w) {
   hsize_t dims[2] = {(hsize_t)s->n, (hsize_t)s->n_tags};
   if (s->kind == CACHE_MULTI_LABEL) write_dataset(w, "labels", H5T_STD_U8LE, H5T_NATIVE_UINT8, 2, dims, w->labels);
   else write_dataset(w, "label", H5T_STD_I32LE, H5T_NATIVE_INT32, 1, dims, w->label);
-  write_strings(w, "ids", (const char *const *)w->ids, s->n);
+  h5_write_strings(w->file, "ids", (const char *const *)w->ids, s->n, w->tmp);
   if (w->song) write_dataset(w, "song", H5T_STD_I32LE, H5T_NATIVE_INT32, 1, dims, w->song);
   if (w->fold) write_dataset(w, "fold", H5T_STD_I32LE, H5T_NATIVE_INT32, 1, dims, w->fold);
   H5Tclose(w->mem_type);

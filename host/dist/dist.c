@@ -13,6 +13,7 @@
 
 #include "core/clock.h"
 #include "core/error.h"
+#include "core/hash.h"
 
 static DistInfo g_info = {0, 1, 0, 1};
 static double g_timeout = 600.0;
@@ -21,13 +22,6 @@ static DeviceAllreduce g_device_allreduce;
 const DistInfo *dist_info(void) { return &g_info; }
 void dist_set_timeout(double seconds) { g_timeout = seconds > 0 ? seconds : 600.0; }
 void dist_register_device_allreduce(DeviceAllreduce fn) { g_device_allreduce = fn; }
-
-static uint64_t fnv1a(const void *data, size_t bytes) {
-  const unsigned char *p = data;
-  uint64_t h = 1469598103934665603ull;
-  for (size_t i = 0; i < bytes; i++) h = (h ^ p[i]) * 1099511628211ull;
-  return h;
-}
 
 void dist_check_same_binary(void) {
   if (g_info.size == 1) return;
@@ -40,7 +34,7 @@ void dist_check_same_binary(void) {
     if (n == cap) buf = at_realloc(buf, cap *= 2, "executable");
   }
   fclose(f);
-  uint64_t h = fnv1a(buf, n);
+  uint64_t h = at_fnv1a(buf, n, AT_FNV1A_BASIS);
   free(buf);
   dist_check_same("auratag binary", &h, sizeof h);
 }
@@ -259,7 +253,7 @@ void dist_broadcast_bytes(void *buf, size_t bytes, const char *what) {
 
 void dist_check_same(const char *what, const void *data, size_t bytes) {
   if (!g_mpi) return;
-  uint64_t mine = fnv1a(data, bytes);
+  uint64_t mine = at_fnv1a(data, bytes, AT_FNV1A_BASIS);
   uint64_t *all = at_malloc(sizeof(uint64_t) * (size_t)g_info.size, "hashes");
   MPI_Request req;
   check(MPI_Iallgather(&mine, 1, MPI_UINT64_T, all, 1, MPI_UINT64_T, MPI_COMM_WORLD, &req), "MPI_Iallgather");
