@@ -49,24 +49,6 @@ static char *trimmed(const char *s) {
   return out;
 }
 
-static char *read_whole_file(const char *path, size_t *len) {
-  FILE *fp = fopen(path, "rb");
-  if (!fp) at_fatal("cannot open '%s': %s", path, strerror(errno));
-  size_t cap = 1 << 16, n = 0;
-  char *text = at_malloc(cap, "file");
-  for (;;) {
-    if (n + 1 >= cap) text = at_realloc(text, cap *= 2, "file");
-    size_t got = fread(text + n, 1, cap - n - 1, fp);
-    n += got;
-    if (got == 0) break;
-  }
-  if (ferror(fp)) at_fatal("cannot read '%s'", path);
-  fclose(fp);
-  text[n] = '\0';
-  *len = n;
-  return text;
-}
-
 /* The header line: which field holds which column. */
 static void read_header(ListReader *lr) {
   const char *path = lr->l->path;
@@ -249,18 +231,15 @@ static void read_rows(ListReader *lr, CacheLabelKind kind) {
 void prep_list_load(const char *path, CacheLabelKind kind, PrepList *l) {
   memset(l, 0, sizeof *l);
   l->path = path;
-  size_t len;
-  char *text = read_whole_file(path, &len);
-  l->hash = at_fnv1a(text, len, AT_FNV1A_BASIS);
   ListReader lr;
   memset(&lr, 0, sizeof lr);
   lr.l = l;
-  csv_begin(&lr.csv, path, text, len);
+  csv_open(&lr.csv, path);
+  l->hash = at_fnv1a(lr.csv.text, lr.csv.len, AT_FNV1A_BASIS);
   read_header(&lr);
   set_folder(&lr);
   read_rows(&lr, kind);
   csv_end(&lr.csv);
-  free(text);
   strmap_free(&lr.names);
   strmap_free(&lr.songs);
   strmap_free(&lr.paths);

@@ -1,5 +1,7 @@
 #include "core/csv.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,6 +15,31 @@ void csv_begin(Csv *c, const char *path, const char *text, size_t len) {
   c->line = 1;
   if (len >= 3 && (unsigned char)text[0] == 0xEF && (unsigned char)text[1] == 0xBB && (unsigned char)text[2] == 0xBF)
     c->pos = 3; /* a UTF-8 byte order mark */
+}
+
+static char *read_whole_file(const char *path, size_t *len) {
+  FILE *fp = fopen(path, "rb");
+  if (!fp) at_fatal("cannot open '%s': %s", path, strerror(errno));
+  size_t cap = 1 << 16, n = 0;
+  char *text = at_malloc(cap, "file");
+  for (;;) {
+    if (n + 1 >= cap) text = at_realloc(text, cap *= 2, "file");
+    size_t got = fread(text + n, 1, cap - n - 1, fp);
+    n += got;
+    if (got == 0) break;
+  }
+  if (ferror(fp)) at_fatal("cannot read '%s'", path);
+  fclose(fp);
+  text[n] = '\0';
+  *len = n;
+  return text;
+}
+
+void csv_open(Csv *c, const char *path) {
+  size_t len;
+  char *text = read_whole_file(path, &len);
+  csv_begin(c, path, text, len);
+  c->owns_text = 1;
 }
 
 static void push_char(Csv *c, char ch) {
@@ -126,5 +153,6 @@ void csv_end(Csv *c) {
   clear_fields(c);
   free(c->fields);
   free(c->buf);
+  if (c->owns_text) free((char *)c->text);
   memset(c, 0, sizeof *c);
 }

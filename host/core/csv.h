@@ -11,10 +11,11 @@
 typedef struct Csv {
   char **fields; /* the current record's fields, after csv_next */
   int n_fields;
+  const char *path, *text; /* the text read, whole */
+  size_t len;
   /* private */
-  const char *path, *text;
-  size_t len, pos;
-  int line, cap_fields;
+  size_t pos;
+  int line, cap_fields, owns_text;
   char *buf;
   size_t buf_len, buf_cap;
 } Csv;
@@ -22,6 +23,9 @@ typedef struct Csv {
 /* Starts reading text (len bytes, not copied: it must outlive the reader);
  * path names the text in error messages. */
 void csv_begin(Csv *c, const char *path, const char *text, size_t len);
+/* Reads the file at path whole (fatal if it cannot) and starts reading it;
+ * csv_end frees the text. */
+void csv_open(Csv *c, const char *path);
 /* The next record into c->fields; 0 at the end. *line = the record's first line. */
 int csv_next(Csv *c, int *line);
 void csv_end(Csv *c);
