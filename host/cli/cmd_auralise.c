@@ -154,6 +154,8 @@ static int *feature_list(const AuraliseArgs *a, int features, int *count) {
   return list;
 }
 
+/* Long (~180 lines) on purpose for now: its deconvnet and layer calls are being reworked by the layer-table change;
+ * split it (excerpt, per-feature outputs, index) once that lands. */
 int cmd_auralise(int argc, char **argv) {
   AuraliseArgs a;
   parse(argc, argv, &a);
