@@ -13,7 +13,7 @@
 #include "core/error.h"
 #include "io/h5_util.h"
 
-/* The front-end parameters beyond the cache's FrontEnd description. */
+/* The front-end parameters beyond the cache's CacheFrontEnd description. */
 static void add_front_end_attributes(hid_t file, const FrontEndSpec *fe) {
   h5_write_int_attr(file, "center", fe->center);
   h5_write_string_attr(file, "pad", fe->pad == PAD_CONSTANT ? "constant" : "reflect");

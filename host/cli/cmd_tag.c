@@ -18,7 +18,7 @@
 #include "core/json.h"
 #include "data/cache.h"
 #include "data/crop_spacing.h"
-#include "data/front_end.h"
+#include "data/cache_front_end.h"
 #include "train/experiment.h"
 
 typedef struct TagArgs {

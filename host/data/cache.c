@@ -303,7 +303,7 @@ static void attr_text(const char *path, hid_t file, const char *name, char *dst,
   free(v);
 }
 
-static void read_front_end(const char *path, hid_t file, FrontEnd *fe) {
+static void read_front_end(const char *path, hid_t file, CacheFrontEnd *fe) {
   memset(fe, 0, sizeof *fe);
   fe->sample_rate = attr_number(path, file, "sample_rate", 0, NULL);
   fe->n_fft = (int)attr_number(path, file, "n_fft", 0, NULL);
@@ -646,7 +646,7 @@ static void check_spec(const char *path, const CacheSpec *spec) {
 }
 
 /* The front end's description, as root attributes (read back by read_front_end). */
-static void write_front_end(hid_t file, const FrontEnd *fe) {
+static void write_front_end(hid_t file, const CacheFrontEnd *fe) {
   h5_write_double_attr(file, "sample_rate", fe->sample_rate);
   h5_write_int_attr(file, "n_fft", fe->n_fft);
   h5_write_int_attr(file, "hop", fe->hop);

@@ -2,7 +2,7 @@
  * `auratag model` read it as is) plus everything needed to continue a run
  * exactly:
  *   / attribute  experiment = the resolved experiment config text
- *   / attribute  front_end = how the training cache was made (data/front_end.h)
+ *   / attribute  front_end = how the training cache was made (data/cache_front_end.h)
  *   /train       attributes: epoch, cursor, step, lr, schedule and selection
  *                state, partial-epoch loss sums, optimizer kind and steps
  *   /train/optimizer_1, optimizer_2   SGD momentum / Adam moments (float32)

@@ -26,7 +26,7 @@
 #include "core/stop_signals.h"
 #include "data/cache.h"
 #include "data/cache_tags.h"
-#include "data/front_end.h"
+#include "data/cache_front_end.h"
 #include "data/loader.h"
 #include "dist/dist.h"
 #include "io/weights_h5.h"
@@ -123,11 +123,11 @@ static void open_data(Trainer *t) {
   }
   t->n_train = t->train_cache->n;
   char front_end[1024], from[4200];
-  front_end_describe(&t->train_cache->front_end, front_end, sizeof front_end);
+  cache_front_end_describe(&t->train_cache->front_end, front_end, sizeof front_end);
   snprintf(t->front_end, sizeof t->front_end, "%s", front_end);
   snprintf(from, sizeof from, "the training cache '%s'", t->train_cache->path);
-  if (t->valid_cache) front_end_require_same(front_end, from, t->valid_cache);
-  if (t->test_cache) front_end_require_same(front_end, from, t->test_cache);
+  if (t->valid_cache) cache_front_end_require_same(front_end, from, t->valid_cache);
+  if (t->test_cache) cache_front_end_require_same(front_end, from, t->test_cache);
   const char *const *tags = (const char *const *)t->train_cache->tags;
   if (t->valid_cache) cache_align_tags(t->valid_cache, tags, t->train_cache->n_tags, from);
   if (t->test_cache) cache_align_tags(t->test_cache, tags, t->train_cache->n_tags, from);
