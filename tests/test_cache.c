@@ -326,7 +326,7 @@ static void check_cache(const char *what, const char *path, const CacheSpec *s, 
 
 static void test_round_trips(void) {
   static const char *tags[] = {"rock", "piano", "female vocal", "ünïcødé"};
-  FrontEnd fe = {.sample_rate = 12000, .n_fft = 512, .hop = 256, .n_bins = 96, .fmin = 0, .fmax = 6000};
+  CacheFrontEnd fe = {.sample_rate = 12000, .n_fft = 512, .hop = 256, .n_bins = 96, .fmin = 0, .fmax = 6000};
   snprintf(fe.window, sizeof fe.window, "hann");
   snprintf(fe.representation, sizeof fe.representation, "mel");
   snprintf(fe.mel_scale, sizeof fe.mel_scale, "slaney");

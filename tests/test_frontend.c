@@ -519,7 +519,7 @@ static void test_ini(void) {
   CHECK(s.sample_rate == 12000 && s.n_fft == 512 && s.hop == 256 && s.representation == REPR_MEL && s.n_bins == 96 &&
             s.center && s.pad == PAD_REFLECT && s.power == 2 && s.compression == COMPRESS_DB && s.db_top_db == 80,
         "Choi's front end read wrongly");
-  FrontEnd fe;
+  CacheFrontEnd fe;
   frontend_describe(&s, &fe);
   CHECK(fe.sample_rate == 12000 && fe.n_fft == 512 && fe.hop == 256 && !strcmp(fe.window, "hann") &&
             !strcmp(fe.representation, "mel") && fe.n_bins == 96 && fe.fmin == 0 && fe.fmax == 6000 &&

@@ -79,40 +79,52 @@ static int resample(const float *in, long n, double in_rate, double out_rate, fl
   return 0;
 }
 
-int audio_load(const char *path, double target_rate, Audio *out, char *why, size_t why_size) {
-  memset(out, 0, sizeof *out);
-  if (why && why_size) why[0] = '\0';
+/* The checks that give clearer reasons than libsndfile's own (missing, a
+ * folder, empty), then the target rate. 0, or -1 with why filled. */
+static int check_file(const char *path, double target_rate, char *why, size_t why_size) {
   struct stat st;
   if (stat(path, &st) != 0) return fail(why, why_size, "cannot open: %s", strerror(errno));
   if (S_ISDIR(st.st_mode)) return fail(why, why_size, "is a folder, not an audio file");
   if (st.st_size == 0) return fail(why, why_size, "empty file (0 bytes)");
   if (!(target_rate > 0)) return fail(why, why_size, "invalid target sample rate %g", target_rate);
+  return 0;
+}
 
-  SF_INFO info;
-  memset(&info, 0, sizeof info);
+/* Opens path with libsndfile; NULL with why filled on failure. */
+static SNDFILE *open_sound(const char *path, SF_INFO *info, char *why, size_t why_size) {
+  memset(info, 0, sizeof *info);
   /* A failed sf_open leaves its reason in libsndfile's one global error slot:
    * open under a lock so that parallel decoders (prep) report their own. */
   static pthread_mutex_t open_lock = PTHREAD_MUTEX_INITIALIZER;
   pthread_mutex_lock(&open_lock);
-  SNDFILE *f = sf_open(path, SFM_READ, &info);
+  SNDFILE *f = sf_open(path, SFM_READ, info);
   char reason[256] = "";
   if (!f) snprintf(reason, sizeof reason, "%s", open_reason(sf_error(NULL), sf_strerror(NULL)));
   pthread_mutex_unlock(&open_lock);
-  if (!f) return fail(why, why_size, "%s", reason);
-  if (info.channels < 1 || info.samplerate < 1) {
-    sf_close(f);
-    return fail(why, why_size, "invalid header: %d channels at %d Hz", info.channels, info.samplerate);
+  if (!f) {
+    fail(why, why_size, "%s", reason);
+    return NULL;
   }
-  const int ch = info.channels;
+  if (info->channels < 1 || info->samplerate < 1) {
+    sf_close(f);
+    fail(why, why_size, "invalid header: %d channels at %d Hz", info->channels, info->samplerate);
+    return NULL;
+  }
+  return f;
+}
+
+/* Every frame of f, channels averaged, into *mono (*n samples). 0, or -1
+ * (out of memory) with why filled and nothing allocated. */
+static int decode_mono(SNDFILE *f, const SF_INFO *info, float **mono_out, long *n_out, char *why, size_t why_size) {
+  const int ch = info->channels;
   /* frames is exact for PCM/FLAC/Vorbis and an estimate for MPEG streams */
-  size_t cap = info.frames > 0 && info.frames < ((sf_count_t)1 << 34) ? (size_t)info.frames + 1 : AUDIO_BLOCK;
+  size_t cap = info->frames > 0 && info->frames < ((sf_count_t)1 << 34) ? (size_t)info->frames + 1 : AUDIO_BLOCK;
   float *mono = malloc(sizeof(float) * cap);
   float *block = ch > 1 ? malloc(sizeof(float) * (size_t)AUDIO_BLOCK * (size_t)ch) : NULL;
   if (!mono || (ch > 1 && !block)) {
     free(block);
     free(mono);
-    sf_close(f);
-    return fail(why, why_size, "out of memory decoding %lld frames x %d channels", (long long)info.frames, ch);
+    return fail(why, why_size, "out of memory decoding %lld frames x %d channels", (long long)info->frames, ch);
   }
   long n = 0;
   for (;;) {
@@ -125,7 +137,6 @@ int audio_load(const char *path, double target_rate, Audio *out, char *why, size
       if (!grown) {
         free(block);
         free(mono);
-        sf_close(f);
         return fail(why, why_size, "out of memory after decoding %ld samples", n);
       }
       mono = grown;
@@ -149,40 +160,57 @@ int audio_load(const char *path, double target_rate, Audio *out, char *why, size
     n += (long)got;
   }
   free(block);
-  /* NaN / Inf (float files): exponent bits all set; an integer test that
-   * vectorises */
-  {
-    const uint32_t *bits = (const uint32_t *)(const void *)mono;
-    uint32_t bad = 0;
-    for (long i = 0; i < n; i++) bad |= (uint32_t)((bits[i] & 0x7f800000u) == 0x7f800000u);
-    if (bad) {
-      long at = 0;
-      while (at < n && isfinite(mono[at])) at++;
-      free(mono);
-      sf_close(f);
-      return fail(why, why_size, "sample %ld (%.3f s) is not a finite number", at, (double)at / info.samplerate);
-    }
-  }
-  int err = sf_error(f);
-  char err_msg[256];
-  snprintf(err_msg, sizeof err_msg, "%s", err ? sf_strerror(f) : "");
-  sf_close(f);
-  if (err) {
-    free(mono);
-    return fail(why, why_size, "decoding failed after %ld samples (%.3f s): %s", n, (double)n / info.samplerate,
-                err_msg);
-  }
-  if (n == 0) {
-    free(mono);
-    return fail(why, why_size, "contains no audio samples");
-  }
+  *mono_out = mono;
+  *n_out = n;
+  return 0;
+}
+
+/* The first sample that is NaN or Inf (float files), or n. The first pass
+ * tests the exponent bits (all set), an integer test that vectorises. */
+static long first_non_finite(const float *x, long n) {
+  const uint32_t *bits = (const uint32_t *)(const void *)x;
+  uint32_t bad = 0;
+  for (long i = 0; i < n; i++) bad |= (uint32_t)((bits[i] & 0x7f800000u) == 0x7f800000u);
+  if (!bad) return n;
+  long at = 0;
+  while (at < n && isfinite(x[at])) at++;
+  return at;
+}
+
+/* The decoded stream's problems: non-finite samples, a decoding error, no
+ * samples, fewer samples than the header announced. 0 if none. */
+static int check_decoded(SNDFILE *f, const SF_INFO *info, const float *mono, long n, char *why, size_t why_size) {
+  const long at = first_non_finite(mono, n);
+  if (at < n)
+    return fail(why, why_size, "sample %ld (%.3f s) is not a finite number", at, (double)at / info->samplerate);
+  if (sf_error(f))
+    return fail(why, why_size, "decoding failed after %ld samples (%.3f s): %s", n, (double)n / info->samplerate,
+                sf_strerror(f));
+  if (n == 0) return fail(why, why_size, "contains no audio samples");
   /* A header that announces more than the stream holds: truncated. MPEG
    * streams only estimate their length (bit rate x size without a Xing
    * header), so they are not held to it. */
-  if ((info.format & SF_FORMAT_TYPEMASK) != SF_FORMAT_MPEG && info.frames > 0 && n < info.frames) {
-    free(mono);
+  if ((info->format & SF_FORMAT_TYPEMASK) != SF_FORMAT_MPEG && info->frames > 0 && n < info->frames)
     return fail(why, why_size, "truncated: only %ld of the %lld samples its header announces could be decoded", n,
-                (long long)info.frames);
+                (long long)info->frames);
+  return 0;
+}
+
+int audio_load(const char *path, double target_rate, Audio *out, char *why, size_t why_size) {
+  memset(out, 0, sizeof *out);
+  if (why && why_size) why[0] = '\0';
+  if (check_file(path, target_rate, why, why_size) != 0) return -1;
+  SF_INFO info;
+  SNDFILE *f = open_sound(path, &info, why, why_size);
+  if (!f) return -1;
+  float *mono = NULL;
+  long n = 0;
+  int rc = decode_mono(f, &info, &mono, &n, why, why_size);
+  if (rc == 0) rc = check_decoded(f, &info, mono, n, why, why_size);
+  sf_close(f);
+  if (rc) {
+    free(mono);
+    return rc;
   }
   const double rate = (double)info.samplerate;
   if (rate == target_rate) {
@@ -193,7 +221,7 @@ int audio_load(const char *path, double target_rate, Audio *out, char *why, size
   }
   float *res = NULL;
   long res_n = 0;
-  int rc = resample(mono, n, rate, target_rate, &res, &res_n, why, why_size);
+  rc = resample(mono, n, rate, target_rate, &res, &res_n, why, why_size);
   free(mono);
   if (rc) return rc;
   out->samples = res;

@@ -11,9 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include "audio/audio_io.h"
+#include "core/clock.h"
 #include "core/error.h"
 #include "core/files.h"
 #include "core/rng.h"
@@ -465,24 +465,14 @@ static void tag_list(unsigned tags, char *buf, size_t size) {
 static const char *k_role_names[3] = {"melody", "chords", "bass"};
 static const char *k_key_names[12] = {"C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"};
 
-void demo_write_dataset(const char *out_dir, const DemoSpec *spec) {
-  const int n_clips = spec->clips;
-  const long n = (long)llround(spec->seconds * spec->rate);
-  if (n_clips < 1) at_fatal("demo-data: --clips must be at least 1");
-  if (n < 64) at_fatal("demo-data: clips of %g s at %g Hz are too short", spec->seconds, spec->rate);
-  const char *soundfont = spec->soundfont ? spec->soundfont : demo_find_soundfont();
-  DemoSynth *synth = demo_synth_create(soundfont, spec->rate);
+static const char *const k_split_names[3] = {"train", "valid", "test"};
 
-  at_make_dirs(out_dir);
-  char audio_dir[4096];
-  snprintf(audio_dir, sizeof audio_dir, "%s/audio", out_dir);
-  at_make_dirs(audio_dir);
-
-  /* Split: a seeded shuffle of the clips, 70 / 15 / 15. */
+/* split[i] of each clip (0 train, 1 valid, 2 test): a seeded shuffle of the
+ * clips, 70 / 15 / 15. */
+static void draw_split(uint64_t seed, int n_clips, int *split) {
   int *order = at_malloc((size_t)n_clips * sizeof(int), "demo split");
-  int *split = at_malloc((size_t)n_clips * sizeof(int), "demo split");
   for (int i = 0; i < n_clips; i++) order[i] = i;
-  Draw ds = {spec->seed, STREAM_SPLIT, 0};
+  Draw ds = {seed, STREAM_SPLIT, 0};
   for (int i = n_clips - 1; i > 0; i--) {
     int j = draw_int(&ds, 0, i);
     int t = order[i];
@@ -492,47 +482,54 @@ void demo_write_dataset(const char *out_dir, const DemoSpec *spec) {
   const int n_valid = (int)lround(0.15 * n_clips), n_test = (int)lround(0.15 * n_clips);
   const int n_train = n_clips - n_valid - n_test;
   for (int k = 0; k < n_clips; k++) split[order[k]] = k < n_train ? 0 : k < n_train + n_valid ? 1 : 2;
-  static const char *k_split[3] = {"train", "valid", "test"};
+  free(order);
+}
 
-  DemoClip *clips = at_malloc((size_t)n_clips * sizeof *clips, "demo clips");
+/* Plans and renders every clip into audio_dir/NNNN.wav; returns the seconds taken. */
+static double render_clips(const DemoSpec *spec, DemoSynth *synth, const char *audio_dir, int digits, long n,
+                           DemoClip *clips) {
   float *audio = at_malloc((size_t)n * sizeof(float), "demo clip");
-  const int digits = n_clips > 10000 ? 6 : 4;
-  struct timespec t0, t1;
-  clock_gettime(CLOCK_MONOTONIC, &t0);
-  for (int i = 0; i < n_clips; i++) {
+  const double t0 = at_now_seconds();
+  for (int i = 0; i < spec->clips; i++) {
     demo_plan_clip(spec->seed, i, &clips[i]);
     demo_render_clip(synth, spec->seed, i, &clips[i], n, audio);
     char path[4200];
     snprintf(path, sizeof path, "%s/%0*d.wav", audio_dir, digits, i);
     audio_write_wav(path, audio, n, spec->rate);
-    if (!spec->quiet && ((i + 1) % 100 == 0 || i + 1 == n_clips)) {
-      printf("demo-data: rendered %d / %d clips\n", i + 1, n_clips);
+    if (!spec->quiet && ((i + 1) % 100 == 0 || i + 1 == spec->clips)) {
+      printf("demo-data: rendered %d / %d clips\n", i + 1, spec->clips);
       fflush(stdout);
     }
   }
-  clock_gettime(CLOCK_MONOTONIC, &t1);
-  const double elapsed = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
-  demo_synth_free(synth);
+  free(audio);
+  return at_now_seconds() - t0;
+}
 
+/* files.csv (path,split,tags), counting each split's clips and tags. */
+static void write_files_csv(const char *out_dir, int n_clips, int digits, const DemoClip *clips, const int *split,
+                            int split_n[3], int count[3][DEMO_N_TAGS]) {
   char path[4200], tags[256];
-  int count[3][DEMO_N_TAGS] = {{0}}, split_n[3] = {0};
   FILE *f = open_out(out_dir, "files.csv", path, sizeof path);
   fprintf(f, "path,split,tags\n");
   for (int i = 0; i < n_clips; i++) {
     tag_list(clips[i].tags, tags, sizeof tags);
-    fprintf(f, "audio/%0*d.wav,%s,%s\n", digits, i, k_split[split[i]], tags);
+    fprintf(f, "audio/%0*d.wav,%s,%s\n", digits, i, k_split_names[split[i]], tags);
     split_n[split[i]]++;
     for (int t = 0; t < DEMO_N_TAGS; t++) count[split[i]][t] += (clips[i].tags >> t) & 1;
   }
   close_out(f, path);
+}
 
-  f = open_out(out_dir, "clips.csv", path, sizeof path);
+/* clips.csv: each clip's tempo, key, programs, roles and drum kit. */
+static void write_clips_csv(const char *out_dir, int n_clips, int digits, const DemoClip *clips, const int *split) {
+  char path[4200], tags[256];
+  FILE *f = open_out(out_dir, "clips.csv", path, sizeof path);
   fprintf(f, "path,split,tags,bpm,key,mode,offset_beats,program1,role1,centre1,program2,role2,centre2,drum_kit,"
              "drum_pattern,level_db\n");
   for (int i = 0; i < n_clips; i++) {
     const DemoClip *c = &clips[i];
     tag_list(c->tags, tags, sizeof tags);
-    fprintf(f, "audio/%0*d.wav,%s,%s,%.2f,%s,%s,%.3f", digits, i, k_split[split[i]], tags, c->bpm,
+    fprintf(f, "audio/%0*d.wav,%s,%s,%.2f,%s,%s,%.3f", digits, i, k_split_names[split[i]], tags, c->bpm,
             k_key_names[c->key], c->minor ? "minor" : "major", c->offset_beats);
     for (int p = 0; p < 2; p++) {
       if (p < c->n_parts)
@@ -544,8 +541,13 @@ void demo_write_dataset(const char *out_dir, const DemoSpec *spec) {
     fprintf(f, ",%.2f\n", c->level_db);
   }
   close_out(f, path);
+}
 
-  f = open_out(out_dir, "README.txt", path, sizeof path);
+static void write_readme(const char *out_dir, const DemoSpec *spec, const char *soundfont, const int split_n[3],
+                         int count[3][DEMO_N_TAGS]) {
+  const int n_clips = spec->clips;
+  char path[4200];
+  FILE *f = open_out(out_dir, "README.txt", path, sizeof path);
   fprintf(f,
           "auratag demo dataset: %d clips of %g s, mono 16-bit WAV at %g Hz (audio/NNNN.wav)\n"
           "Rendered by `auratag demo-data` (seed %llu) with FluidSynth %s and the SoundFont\n"
@@ -577,14 +579,38 @@ void demo_write_dataset(const char *out_dir, const DemoSpec *spec) {
   for (int t = 0; t < DEMO_N_TAGS; t++)
     fprintf(f, "%-8s %6d %6d %6d\n", demo_tag_names[t], count[0][t], count[1][t], count[2][t]);
   close_out(f, path);
+}
+
+void demo_write_dataset(const char *out_dir, const DemoSpec *spec) {
+  const int n_clips = spec->clips;
+  const long n = (long)llround(spec->seconds * spec->rate);
+  if (n_clips < 1) at_fatal("demo-data: --clips must be at least 1");
+  if (n < 64) at_fatal("demo-data: clips of %g s at %g Hz are too short", spec->seconds, spec->rate);
+  const char *soundfont = spec->soundfont ? spec->soundfont : demo_find_soundfont();
+  DemoSynth *synth = demo_synth_create(soundfont, spec->rate);
+
+  at_make_dirs(out_dir);
+  char audio_dir[4096];
+  snprintf(audio_dir, sizeof audio_dir, "%s/audio", out_dir);
+  at_make_dirs(audio_dir);
+
+  int *split = at_malloc((size_t)n_clips * sizeof(int), "demo split");
+  draw_split(spec->seed, n_clips, split);
+  DemoClip *clips = at_malloc((size_t)n_clips * sizeof *clips, "demo clips");
+  const int digits = n_clips > 10000 ? 6 : 4;
+  const double elapsed = render_clips(spec, synth, audio_dir, digits, n, clips);
+  demo_synth_free(synth);
+
+  int count[3][DEMO_N_TAGS] = {{0}}, split_n[3] = {0};
+  write_files_csv(out_dir, n_clips, digits, clips, split, split_n, count);
+  write_clips_csv(out_dir, n_clips, digits, clips, split);
+  write_readme(out_dir, spec, soundfont, split_n, count);
 
   if (!spec->quiet)
     printf("demo-data: %d clips of %g s at %g Hz in %.1f s (%.0fx real time); wrote %s/files.csv, clips.csv, "
            "README.txt\n",
            n_clips, spec->seconds, spec->rate, elapsed, elapsed > 0 ? n_clips * spec->seconds / elapsed : 0.0,
            out_dir);
-  free(order);
   free(split);
   free(clips);
-  free(audio);
 }

@@ -189,7 +189,7 @@ void frontend_spec_from_ini(IniSection *sec, FrontEndSpec *s) {
   }
 }
 
-void frontend_describe(const FrontEndSpec *s, FrontEnd *out) {
+void frontend_describe(const FrontEndSpec *s, CacheFrontEnd *out) {
   memset(out, 0, sizeof *out);
   out->sample_rate = s->sample_rate;
   out->n_fft = s->n_fft;

@@ -5,7 +5,7 @@
  *
  * Parameters come from the [frontend] section of a dataset config
  * (configs/datasets/<name>.ini) and are written into every cache's attributes
- * (data/cache.h FrontEnd) so that a model is only ever fed spectrograms made
+ * (data/cache.h CacheFrontEnd) so that a model is only ever fed spectrograms made
  * the way it was trained. */
 #ifndef AT_AUDIO_FRONTEND_H
 #define AT_AUDIO_FRONTEND_H
@@ -69,7 +69,7 @@ void frontend_spec_defaults(FrontEndSpec *s);
  * with db, ...) is an error, not silently ignored. */
 void frontend_spec_from_ini(struct IniSection *section, FrontEndSpec *s);
 /* The cache's description of this front end (cache attributes). */
-void frontend_describe(const FrontEndSpec *s, FrontEnd *out);
+void frontend_describe(const FrontEndSpec *s, CacheFrontEnd *out);
 
 int frontend_rows(const FrontEndSpec *s);                 /* feature rows per frame */
 /* Frames for a signal of this length: 1 + (samples + 2 (n_fft/2) - n_fft) / hop

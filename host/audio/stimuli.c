@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include "audio/audio_io.h"
+#include "core/clock.h"
 #include "core/error.h"
 #include "core/files.h"
 
@@ -149,75 +149,68 @@ static void check_sound(const float *x, long n, const char *name) {
              name);
 }
 
-void stimuli_write(const char *out_dir, const StimuliSpec *spec) {
-  const long n = (long)llround(spec->seconds * spec->rate);
-  if (n < 64) at_fatal("stimuli: clips of %g s at %g Hz are too short", spec->seconds, spec->rate);
-  const char *soundfont = spec->soundfont ? spec->soundfont : demo_find_soundfont();
-  struct stat st;
-  if (soundfont && stat(soundfont, &st) != 0)
-    at_fatal("stimuli: SoundFont '%s': %s (the Debian package fluid-soundfont-gm installs "
-             "/usr/share/sounds/sf2/FluidR3_GM.sf2)",
-             soundfont, strerror(errno));
-  DemoSynth *synth = demo_synth_create(soundfont, spec->rate);
-  at_make_dirs(out_dir);
-  char audio_dir[4096];
-  snprintf(audio_dir, sizeof audio_dir, "%s/audio", out_dir);
-  at_make_dirs(audio_dir);
+enum { STIM_GROUP = STIM_N_CHORD_SETS > STIM_N_DRUMS ? STIM_N_CHORD_SETS : STIM_N_DRUMS };
 
-  enum { GROUP = STIM_N_CHORD_SETS > STIM_N_DRUMS ? STIM_N_CHORD_SETS : STIM_N_DRUMS };
-  float *audio[GROUP];
-  char(*paths)[4300] = at_malloc(sizeof(*paths) * GROUP, "stimulus paths");
-  for (int i = 0; i < GROUP; i++) audio[i] = at_malloc(sizeof(float) * (size_t)n, "stimulus audio");
-  DemoNote *notes = at_malloc(sizeof(DemoNote) * STIM_MAX_NOTES, "stimulus notes");
+/* What rendering needs: the synth, a group of clips levelled together, their paths. */
+typedef struct StimRender {
+  const StimuliSpec *spec;
+  DemoSynth *synth;
+  const char *audio_dir;
+  long n; /* samples per clip */
+  float *audio[STIM_GROUP];
+  char (*paths)[4300];
+  DemoNote *notes;
   int programs[DEMO_CHANNELS];
+} StimRender;
 
-  char csv_path[4200];
-  snprintf(csv_path, sizeof csv_path, "%s/stimuli.csv.tmp", out_dir);
-  FILE *csv = fopen(csv_path, "w");
-  if (!csv) at_fatal("stimuli: cannot write '%s': %s", csv_path, strerror(errno));
-  fprintf(csv, "path,kind,key,instrument,chords,drums\n");
-  struct timespec t0, t1;
-  clock_gettime(CLOCK_MONOTONIC, &t0);
+/* Every key x instrument x chord set, one gain per key x instrument. */
+static void render_harmonic(StimRender *r, FILE *csv) {
+  const StimuliSpec *spec = r->spec;
+  const long n = r->n;
   for (int k = 0; k < STIM_N_KEYS; k++)
     for (int ins = 0; ins < STIM_N_INSTRUMENTS; ins++) {
       for (int set = 0; set < STIM_N_CHORD_SETS; set++) {
         char name[128];
-        snprintf(name, sizeof name, "%s_%s_%s", stim_key_names[k], stim_instrument_names[ins], stim_chord_set_names[set]);
-        snprintf(paths[set], sizeof paths[set], "%s/%s.wav", audio_dir, name);
-        const int n_notes = stim_chord_notes(k, set, spec->seconds, notes);
+        snprintf(name, sizeof name, "%s_%s_%s", stim_key_names[k], stim_instrument_names[ins],
+                 stim_chord_set_names[set]);
+        snprintf(r->paths[set], sizeof r->paths[set], "%s/%s.wav", r->audio_dir, name);
+        const int n_notes = stim_chord_notes(k, set, spec->seconds, r->notes);
         if (stim_instrument_programs[ins] < 0) {
-          stim_render_sine(notes, n_notes, spec->rate, n, audio[set]);
+          stim_render_sine(r->notes, n_notes, spec->rate, n, r->audio[set]);
         } else {
-          for (int ch = 0; ch < DEMO_CHANNELS; ch++) programs[ch] = -1;
-          programs[0] = stim_instrument_programs[ins];
-          demo_render_notes(synth, notes, n_notes, programs, n, audio[set]);
+          for (int ch = 0; ch < DEMO_CHANNELS; ch++) r->programs[ch] = -1;
+          r->programs[0] = stim_instrument_programs[ins];
+          demo_render_notes(r->synth, r->notes, n_notes, r->programs, n, r->audio[set]);
         }
-        check_sound(audio[set], n, name);
+        check_sound(r->audio[set], n, name);
         fprintf(csv, "audio/%s.wav,harmonic,%s,%s,%s,\n", name, stim_key_names[k], stim_instrument_names[ins],
                 stim_chord_set_names[set]);
       }
-      level_and_write(audio, paths, STIM_N_CHORD_SETS, CHORD_SET_REFERENCE, n, spec->rate);
+      level_and_write(r->audio, r->paths, STIM_N_CHORD_SETS, CHORD_SET_REFERENCE, n, spec->rate);
     }
+}
+
+/* Every drum pattern with and without its fill, one gain for all. */
+static void render_drums(StimRender *r, FILE *csv) {
+  const StimuliSpec *spec = r->spec;
   for (int p = 0; p < STIM_N_DRUM_PATTERNS; p++)
     for (int fill = 0; fill < 2; fill++) {
       const int i = 2 * p + fill;
       char name[64];
       snprintf(name, sizeof name, "drums_%s%s", stim_drum_pattern_names[p], fill ? "_fill" : "");
-      snprintf(paths[i], sizeof paths[i], "%s/%s.wav", audio_dir, name);
-      const int n_notes = stim_drum_notes(p, fill, spec->seconds, notes);
-      for (int ch = 0; ch < DEMO_CHANNELS; ch++) programs[ch] = -1;
-      programs[DEMO_DRUM_CHANNEL] = 0; /* standard kit */
-      demo_render_notes(synth, notes, n_notes, programs, n, audio[i]);
-      check_sound(audio[i], n, name);
+      snprintf(r->paths[i], sizeof r->paths[i], "%s/%s.wav", r->audio_dir, name);
+      const int n_notes = stim_drum_notes(p, fill, spec->seconds, r->notes);
+      for (int ch = 0; ch < DEMO_CHANNELS; ch++) r->programs[ch] = -1;
+      r->programs[DEMO_DRUM_CHANNEL] = 0; /* standard kit */
+      demo_render_notes(r->synth, r->notes, n_notes, r->programs, r->n, r->audio[i]);
+      check_sound(r->audio[i], r->n, name);
       fprintf(csv, "audio/%s.wav,drums,,drums,,%s%s\n", name, stim_drum_pattern_names[p], fill ? "_fill" : "");
     }
-  level_and_write(audio, paths, STIM_N_DRUMS, 0, n, spec->rate);
-  clock_gettime(CLOCK_MONOTONIC, &t1);
-  if (ferror(csv) | fclose(csv)) at_fatal("stimuli: writing '%s' failed", csv_path);
-  char final_path[4200];
-  snprintf(final_path, sizeof final_path, "%s/stimuli.csv", out_dir);
-  if (rename(csv_path, final_path) != 0) at_fatal("stimuli: cannot rename '%s': %s", csv_path, strerror(errno));
+  level_and_write(r->audio, r->paths, STIM_N_DRUMS, 0, r->n, spec->rate);
+}
 
+static void write_readme(const char *out_dir, const StimuliSpec *spec, const char *soundfont) {
+  char final_path[4200];
   snprintf(final_path, sizeof final_path, "%s/README.txt", out_dir);
   FILE *f = fopen(final_path, "w");
   if (!f) at_fatal("stimuli: cannot write '%s': %s", final_path, strerror(errno));
@@ -241,14 +234,52 @@ void stimuli_write(const char *out_dir, const StimuliSpec *spec) {
           "Levels: one gain per key x instrument (M_m at -20 dBFS RMS) and one for the drums (4beat).\n",
           STIM_N_HARMONIC, STIM_N_DRUMS, spec->seconds, spec->rate, soundfont ? soundfont : "(none)");
   if (ferror(f) | fclose(f)) at_fatal("stimuli: writing '%s' failed", final_path);
+}
 
-  const double elapsed = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+void stimuli_write(const char *out_dir, const StimuliSpec *spec) {
+  const long n = (long)llround(spec->seconds * spec->rate);
+  if (n < 64) at_fatal("stimuli: clips of %g s at %g Hz are too short", spec->seconds, spec->rate);
+  const char *soundfont = spec->soundfont ? spec->soundfont : demo_find_soundfont();
+  struct stat st;
+  if (soundfont && stat(soundfont, &st) != 0)
+    at_fatal("stimuli: SoundFont '%s': %s (the Debian package fluid-soundfont-gm installs "
+             "/usr/share/sounds/sf2/FluidR3_GM.sf2)",
+             soundfont, strerror(errno));
+  StimRender r;
+  memset(&r, 0, sizeof r);
+  r.spec = spec;
+  r.n = n;
+  r.synth = demo_synth_create(soundfont, spec->rate);
+  at_make_dirs(out_dir);
+  char audio_dir[4096];
+  snprintf(audio_dir, sizeof audio_dir, "%s/audio", out_dir);
+  at_make_dirs(audio_dir);
+  r.audio_dir = audio_dir;
+  r.paths = at_malloc(sizeof(*r.paths) * STIM_GROUP, "stimulus paths");
+  for (int i = 0; i < STIM_GROUP; i++) r.audio[i] = at_malloc(sizeof(float) * (size_t)n, "stimulus audio");
+  r.notes = at_malloc(sizeof(DemoNote) * STIM_MAX_NOTES, "stimulus notes");
+
+  char csv_path[4200];
+  snprintf(csv_path, sizeof csv_path, "%s/stimuli.csv.tmp", out_dir);
+  FILE *csv = fopen(csv_path, "w");
+  if (!csv) at_fatal("stimuli: cannot write '%s': %s", csv_path, strerror(errno));
+  fprintf(csv, "path,kind,key,instrument,chords,drums\n");
+  const double t0 = at_now_seconds();
+  render_harmonic(&r, csv);
+  render_drums(&r, csv);
+  const double elapsed = at_now_seconds() - t0;
+  if (ferror(csv) | fclose(csv)) at_fatal("stimuli: writing '%s' failed", csv_path);
+  char final_path[4200];
+  snprintf(final_path, sizeof final_path, "%s/stimuli.csv", out_dir);
+  if (rename(csv_path, final_path) != 0) at_fatal("stimuli: cannot rename '%s': %s", csv_path, strerror(errno));
+  write_readme(out_dir, spec, soundfont);
+
   if (!spec->quiet)
     printf("stimuli: %d harmonic + %d drum templates of %g s at %g Hz in %.1f s; wrote %s/stimuli.csv, audio/, "
            "README.txt\n",
            STIM_N_HARMONIC, STIM_N_DRUMS, spec->seconds, spec->rate, elapsed, out_dir);
-  for (int i = 0; i < GROUP; i++) free(audio[i]);
-  free(paths);
-  free(notes);
-  demo_synth_free(synth);
+  for (int i = 0; i < STIM_GROUP; i++) free(r.audio[i]);
+  free(r.paths);
+  free(r.notes);
+  demo_synth_free(r.synth);
 }

@@ -12,7 +12,7 @@
 #include "cli/cli.h"
 #include "core/error.h"
 #include "data/cache.h"
-#include "data/front_end.h"
+#include "data/cache_front_end.h"
 #include "io/h5_guard.h"
 #include "io/h5_util.h"
 #include "io/weights_h5.h"
@@ -98,12 +98,12 @@ Cache *cli_front_end_for(const EvalModel *em, const char *command, const char *c
   }
   prep_read_setup(cache_path, setup);
   Cache *c = cache_open(cache_path);
-  FrontEnd fe_desc;
+  CacheFrontEnd fe_desc;
   frontend_describe(&setup->dc->fe, &fe_desc);
-  front_end_describe(&fe_desc, desc, desc_size);
+  cache_front_end_describe(&fe_desc, desc, desc_size);
   char from[4300];
   snprintf(from, sizeof from, "the training cache of '%s'", em->path);
-  if (em->front_end[0] && strcmp(desc, em->front_end) != 0) front_end_require_same(em->front_end, from, c);
+  if (em->front_end[0] && strcmp(desc, em->front_end) != 0) cache_front_end_require_same(em->front_end, from, c);
   const Model *m = em->m;
   if (m->input.c != 1)
     at_fatal("model '%s' takes %d input channels; %s feeds one spectrogram", m->name, m->input.c, command);

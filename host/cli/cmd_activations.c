@@ -26,13 +26,14 @@
 #include <unistd.h>
 
 #include "audio/audio_io.h"
-#include "audio/feature_maker.h"
-#include "audio/frontend.h"
+#include "audio/model_input.h"
 #include "audio/prep.h"
 #include "cli/cli.h"
+#include "core/csv.h"
 #include "core/error.h"
 #include "core/files.h"
 #include "data/cache.h"
+#include "data/crop_spacing.h"
 #include "explain/deconvnet.h"
 #include "io/h5_util.h"
 
@@ -76,73 +77,25 @@ typedef struct FileList {
   int n;
 } FileList;
 
-/* Splits one CSV line in place (double quotes allowed, "" inside them);
- * returns the number of fields. */
-static int split_csv(char *line, char **fields, int max) {
-  int n = 0;
-  char *p = line;
-  for (;;) {
-    char *out = p, *start = p;
-    if (*p == '"') {
-      p++;
-      for (;;) {
-        if (!*p) break;
-        if (*p == '"' && p[1] == '"') {
-          *out++ = '"';
-          p += 2;
-        } else if (*p == '"') {
-          p++;
-          break;
-        } else {
-          *out++ = *p++;
-        }
-      }
-      while (*p && *p != ',') p++;
-    } else {
-      while (*p && *p != ',') *out++ = *p++;
-    }
-    const int more = *p == ',';
-    *out = 0;
-    if (n < max) fields[n] = start;
-    n++;
-    if (!more) break;
-    p++;
-  }
-  return n;
-}
-
 static void read_list(const char *path, FileList *fl) {
-  FILE *f = fopen(path, "r");
-  if (!f) at_fatal("--list '%s': cannot open it", path);
-  char *dir_copy = at_strdup(path), *line = NULL;
-  const char *dir = dirname(dir_copy);
-  size_t cap = 0;
-  int path_col = -1, line_no = 0, cap_files = 0;
-  char *fields[256];
   memset(fl, 0, sizeof *fl);
-  ssize_t len;
-  while ((len = getline(&line, &cap, f)) >= 0) {
-    line_no++;
-    while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = 0;
-    if (line_no == 1 && len >= 3 && (unsigned char)line[0] == 0xef && (unsigned char)line[1] == 0xbb &&
-        (unsigned char)line[2] == 0xbf)
-      memmove(line, line + 3, (size_t)(len -= 3) + 1);
-    if (len == 0) continue;
-    int nf = split_csv(line, fields, 256);
-    if (nf > 256) nf = 256;
-    if (path_col < 0) {
-      for (int i = 0; i < nf; i++)
-        if (!strcmp(fields[i], "path")) path_col = i;
-      if (path_col < 0) at_fatal("%s:%d: the header names no 'path' column (e.g. path,kind,key,...)", path, line_no);
-      continue;
-    }
-    if (path_col >= nf || !fields[path_col][0]) at_fatal("%s:%d: no path in this row", path, line_no);
+  Csv csv;
+  csv_open(&csv, path);
+  int line, path_col = -1, cap_files = 0;
+  if (!csv_next(&csv, &line)) at_fatal("--list '%s' is empty: its first line must name the columns (path, ...)", path);
+  for (int i = 0; i < csv.n_fields; i++)
+    if (!strcmp(csv.fields[i], "path")) path_col = i;
+  if (path_col < 0) at_fatal("%s:%d: the header names no 'path' column (e.g. path,kind,key,...)", path, line);
+  char *dir_copy = at_strdup(path);
+  const char *dir = dirname(dir_copy);
+  while (csv_next(&csv, &line)) {
+    if (path_col >= csv.n_fields || !csv.fields[path_col][0]) at_fatal("%s:%d: no path in this row", path, line);
     if (fl->n == cap_files) {
       cap_files = cap_files ? 2 * cap_files : 64;
       fl->listed = at_realloc(fl->listed, sizeof(char *) * (size_t)cap_files, "file list");
       fl->resolved = at_realloc(fl->resolved, sizeof(char *) * (size_t)cap_files, "file list");
     }
-    const char *p = fields[path_col];
+    const char *p = csv.fields[path_col];
     fl->listed[fl->n] = at_strdup(p);
     if (p[0] == '/') {
       fl->resolved[fl->n] = at_strdup(p);
@@ -153,10 +106,8 @@ static void read_list(const char *path, FileList *fl) {
     }
     fl->n++;
   }
-  free(line);
   free(dir_copy);
-  fclose(f);
-  if (path_col < 0) at_fatal("--list '%s' is empty: its first line must name the columns (path, ...)", path);
+  csv_end(&csv);
   if (fl->n == 0) at_fatal("--list '%s' lists no files", path);
 }
 
@@ -182,6 +133,8 @@ static char *join_names(const Model *m, const int *idx, int n) {
   return s;
 }
 
+/* Long (~130 lines) on purpose for now: its layer and buffer fields are being reworked by the layer-table change
+ * (Layer split into config and run-time buffers); split it into blocks/measure/write once that lands. */
 int cmd_activations(int argc, char **argv) {
   ActArgs a;
   parse(argc, argv, &a);
@@ -194,8 +147,7 @@ int cmd_activations(int argc, char **argv) {
   char cache_path[4200], desc[1024];
   Cache *cache = cli_front_end_for(&em, "activations", a.cache, &setup, cache_path, sizeof cache_path, desc, sizeof desc);
   cache_close(cache);
-  const FrontEndSpec *fe = &setup.dc->fe;
-  const int rows = frontend_rows(fe), width = m->input.w;
+  const int width = m->input.w;
 
   /* the conv blocks: counted first (deconv_target stops past the last) */
   int n_blocks = 0;
@@ -219,17 +171,14 @@ int cmd_activations(int argc, char **argv) {
   printf("front end: %s%s (from %s); %d files, centre crop of %d frames; %d conv blocks\n", desc,
          setup.has_norm ? ", normalised with the training split's mean and std" : "", cache_path, fl.n, width, n_blocks);
 
-  const double sr = fe->sample_rate;
-  long min_samples = (long)(width - 1) * fe->hop; /* the fewest samples that give a full crop */
-  if (min_samples < 1) min_samples = 1;
-  while (frontend_frames(fe, min_samples) < width) min_samples += fe->hop;
   const Backend *be = m->be;
   const int batch = m->max_batch;
-  const size_t per = (size_t)rows * (size_t)width;
+  ModelInput in;
+  model_input_init(&in, &setup, width, be); /* the GPU front end when the backend is cuda */
+  const size_t per = (size_t)in.rows * (size_t)width;
   float *x_host = at_malloc(sizeof(float) * per * (size_t)batch, "model input");
   float *x = be->alloc(sizeof(float) * per * (size_t)batch);
   float *out_host = at_malloc(sizeof(float) * max_out * (size_t)batch, "block output");
-  FeatureMaker *fm = feature_maker_create(fe, be); /* the GPU front end when the backend is cuda */
   int padded = 0;
   for (int f0 = 0; f0 < fl.n; f0 += batch) {
     const int b = fl.n - f0 < batch ? fl.n - f0 : batch;
@@ -237,25 +186,13 @@ int cmd_activations(int argc, char **argv) {
       const char *path = fl.resolved[f0 + i];
       Audio au;
       char why[512];
-      if (audio_load(path, sr, &au, why, sizeof why) != 0) at_fatal("%s: cannot read: %s", path, why);
-      if (au.n < min_samples) {
-        float *grown = at_calloc((size_t)min_samples, sizeof(float), "padded signal");
-        memcpy(grown, au.samples, sizeof(float) * (size_t)au.n);
-        free(au.samples);
-        au.samples = grown;
-        au.n = min_samples;
-        padded++;
-      }
-      const long frames = frontend_frames(fe, au.n);
-      float *feat = at_malloc(sizeof(float) * (size_t)rows * (size_t)frames, "features");
-      feature_maker_compute(fm, au.samples, au.n, feat);
+      long decoded, frames;
+      if (model_input_load(&in, path, &au, &decoded, why, sizeof why) != 0) at_fatal("%s: cannot read: %s", path, why);
+      padded += decoded < au.n;
+      float *feat = model_input_features(&in, au.samples, au.n, &frames, why, sizeof why);
+      if (!feat) at_fatal("%s: %s", path, why);
       audio_free(&au);
-      if (frontend_find_non_finite(feat, (size_t)rows * (size_t)frames, rows, frames, why, sizeof why))
-        at_fatal("%s: %s", path, why);
-      if (setup.has_norm) prep_normalise(feat, (size_t)rows * (size_t)frames, setup.norm_mean, setup.norm_std);
-      const long start = (frames - width) / 2;
-      for (int r = 0; r < rows; r++)
-        memcpy(x_host + (size_t)i * per + (size_t)r * width, feat + (size_t)r * frames + start, sizeof(float) * width);
+      model_input_crop(&in, feat, frames, crop_spaced_start(frames, width, 1, 0), x_host + (size_t)i * per);
       free(feat);
     }
     be->to_device(x, x_host, sizeof(float) * per * (size_t)b);
@@ -318,7 +255,7 @@ int cmd_activations(int argc, char **argv) {
   printf(")\n");
   if (padded) printf("%d file(s) shorter than one crop were zero-padded\n", padded);
 
-  feature_maker_free(fm);
+  model_input_free(&in);
   for (int d = 0; d < n_blocks; d++) free(act[d]);
   free(act);
   free(target);

@@ -10,7 +10,7 @@
 #include "cli/cli.h"
 #include "core/error.h"
 #include "core/files.h"
-#include "data/front_end.h"
+#include "data/cache_front_end.h"
 #include "io/weights_h5.h"
 #include "train/evaluate.h"
 #include "train/experiment.h"
@@ -91,7 +91,7 @@ static void evaluate_args(const EvalArgs *a, Evaluated *ev) {
   if (em.front_end[0]) {
     char from[4400];
     snprintf(from, sizeof from, "the training cache of '%s'", em.path);
-    front_end_require_same(em.front_end, from, ev->c);
+    cache_front_end_require_same(em.front_end, from, ev->c);
   }
   free(em.experiment);
   EvalOptions o = {ev->m->input.w, em.crops ? em.crops : default_crops(ev->c, ev->m->input.w), em.batch, a->threads, 4,

@@ -11,15 +11,15 @@
 #include <string.h>
 
 #include "audio/audio_io.h"
-#include "audio/feature_maker.h"
-#include "audio/frontend.h"
+#include "audio/model_input.h"
 #include "audio/prep.h"
 #include "cli/cli.h"
 #include "core/error.h"
-#include "data/cache.h"
-#include "data/front_end.h"
-#include "train/experiment.h"
 #include "core/json.h"
+#include "data/cache.h"
+#include "data/crop_spacing.h"
+#include "data/cache_front_end.h"
+#include "train/experiment.h"
 
 typedef struct TagArgs {
   const char *weights, *cache;
@@ -57,15 +57,6 @@ static void parse(int argc, char **argv, TagArgs *a) {
   }
 }
 
-/* The same spacing as evaluation (data/loader.c): crop k of K starts at
- * round(k * (frames - crop) / (K - 1)); one crop is centred. */
-static long crop_start(long frames, int crop, int crops, int k) {
-  long span = frames - crop;
-  if (crops == 1) return span / 2;
-  long den = crops - 1;
-  return (2 * (long)k * span + den) / (2 * den);
-}
-
 typedef struct Scored {
   int tag;
   float p;
@@ -77,17 +68,104 @@ static int by_probability(const void *a, const void *b) {
   return x->tag - y->tag;
 }
 
-/* A file that cannot be tagged: a message (and a JSON entry), and on. */
-static void tag_error(const TagArgs *a, const char *path, const char *why, int *errors, int *first_json) {
-  (*errors)++;
-  fprintf(stderr, "auratag: %s: cannot tag: %s\n", path, why);
-  if (!a->json) return;
+/* The model, its input and the buffers of one batch of crops. */
+typedef struct Tagger {
+  Model *m;
+  ModelInput in;
+  int batch, k;
+  size_t per; /* floats per crop */
+  float *x_host, *x, *probs_dev, *probs;
+  double *sum;
+} Tagger;
+
+static void tagger_init(Tagger *t, Model *m, const PrepSetup *setup) {
+  memset(t, 0, sizeof *t);
+  t->m = m;
+  model_input_init(&t->in, setup, m->input.w, m->be);
+  t->batch = m->max_batch;
+  t->k = m->classes;
+  t->per = (size_t)t->in.rows * (size_t)t->in.width;
+  const Backend *be = m->be;
+  t->x_host = at_malloc(sizeof(float) * t->per * (size_t)t->batch, "model input");
+  t->x = be->alloc(sizeof(float) * t->per * (size_t)t->batch);
+  t->probs_dev = be->alloc(sizeof(float) * (size_t)t->batch * (size_t)t->k);
+  t->probs = at_malloc(sizeof(float) * (size_t)t->batch * (size_t)t->k, "probabilities");
+  t->sum = at_malloc(sizeof(double) * (size_t)t->k, "tag scores");
+}
+
+static void tagger_free(Tagger *t) {
+  model_input_free(&t->in);
+  free(t->sum);
+  free(t->probs);
+  t->m->be->release(t->probs_dev);
+  t->m->be->release(t->x);
+  free(t->x_host);
+}
+
+/* The probabilities averaged over `crops` crops of features [rows, frames]. */
+static void score_crops(Tagger *t, const float *feat, long frames, int crops, Scored *scored) {
+  const Backend *be = t->m->be;
+  const int k = t->k;
+  for (int j = 0; j < k; j++) t->sum[j] = 0;
+  for (int c0 = 0; c0 < crops; c0 += t->batch) {
+    const int b = crops - c0 < t->batch ? crops - c0 : t->batch;
+    for (int i = 0; i < b; i++)
+      model_input_crop(&t->in, feat, frames, crop_spaced_start(frames, t->in.width, crops, c0 + i),
+                       t->x_host + (size_t)i * t->per);
+    be->to_device(t->x, t->x_host, sizeof(float) * t->per * (size_t)b);
+    model_forward(t->m, t->x, b, 0, 0, 0);
+    model_probabilities(t->m, b, t->probs_dev);
+    be->to_host(t->probs, t->probs_dev, sizeof(float) * (size_t)b * (size_t)k);
+    for (int i = 0; i < b; i++)
+      for (int j = 0; j < k; j++) t->sum[j] += t->probs[(size_t)i * k + j];
+  }
+  for (int j = 0; j < k; j++) {
+    scored[j].tag = j;
+    scored[j].p = (float)(t->sum[j] / crops);
+  }
+  qsort(scored, (size_t)k, sizeof(Scored), by_probability);
+}
+
+static void print_json_error(const char *path, const char *why, int *first_json) {
   printf("%s\n  {\"path\": ", *first_json ? "" : ",");
   json_string(stdout, path);
   printf(", \"error\": ");
   json_string(stdout, why);
   printf("}");
   *first_json = 0;
+}
+
+static void print_json_tags(const char *path, double seconds, int crops, int padded, const Cache *c,
+                            const Scored *scored, int top, int *first_json) {
+  printf("%s\n  {\"path\": ", *first_json ? "" : ",");
+  json_string(stdout, path);
+  printf(", \"seconds\": ");
+  json_number(stdout, seconds);
+  printf(", \"crops\": %d, \"padded\": %s, \"tags\": [", crops, padded ? "true" : "false");
+  for (int j = 0; j < top; j++) {
+    printf("%s{\"tag\": ", j ? ", " : "");
+    json_string(stdout, c->tags[scored[j].tag]);
+    printf(", \"probability\": ");
+    json_number(stdout, scored[j].p);
+    printf("}");
+  }
+  printf("]}");
+  *first_json = 0;
+}
+
+static void print_table(const char *path, double seconds, int crops, double padded_seconds, double crop_seconds,
+                        const Cache *c, const Scored *scored, int top) {
+  printf("%s  (%.1f s", path, seconds);
+  if (padded_seconds > 0)
+    printf("; shorter than one crop of %.2f s: zero-padded to %.2f s, 1 crop)\n", crop_seconds, padded_seconds);
+  else
+    printf(", %d crop%s of %.2f s)\n", crops, crops == 1 ? "" : "s", crop_seconds);
+  int width = 0;
+  for (int j = 0; j < top; j++) {
+    int len = (int)strlen(c->tags[scored[j].tag]);
+    if (len > width) width = len;
+  }
+  for (int j = 0; j < top; j++) printf("  %-*s  %.3f\n", width, c->tags[scored[j].tag], scored[j].p);
 }
 
 int cmd_tag(int argc, char **argv) {
@@ -102,28 +180,17 @@ int cmd_tag(int argc, char **argv) {
   char cache_path[4200], desc[1024];
   Cache *c = cli_front_end_for(&em, "tag", a.cache, &setup, cache_path, sizeof cache_path, desc, sizeof desc);
   const DatasetConfig *dc = setup.dc;
-  const int rows = frontend_rows(&dc->fe), crop = m->input.w, k = m->classes;
+  const int crop = m->input.w, k = m->classes;
   if (c->n_tags != k)
     at_fatal("cache '%s' names %d tags but model '%s' has %d outputs", cache_path, c->n_tags, m->name, k);
   const double sr = dc->fe.sample_rate;
   const double crop_seconds = (double)crop * dc->fe.hop / sr;
-  /* the fewest samples that give a full crop */
-  long min_samples = (long)(crop - 1) * dc->fe.hop;
-  if (min_samples < 1) min_samples = 1;
-  while (frontend_frames(&dc->fe, min_samples) < crop) min_samples += dc->fe.hop;
   fprintf(info, "front end: %s%s (from %s)\n", desc,
           setup.has_norm ? ", normalised with the training split's mean and std" : "", cache_path);
 
-  const Backend *be = m->be;
-  const int batch = m->max_batch;
-  const size_t per = (size_t)rows * (size_t)crop;
-  float *x_host = at_malloc(sizeof(float) * per * (size_t)batch, "model input");
-  float *x = be->alloc(sizeof(float) * per * (size_t)batch);
-  float *probs_dev = be->alloc(sizeof(float) * (size_t)batch * (size_t)k);
-  float *probs = at_malloc(sizeof(float) * (size_t)batch * (size_t)k, "probabilities");
-  double *sum = at_malloc(sizeof(double) * (size_t)k, "tag scores");
+  Tagger t;
+  tagger_init(&t, m, &setup);
   Scored *scored = at_malloc(sizeof(Scored) * (size_t)k, "tag scores");
-  FeatureMaker *fm = feature_maker_create(&dc->fe, be);
   const int top = a.top < k ? a.top : k;
   int errors = 0, first_json = 1;
   if (a.json) {
@@ -140,100 +207,44 @@ int cmd_tag(int argc, char **argv) {
     const char *path = a.files[f];
     Audio au;
     char why[512];
-    if (audio_load(path, sr, &au, why, sizeof why) != 0) {
-      tag_error(&a, path, why, &errors, &first_json);
+    long decoded;
+    if (model_input_load(&t.in, path, &au, &decoded, why, sizeof why) != 0) {
+      errors++;
+      fprintf(stderr, "auratag: %s: cannot tag: %s\n", path, why);
+      if (a.json) print_json_error(path, why, &first_json);
       continue;
     }
-    const double seconds = (double)au.n / sr;
-    long n = au.n;
-    int padded = 0;
-    if (n < min_samples) {
-      float *grown = at_malloc(sizeof(float) * (size_t)min_samples, "padded signal");
-      memcpy(grown, au.samples, sizeof(float) * (size_t)n);
-      memset(grown + n, 0, sizeof(float) * (size_t)(min_samples - n));
-      free(au.samples);
-      au.samples = grown;
-      n = au.n = min_samples;
-      padded = 1;
-    }
-    const long frames = frontend_frames(&dc->fe, n);
-    float *feat = at_malloc(sizeof(float) * (size_t)rows * (size_t)frames, "features");
-    feature_maker_compute(fm, au.samples, n, feat);
+    const double seconds = (double)decoded / sr;
+    const int padded = decoded < au.n;
+    long frames;
+    float *feat = model_input_features(&t.in, au.samples, au.n, &frames, why, sizeof why);
+    const double padded_seconds = padded ? (double)au.n / sr : 0;
     audio_free(&au);
-    if (frontend_find_non_finite(feat, (size_t)rows * (size_t)frames, rows, frames, why, sizeof why)) {
-      free(feat);
-      tag_error(&a, path, why, &errors, &first_json);
+    if (!feat) { /* one rule for non-finite features: the file is refused, as prep refuses it */
+      errors++;
+      fprintf(stderr, "auratag: %s: cannot tag: %s\n", path, why);
+      if (a.json) print_json_error(path, why, &first_json);
       continue;
     }
-    if (setup.has_norm) prep_normalise(feat, (size_t)rows * (size_t)frames, setup.norm_mean, setup.norm_std);
     const int crops = a.crops ? a.crops : (int)((frames + crop - 1) / crop);
-    for (int j = 0; j < k; j++) sum[j] = 0;
-    for (int c0 = 0; c0 < crops; c0 += batch) {
-      const int b = crops - c0 < batch ? crops - c0 : batch;
-      for (int i = 0; i < b; i++) {
-        long start = crop_start(frames, crop, crops, c0 + i);
-        for (int r = 0; r < rows; r++)
-          memcpy(x_host + (size_t)i * per + (size_t)r * (size_t)crop, feat + (size_t)r * (size_t)frames + (size_t)start,
-                 sizeof(float) * (size_t)crop);
-      }
-      be->to_device(x, x_host, sizeof(float) * per * (size_t)b);
-      model_forward(m, x, b, 0, 0, 0);
-      model_probabilities(m, b, probs_dev);
-      be->to_host(probs, probs_dev, sizeof(float) * (size_t)b * (size_t)k);
-      for (int i = 0; i < b; i++)
-        for (int j = 0; j < k; j++) sum[j] += probs[(size_t)i * k + j];
-    }
+    score_crops(&t, feat, frames, crops, scored);
     free(feat);
     int finite = 1;
-    for (int j = 0; j < k; j++) finite &= isfinite(sum[j]) != 0;
+    for (int j = 0; j < c->n_tags; j++) finite &= isfinite(scored[j].p) != 0;
     if (!finite) { /* never a printed NaN */
-      tag_error(&a, path, "the model's output is not finite for this file (its features are; is the model's training "
-                "diverged?)", &errors, &first_json);
+      static const char k_diverged[] = "the model's output is not finite for this file (its features are finite)";
+      errors++;
+      fprintf(stderr, "auratag: %s: cannot tag: %s\n", path, k_diverged);
+      if (a.json) print_json_error(path, k_diverged, &first_json);
       continue;
     }
-    for (int j = 0; j < k; j++) {
-      scored[j].tag = j;
-      scored[j].p = (float)(sum[j] / crops);
-    }
-    qsort(scored, (size_t)k, sizeof(Scored), by_probability);
-    if (a.json) {
-      printf("%s\n  {\"path\": ", first_json ? "" : ",");
-      json_string(stdout, path);
-      printf(", \"seconds\": ");
-      json_number(stdout, seconds);
-      printf(", \"crops\": %d, \"padded\": %s, \"tags\": [", crops, padded ? "true" : "false");
-      for (int j = 0; j < top; j++) {
-        printf("%s{\"tag\": ", j ? ", " : "");
-        json_string(stdout, c->tags[scored[j].tag]);
-        printf(", \"probability\": ");
-        json_number(stdout, scored[j].p);
-        printf("}");
-      }
-      printf("]}");
-      first_json = 0;
-    } else {
-      printf("%s  (%.1f s", path, seconds);
-      if (padded)
-        printf("; shorter than one crop of %.2f s: zero-padded to %.2f s, 1 crop)\n", crop_seconds, (double)n / sr);
-      else
-        printf(", %d crop%s of %.2f s)\n", crops, crops == 1 ? "" : "s", crop_seconds);
-      int width = 0;
-      for (int j = 0; j < top; j++) {
-        int len = (int)strlen(c->tags[scored[j].tag]);
-        if (len > width) width = len;
-      }
-      for (int j = 0; j < top; j++) printf("  %-*s  %.3f\n", width, c->tags[scored[j].tag], scored[j].p);
-    }
+    if (a.json) print_json_tags(path, seconds, crops, padded, c, scored, top, &first_json);
+    else print_table(path, seconds, crops, padded_seconds, crop_seconds, c, scored, top);
     fflush(stdout);
   }
   if (a.json) printf("%s]}\n", first_json ? "" : "\n");
-  feature_maker_free(fm);
+  tagger_free(&t);
   free(scored);
-  free(sum);
-  free(probs);
-  be->release(probs_dev);
-  be->release(x);
-  free(x_host);
   cache_close(c);
   prep_setup_free(&setup);
   free(em.experiment);

@@ -1,14 +1,9 @@
 #include "core/progress.h"
 
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
-double at_now_seconds(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
+#include "core/clock.h"
 
 void progress_begin(Progress *p, FILE *out, const char *label, long total, long done, int every) {
   memset(p, 0, sizeof *p);

@@ -15,8 +15,6 @@ typedef struct Progress {
   long updates;
 } Progress;
 
-double at_now_seconds(void); /* monotonic */
-
 void progress_begin(Progress *p, FILE *out, const char *label, long total, long done, int every);
 /* units: what `rate` counts (e.g. "samples"), amount processed so far. */
 void progress_update(Progress *p, long done, double units_per_s, const char *units, const char *extra);

@@ -6,6 +6,7 @@
 #include <nccl.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "cuda/cuda_check.h"
 #include "cuda/cuda_internal.h"
 #include "dist/dist.h"
@@ -21,12 +22,6 @@ static void nccl_check(ncclResult_t r, const char *what, const char *file, int l
 static ncclComm_t g_comm;
 static int g_ready;
 
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 int cuda_nccl_allreduce(float *buf, size_t n, double timeout) {
   if (!g_ready) {
     ncclUniqueId id;
@@ -36,7 +31,7 @@ int cuda_nccl_allreduce(float *buf, size_t n, double timeout) {
     g_ready = 1;
   }
   NCCL_CHECK(ncclAllReduce(buf, buf, n, ncclFloat, ncclSum, g_comm, at_cuda.stream), "summing the gradients");
-  const double deadline = now() + timeout;
+  const double deadline = at_now_seconds() + timeout;
   for (;;) {
     cudaError_t e = cudaStreamQuery(at_cuda.stream);
     if (e == cudaSuccess) return 0;
@@ -44,7 +39,7 @@ int cuda_nccl_allreduce(float *buf, size_t n, double timeout) {
     ncclResult_t async = ncclSuccess;
     NCCL_CHECK(ncclCommGetAsyncError(g_comm, &async), "polling the communicator");
     NCCL_CHECK(async, "in the all-reduce (reported asynchronously)");
-    if (now() > deadline) {
+    if (at_now_seconds() > deadline) {
       ncclCommAbort(g_comm);
       g_ready = 0;
       return -1;

@@ -303,7 +303,7 @@ static void attr_text(const char *path, hid_t file, const char *name, char *dst,
   free(v);
 }
 
-static void read_front_end(const char *path, hid_t file, FrontEnd *fe) {
+static void read_front_end(const char *path, hid_t file, CacheFrontEnd *fe) {
   memset(fe, 0, sizeof *fe);
   fe->sample_rate = attr_number(path, file, "sample_rate", 0, NULL);
   fe->n_fft = (int)attr_number(path, file, "n_fft", 0, NULL);
@@ -383,11 +383,8 @@ static void open_features(Cache *c, hid_t file, int *fast, long long *offset) {
  * the usual one-line error (io/h5_guard.h). */
 static const char k_cache_advice[] = "write it again (auratag prep, or auratag synth)";
 
-Cache *cache_open(const char *path) {
-  h5_lock();
-  /* the metadata, tags, labels and ids are read under the corrupt-file guard */
-  hid_t file = (hid_t)h5_open_guarded(path, "cache", k_cache_advice);
-
+/* The root attributes format and version: an auratag cache this build reads. */
+static void check_format(const char *path, hid_t file) {
   char *format = h5_read_string_attr(file, "format", path);
   if (!format || strcmp(format, AT_CACHE_FORMAT) != 0)
     at_fatal("'%s' is not an auratag cache (root attribute format = '%s', expected '%s')", path,
@@ -398,24 +395,11 @@ Cache *cache_open(const char *path) {
   if (!has_version) at_fatal("cache '%s': the root attribute 'version' is missing", path);
   if (version != AT_CACHE_VERSION)
     at_fatal("cache '%s' has cache format version %g; this auratag reads version %d", path, version, AT_CACHE_VERSION);
+}
 
-  Cache *c = at_calloc(1, sizeof *c, "cache");
-  c->path = at_strdup(path);
-  c->impl = at_calloc(1, sizeof *c->impl, "cache");
-  CacheImpl *m = c->impl;
-  m->fd = -1;
-  m->file = -1;
-  m->features = -1;
-  m->mem_half = -1;
-  pthread_mutex_init(&m->lock, NULL);
-  read_front_end(path, file, &c->front_end);
-
-  int fast;
-  long long offset;
-  open_features(c, file, &fast, &offset);
+/* The tags, then the labels against them (multi- or single-label). */
+static void read_tags_and_labels(Cache *c, const char *path, hid_t file) {
   const long n = c->n;
-
-  /* tags, then the labels against them */
   long n_tags;
   c->tags = read_strings(path, file, "tags", &n_tags);
   int has_multi = H5Lexists(file, "labels", H5P_DEFAULT) > 0, has_single = H5Lexists(file, "label", H5P_DEFAULT) > 0;
@@ -452,12 +436,14 @@ Cache *cache_open(const char *path) {
         at_fatal("cache '%s': /label[%ld] = %d is not a class index: /tags names %ld classes (0 .. %ld)", path, i,
                  c->label[i], n_tags, n_tags - 1);
   }
-  long n_ids;
-  c->ids = read_strings(path, file, "ids", &n_ids);
-  if (n_ids != n) at_fatal("cache '%s': /ids has %ld entries but /features has %ld examples", path, n_ids, n);
-  c->song = read_int32(path, file, "song", n, 0);
-  c->fold = read_int32(path, file, "fold", n, 0);
+}
 
+/* How examples will be read: straight from the file (contiguous, not
+ * compressed: `fast`, at byte `offset`) or through HDF5 (the file stays open). */
+static void setup_reads(Cache *c, hid_t file, int fast, long long offset) {
+  CacheImpl *m = c->impl;
+  const char *path = c->path;
+  const long n = c->n;
   m->example_bytes = (size_t)c->bins * (size_t)c->frames * (size_t)c->feature_bytes;
   if (fast) {
     H5Dclose(m->features);
@@ -476,6 +462,39 @@ Cache *cache_open(const char *path) {
     m->file = file;
     if (c->feature_bytes == 2) m->mem_half = half_type();
   }
+}
+
+Cache *cache_open(const char *path) {
+  h5_lock();
+  /* the metadata, tags, labels and ids are read under the corrupt-file guard */
+  hid_t file = (hid_t)h5_open_guarded(path, "cache", k_cache_advice);
+
+  check_format(path, file);
+
+  Cache *c = at_calloc(1, sizeof *c, "cache");
+  c->path = at_strdup(path);
+  c->impl = at_calloc(1, sizeof *c->impl, "cache");
+  CacheImpl *m = c->impl;
+  m->fd = -1;
+  m->file = -1;
+  m->features = -1;
+  m->mem_half = -1;
+  pthread_mutex_init(&m->lock, NULL);
+  read_front_end(path, file, &c->front_end);
+
+  int fast;
+  long long offset;
+  open_features(c, file, &fast, &offset);
+  const long n = c->n;
+
+  read_tags_and_labels(c, path, file);
+  long n_ids;
+  c->ids = read_strings(path, file, "ids", &n_ids);
+  if (n_ids != n) at_fatal("cache '%s': /ids has %ld entries but /features has %ld examples", path, n_ids, n);
+  c->song = read_int32(path, file, "song", n, 0);
+  c->fold = read_int32(path, file, "fold", n, 0);
+
+  setup_reads(c, file, fast, offset);
   h5_guard_end();
   pthread_mutex_unlock(&g_h5_lock);
   return c;
@@ -612,16 +631,8 @@ static void write_dataset(CacheWriter *w, const char *name, hid_t ftype, hid_t m
   H5Sclose(space);
 }
 
-static void write_strings(CacheWriter *w, const char *name, const char *const *s, long n) {
-  hid_t type = H5Tcopy(H5T_C_S1);
-  H5Tset_size(type, H5T_VARIABLE);
-  H5Tset_cset(type, H5T_CSET_UTF8);
-  hsize_t dims[1] = {(hsize_t)n};
-  write_dataset(w, name, type, type, 1, dims, s);
-  H5Tclose(type);
-}
-
-CacheWriter *cache_writer_create(const char *path, const CacheSpec *spec) {
+/* What a cache writer refuses to write. */
+static void check_spec(const char *path, const CacheSpec *spec) {
   if (spec->n < 1) at_fatal("cannot write cache '%s': it would have no examples", path);
   if (spec->bins < 1 || spec->frames < 1)
     at_fatal("cannot write cache '%s': examples of %d bins x %d frames", path, spec->bins, spec->frames);
@@ -632,6 +643,52 @@ CacheWriter *cache_writer_create(const char *path, const CacheSpec *spec) {
   for (int i = 0; i < spec->n_tags; i++)
     if (!spec->tags[i]) at_fatal("cannot write cache '%s': tag %d has no name", path, i);
   if (spec->deflate < 0 || spec->deflate > 9) at_fatal("cannot write cache '%s': deflate level %d (0-9)", path, spec->deflate);
+}
+
+/* The front end's description, as root attributes (read back by read_front_end). */
+static void write_front_end(hid_t file, const CacheFrontEnd *fe) {
+  h5_write_double_attr(file, "sample_rate", fe->sample_rate);
+  h5_write_int_attr(file, "n_fft", fe->n_fft);
+  h5_write_int_attr(file, "hop", fe->hop);
+  h5_write_string_attr(file, "window", fe->window);
+  h5_write_string_attr(file, "representation", fe->representation);
+  h5_write_int_attr(file, "n_bins", fe->n_bins);
+  h5_write_double_attr(file, "fmin", fe->fmin);
+  h5_write_double_attr(file, "fmax", fe->fmax);
+  h5_write_string_attr(file, "mel_scale", fe->mel_scale);
+  h5_write_string_attr(file, "mel_norm", fe->mel_norm);
+  h5_write_string_attr(file, "compression", fe->compression);
+  if (fe->details[0]) h5_write_string_attr(file, "frontend_details", fe->details);
+}
+
+/* /features [n, bins, frames]: contiguous and allocated up front (so readers can
+ * read it straight from the file), or chunked per example when asked or deflated. */
+static void create_features(CacheWriter *w, const CacheSpec *spec) {
+  hid_t ftype = spec->feature_bytes == 2 ? half_type() : H5Tcopy(H5T_IEEE_F32LE);
+  w->mem_type = ftype; /* we convert to float16 ourselves: memory type = file type */
+  hsize_t dims[3] = {(hsize_t)spec->n, (hsize_t)spec->bins, (hsize_t)spec->frames};
+  hid_t space = H5Screate_simple(3, dims, NULL);
+  hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+  if (spec->chunked || spec->deflate) {
+    hsize_t chunk[3] = {1, (hsize_t)spec->bins, (hsize_t)spec->frames};
+    H5Pset_chunk(dcpl, 3, chunk);
+    if (spec->deflate) {
+      H5Pset_shuffle(dcpl);
+      H5Pset_deflate(dcpl, (unsigned)spec->deflate);
+    }
+  } else {
+    H5Pset_layout(dcpl, H5D_CONTIGUOUS);
+    H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY);
+  }
+  H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER);
+  w->features = H5Dcreate2(w->file, "features", ftype, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+  if (w->features < 0) at_fatal("cannot create /features in '%s' (is the disk full?)", w->tmp);
+  H5Pclose(dcpl);
+  H5Sclose(space);
+}
+
+CacheWriter *cache_writer_create(const char *path, const CacheSpec *spec) {
+  check_spec(path, spec);
 
   CacheWriter *w = at_calloc(1, sizeof *w, "cache writer");
   w->path = at_strdup(path);
@@ -663,42 +720,10 @@ CacheWriter *cache_writer_create(const char *path, const CacheSpec *spec) {
   at_temp_file_register(w->tmp); /* a fatal error removes the partial file */
   h5_write_string_attr(w->file, "format", AT_CACHE_FORMAT);
   h5_write_int_attr(w->file, "version", AT_CACHE_VERSION);
-  const FrontEnd *fe = &spec->front_end;
-  h5_write_double_attr(w->file, "sample_rate", fe->sample_rate);
-  h5_write_int_attr(w->file, "n_fft", fe->n_fft);
-  h5_write_int_attr(w->file, "hop", fe->hop);
-  h5_write_string_attr(w->file, "window", fe->window);
-  h5_write_string_attr(w->file, "representation", fe->representation);
-  h5_write_int_attr(w->file, "n_bins", fe->n_bins);
-  h5_write_double_attr(w->file, "fmin", fe->fmin);
-  h5_write_double_attr(w->file, "fmax", fe->fmax);
-  h5_write_string_attr(w->file, "mel_scale", fe->mel_scale);
-  h5_write_string_attr(w->file, "mel_norm", fe->mel_norm);
-  h5_write_string_attr(w->file, "compression", fe->compression);
-  if (fe->details[0]) h5_write_string_attr(w->file, "frontend_details", fe->details);
-  write_strings(w, "tags", spec->tags, spec->n_tags);
+  write_front_end(w->file, &spec->front_end);
+  h5_write_strings(w->file, "tags", spec->tags, spec->n_tags, w->tmp);
 
-  hid_t ftype = spec->feature_bytes == 2 ? half_type() : H5Tcopy(H5T_IEEE_F32LE);
-  w->mem_type = ftype; /* we convert to float16 ourselves: memory type = file type */
-  hsize_t dims[3] = {n, (hsize_t)spec->bins, (hsize_t)spec->frames};
-  hid_t space = H5Screate_simple(3, dims, NULL);
-  hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
-  if (spec->chunked || spec->deflate) {
-    hsize_t chunk[3] = {1, (hsize_t)spec->bins, (hsize_t)spec->frames};
-    H5Pset_chunk(dcpl, 3, chunk);
-    if (spec->deflate) {
-      H5Pset_shuffle(dcpl);
-      H5Pset_deflate(dcpl, (unsigned)spec->deflate);
-    }
-  } else {
-    H5Pset_layout(dcpl, H5D_CONTIGUOUS);
-    H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY);
-  }
-  H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER);
-  w->features = H5Dcreate2(w->file, "features", ftype, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
-  if (w->features < 0) at_fatal("cannot create /features in '%s' (is the disk full?)", w->tmp);
-  H5Pclose(dcpl);
-  H5Sclose(space);
+  create_features(w, spec);
   pthread_mutex_unlock(&g_h5_lock);
   return w;
 }
@@ -752,7 +777,7 @@ void cache_writer_finish(CacheWriter *w) {
   hsize_t dims[2] = {(hsize_t)s->n, (hsize_t)s->n_tags};
   if (s->kind == CACHE_MULTI_LABEL) write_dataset(w, "labels", H5T_STD_U8LE, H5T_NATIVE_UINT8, 2, dims, w->labels);
   else write_dataset(w, "label", H5T_STD_I32LE, H5T_NATIVE_INT32, 1, dims, w->label);
-  write_strings(w, "ids", (const char *const *)w->ids, s->n);
+  h5_write_strings(w->file, "ids", (const char *const *)w->ids, s->n, w->tmp);
   if (w->song) write_dataset(w, "song", H5T_STD_I32LE, H5T_NATIVE_INT32, 1, dims, w->song);
   if (w->fold) write_dataset(w, "fold", H5T_STD_I32LE, H5T_NATIVE_INT32, 1, dims, w->fold);
   H5Tclose(w->mem_type);

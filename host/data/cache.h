@@ -28,7 +28,7 @@ typedef enum { CACHE_MULTI_LABEL, CACHE_SINGLE_LABEL } CacheLabelKind;
 
 /* Front-end parameters, as written by `auratag prep` (and `auratag synth`).
  * Strings are "" and numbers 0 where not applicable. */
-typedef struct FrontEnd {
+typedef struct CacheFrontEnd {
   double sample_rate;
   int n_fft, hop;
   char window[32];         /* hann, blackmanharris62, ... */
@@ -40,7 +40,7 @@ typedef struct FrontEnd {
   char compression[32]; /* db, log10_1p, none */
   char details[512];    /* every other parameter as "key=value ..." (centring, power, dB
                            reference, ...); attribute frontend_details, "" if absent */
-} FrontEnd;
+} CacheFrontEnd;
 
 typedef struct CacheImpl CacheImpl;
 
@@ -56,7 +56,7 @@ typedef struct Cache {
   int32_t *label;    /* [n], single-label only */
   int32_t *song;     /* [n] or NULL */
   int32_t *fold;     /* [n] or NULL */
-  FrontEnd front_end;
+  CacheFrontEnd front_end;
   CacheImpl *impl;
 } Cache;
 
@@ -77,7 +77,7 @@ typedef struct CacheSpec {
   int n_tags;
   const char *const *tags;
   int has_song, has_fold;
-  FrontEnd front_end;
+  CacheFrontEnd front_end;
   /* Layout of /features: 0 = contiguous (the fast pread path; the default),
    * 1 = chunked one example per chunk; deflate = gzip level 1-9 (implies
    * chunked; read through HDF5). */

@@ -27,6 +27,7 @@
 
 #include "core/error.h"
 #include "core/rng.h"
+#include "data/crop_spacing.h"
 
 #define LOADER_STREAM_PERM 0x4c44525045520000ull /* "LDRPER" + epoch */
 #define LOADER_STREAM_CROP 0x4c44524352500000ull /* "LDRCRP" + epoch */
@@ -88,10 +89,7 @@ static int train_crop_start(const Loader *l, long epoch, long g) {
 }
 
 static int eval_crop_start(const Loader *l, int k) {
-  long span = l->c->frames - l->crop;
-  if (l->crops == 1) return (int)(span / 2);
-  long den = l->crops - 1;
-  return (int)((2 * k * span + den) / (2 * den));
+  return (int)crop_spaced_start(l->c->frames, l->crop, l->crops, k);
 }
 
 /* ---- the ring ---- */

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/error.h"
 #include "core/hash.h"
 #include "nn/backend_registry.h"
@@ -23,8 +24,6 @@ const DistInfo *dist_info(void) { return &g_info; }
 void dist_set_timeout(double seconds) { g_timeout = seconds > 0 ? seconds : 600.0; }
 void dist_register_device_allreduce(DeviceAllreduce fn) { g_device_allreduce = fn; }
 
-static uint64_t fnv1a(const void *data, size_t bytes) { return at_hash_bytes(data, bytes, AT_HASH_START); }
-
 void dist_check_same_binary(void) {
   if (g_info.size == 1) return;
   FILE *f = fopen("/proc/self/exe", "rb");
@@ -36,7 +35,7 @@ void dist_check_same_binary(void) {
     if (n == cap) buf = at_realloc(buf, cap *= 2, "executable");
   }
   fclose(f);
-  uint64_t h = fnv1a(buf, n);
+  uint64_t h = at_fnv1a(buf, n, AT_FNV1A_BASIS);
   free(buf);
   dist_check_same("auratag binary", &h, sizeof h);
 }
@@ -98,12 +97,6 @@ void dist_finalize(void) {
   g_mpi = 0;
 }
 
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 static void check(int rc, const char *call) {
   if (rc == MPI_SUCCESS) return;
   char msg[MPI_MAX_ERROR_STRING];
@@ -132,8 +125,8 @@ static void silent_ranks(char *out, size_t size) {
     MPI_Isend(&ping, 1, MPI_INT, r, TAG_PING, MPI_COMM_WORLD, &req[2 * r]);
     MPI_Irecv(&pong[r], 1, MPI_INT, r, TAG_PONG, MPI_COMM_WORLD, &req[2 * r + 1]);
   }
-  const double until = now() + (g_timeout < 5 ? g_timeout : 5);
-  while (now() < until) {
+  const double until = at_now_seconds() + (g_timeout < 5 ? g_timeout : 5);
+  while (at_now_seconds() < until) {
     struct timespec pause = {0, 1000000};
     nanosleep(&pause, NULL);
   }
@@ -164,13 +157,13 @@ static void wait_collective(MPI_Request *req, const char *what, long step) {
     sent_step = step;
     check(MPI_Isend(&sent_step, 1, MPI_LONG, 0, TAG_ARRIVED, MPI_COMM_WORLD, &hb_send), "MPI_Isend");
   }
-  const double deadline = now() + g_timeout;
+  const double deadline = at_now_seconds() + g_timeout;
   int done = 0;
   while (!done) {
     check(MPI_Test(req, &done, MPI_STATUS_IGNORE), "MPI_Test");
     if (done) break;
     if (g_info.rank != 0) answer_ping();
-    if (now() > deadline) {
+    if (at_now_seconds() > deadline) {
       fflush(stdout);
       if (g_info.rank == 0) {
         char missing[1024] = "";
@@ -261,7 +254,7 @@ void dist_broadcast_bytes(void *buf, size_t bytes, const char *what) {
 
 void dist_check_same(const char *what, const void *data, size_t bytes) {
   if (!g_mpi) return;
-  uint64_t mine = fnv1a(data, bytes);
+  uint64_t mine = at_fnv1a(data, bytes, AT_FNV1A_BASIS);
   uint64_t *all = at_malloc(sizeof(uint64_t) * (size_t)g_info.size, "hashes");
   MPI_Request req;
   check(MPI_Iallgather(&mine, 1, MPI_UINT64_T, all, 1, MPI_UINT64_T, MPI_COMM_WORLD, &req), "MPI_Iallgather");

@@ -89,6 +89,19 @@ void h5_write_double_attr(long long loc, const char *name, double v) {
   write_scalar_attr(loc, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &v);
 }
 
+int h5_read_double_attr(long long loc, const char *name, double *v, const char *path) {
+  if (H5Aexists((hid_t)loc, name) <= 0) return 0;
+  hid_t a = H5Aopen((hid_t)loc, name, H5P_DEFAULT);
+  if (a >= 0) {
+    char what[300];
+    snprintf(what, sizeof what, "attribute '%s'", name);
+    h5_require_one_value(a, 1, path, what);
+  }
+  int ok = a >= 0 && H5Aread(a, H5T_NATIVE_DOUBLE, v) >= 0;
+  if (a >= 0) H5Aclose(a);
+  return ok;
+}
+
 void h5_write_floats(long long loc, const char *name, const float *data, int ndim, const unsigned long long *dims,
                      const char *path) {
   hsize_t d[8];

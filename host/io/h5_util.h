@@ -8,6 +8,9 @@ void h5_quiet(void);
 void h5_write_string_attr(long long loc, const char *name, const char *value); /* UTF-8, variable length */
 char *h5_read_string_attr(long long loc, const char *name, const char *path);  /* NULL if absent */
 void h5_write_double_attr(long long loc, const char *name, double v);
+/* A numeric attribute as a double into *v: 1, or 0 if absent or unreadable;
+ * stops, naming path, if it holds more than one value. */
+int h5_read_double_attr(long long loc, const char *name, double *v, const char *path);
 void h5_write_int_attr(long long loc, const char *name, int v);
 void h5_write_long_attr(long long loc, const char *name, long v);
 /* A float32 dataset (intermediate groups created); stops naming path on failure. */

@@ -5,12 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/clock.h"
 #include "core/error.h"
 #include "core/rng.h"
 #include "nn/model.h"
 #include "nn/model_config.h"
 #include "nn/optimizer.h"
-#include "core/progress.h"
 
 typedef struct Ctx {
   const Backend *ref, *dev;

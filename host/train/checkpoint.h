@@ -2,7 +2,7 @@
  * `auratag model` read it as is) plus everything needed to continue a run
  * exactly:
  *   / attribute  experiment = the resolved experiment config text
- *   / attribute  front_end = how the training cache was made (data/front_end.h)
+ *   / attribute  front_end = how the training cache was made (data/cache_front_end.h)
  *   / attribute  train_cache = which training cache: its example count and a
  *                hash of its ids (a resume refuses a replaced cache)
  *   /train       attributes: epoch, cursor, step, lr, schedule and selection

@@ -5,9 +5,9 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/json.h"
 #include "data/loader.h"
 #include "train/experiment.h"
-#include "core/json.h"
 
 void check_cache_fits_model(const Cache *c, const Model *m, int crop, const char *what) {
   if (m->input.c != 1)

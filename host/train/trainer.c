@@ -17,21 +17,22 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/error.h"
 #include "core/hash.h"
 #include "core/files.h"
+#include "core/json.h"
+#include "core/progress.h"
 #include "core/rng.h"
 #include "core/stop_signals.h"
 #include "data/cache.h"
 #include "data/cache_tags.h"
-#include "data/front_end.h"
+#include "data/cache_front_end.h"
 #include "data/loader.h"
 #include "dist/dist.h"
 #include "io/weights_h5.h"
 #include "train/checkpoint.h"
 #include "train/evaluate.h"
-#include "core/json.h"
-#include "core/progress.h"
 #include "train/schedule.h"
 #include "nn/backend_registry.h"
 
@@ -125,16 +126,16 @@ static void open_data(Trainer *t) {
   }
   t->n_train = t->train_cache->n;
   char front_end[1024], from[4200];
-  front_end_describe(&t->train_cache->front_end, front_end, sizeof front_end);
+  cache_front_end_describe(&t->train_cache->front_end, front_end, sizeof front_end);
   snprintf(t->front_end, sizeof t->front_end, "%s", front_end);
-  uint64_t ids_hash = AT_HASH_START;
+  uint64_t ids_hash = AT_FNV1A_BASIS;
   for (int i = 0; i < t->train_cache->n; i++)
-    ids_hash = at_hash_bytes(t->train_cache->ids[i], strlen(t->train_cache->ids[i]) + 1, ids_hash);
+    ids_hash = at_fnv1a(t->train_cache->ids[i], strlen(t->train_cache->ids[i]) + 1, ids_hash);
   snprintf(t->train_identity, sizeof t->train_identity, "%d examples, ids hash %016llx", t->train_cache->n,
            (unsigned long long)ids_hash);
   snprintf(from, sizeof from, "the training cache '%s'", t->train_cache->path);
-  if (t->valid_cache) front_end_require_same(front_end, from, t->valid_cache);
-  if (t->test_cache) front_end_require_same(front_end, from, t->test_cache);
+  if (t->valid_cache) cache_front_end_require_same(front_end, from, t->valid_cache);
+  if (t->test_cache) cache_front_end_require_same(front_end, from, t->test_cache);
   const char *const *tags = (const char *const *)t->train_cache->tags;
   if (t->valid_cache) cache_align_tags(t->valid_cache, tags, t->train_cache->n_tags, from);
   if (t->test_cache) cache_align_tags(t->test_cache, tags, t->train_cache->n_tags, from);
