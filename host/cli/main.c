@@ -6,6 +6,7 @@
 
 #include "cli/cli.h"
 #include "core/error.h"
+#include "config/device_settings.h"
 #include "core/stop_signals.h"
 #include "dist/dist.h"
 #include "nn/backend.h"

@@ -26,6 +26,7 @@
 #include "io/weights_h5.h"
 #include "nn/backend.h"
 #include "nn/model.h"
+#include "nn/model_config.h"
 #include "nn/optimizer.h"
 #include "train/checkpoint.h"
 #include "fuzz/fuzz_util.h"
@@ -294,7 +295,7 @@ static void write_params(hid_t file, const Model *m, Bytes *b) {
       const ParamTensor *p = &m->params[pi];
       if (p->layer == li) tensor(g, p->name, p->ndim, p->dims, b);
     }
-    if (L->type == LAYER_BATCHNORM) batches_tracked(g, b);
+    if (layer_has_running_stats(L)) batches_tracked(g, b);
     if (layer_mode % 4 == 3) { /* a tensor no layer has */
       hsize_t one = 1;
       dataset(g, "extra", H5T_IEEE_F32LE, 1, &one);
