@@ -10,6 +10,9 @@
 
 /* getopt_long's `val` for an option without a short letter: past any char */
 #define LONG_ONLY_BASE 256
+/* the most options one command may declare (its getopt tables live on the stack,
+   so the usage errors, which exit, leave nothing allocated behind) */
+#define CLI_MAX_OPTIONS 64
 
 static int count_options(const CliCommand *c) {
   int n = 0;
@@ -50,8 +53,12 @@ void cli_parse(const CliCommand *c, int argc, char **argv, CliArgs *out) {
   out->command = c;
   const int n = count_options(c);
   if (argc + 1 >= CLI_MAX_ARGS) cli_usage_error(c, "too many arguments (%d)", argc);
-  struct option *longs = calloc((size_t)n + 2, sizeof *longs);
-  char shorts[2 * 64 + 4] = ":h"; /* ':' first: a missing value is reported as ':' */
+  if (n > CLI_MAX_OPTIONS) {
+    fprintf(stderr, "auratag: internal error: %s declares %d options (at most %d)\n", c->name, n, CLI_MAX_OPTIONS);
+    exit(1);
+  }
+  struct option longs[CLI_MAX_OPTIONS + 2] = {{0}};
+  char shorts[2 * CLI_MAX_OPTIONS + 4] = ":h"; /* ':' first: a missing value is reported as ':' */
   size_t ns = strlen(shorts);
   for (int i = 0; i < n; i++) {
     const CliOption *o = &c->options[i];
@@ -65,7 +72,7 @@ void cli_parse(const CliCommand *c, int argc, char **argv, CliArgs *out) {
   }
   longs[n] = (struct option){"help", no_argument, NULL, 'h'};
   /* getopt_long wants a program name in argv[0] and may permute the rest */
-  char **args = calloc((size_t)argc + 2, sizeof *args);
+  char *args[CLI_MAX_ARGS + 1] = {0};
   args[0] = (char *)c->name;
   for (int i = 0; i < argc; i++) args[i + 1] = argv[i];
   opterr = 0;
@@ -95,8 +102,6 @@ void cli_parse(const CliCommand *c, int argc, char **argv, CliArgs *out) {
     out->n_options++;
   }
   for (int i = optind; i < argc + 1; i++) out->positional[out->n_positional++] = args[i];
-  free(args);
-  free(longs);
 }
 
 int cli_is(const CliArgs *a, int i, const char *name) { return !strcmp(a->option[i], name); }
