@@ -48,6 +48,12 @@ struct Cache *cli_front_end_for(const EvalModel *em, const char *command, const 
                                 struct PrepSetup *setup, char *cache_path, size_t path_size, char *desc,
                                 size_t desc_size);
 
+/* Puts the cache's tags (or classes) in the order of the model's outputs:
+ * the same set in another order is mapped by name, other tags are refused
+ * (data/cache_tags.h). Weights that do not name their outputs (from `auratag
+ * init`) take the cache's columns in order, with a note on stderr. */
+void cli_match_cache_to_model(const EvalModel *em, struct Cache *c);
+
 /* Refuses (exit 2) an output path that is one of the command's inputs, or
  * a run's checkpoint (RUN/last.h5, RUN/best.h5 beside RUN/config.ini):
  * writing it would destroy what the command reads or a run's progress.

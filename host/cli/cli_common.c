@@ -13,6 +13,7 @@
 #include "core/error.h"
 #include "data/cache.h"
 #include "data/cache_front_end.h"
+#include "data/cache_tags.h"
 #include "io/h5_guard.h"
 #include "io/h5_util.h"
 #include "io/weights_h5.h"
@@ -104,6 +105,7 @@ Cache *cli_front_end_for(const EvalModel *em, const char *command, const char *c
   char from[4300];
   snprintf(from, sizeof from, "the training cache of '%s'", em->path);
   if (em->front_end[0] && strcmp(desc, em->front_end) != 0) cache_front_end_require_same(em->front_end, from, c);
+  cli_match_cache_to_model(em, c);
   const Model *m = em->m;
   if (m->input.c != 1)
     at_fatal("model '%s' takes %d input channels; %s feeds one spectrogram", m->name, m->input.c, command);
@@ -114,6 +116,20 @@ Cache *cli_front_end_for(const EvalModel *em, const char *command, const char *c
   return c;
 }
 
+void cli_match_cache_to_model(const EvalModel *em, Cache *c) {
+  const Model *m = em->m;
+  if (m->output_names) {
+    char reference[4400];
+    snprintf(reference, sizeof reference, "the model '%s'", em->path);
+    cache_align_tags(c, (const char *const *)m->output_names, m->classes, reference);
+    return;
+  }
+  if (c->n_tags != m->classes)
+    at_fatal("cache '%s' names %d %s but model '%s' ('%s') has %d outputs", c->path, c->n_tags,
+             c->kind == CACHE_SINGLE_LABEL ? "classes" : "tags", m->name, em->path, m->classes);
+  fprintf(stderr, "note: '%s' does not name its outputs (weights from `auratag init`?): the tags of '%s' are taken "
+                  "in their order\n", em->path, c->path);
+}
 
 static int same_file(const char *a, const char *b) {
   struct stat sa, sb;

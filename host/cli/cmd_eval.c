@@ -93,6 +93,7 @@ static void evaluate_args(const EvalArgs *a, Evaluated *ev) {
     snprintf(from, sizeof from, "the training cache of '%s'", em.path);
     cache_front_end_require_same(em.front_end, from, ev->c);
   }
+  cli_match_cache_to_model(&em, ev->c);
   free(em.experiment);
   EvalOptions o = {ev->m->input.w, em.crops ? em.crops : default_crops(ev->c, ev->m->input.w), em.batch, a->threads, 4,
                    NULL, 0};

@@ -225,54 +225,10 @@ static int32_t *read_int32(const char *path, hid_t file, const char *name, long 
   return out;
 }
 
-/* A 1-D dataset of strings (variable- or fixed-length); *count = its length. */
+/* A required 1-D dataset of strings; *count = its length. */
 static char **read_strings(const char *path, hid_t file, const char *name, long *count) {
-  Ds d = open_ds(path, file, name, 1);
-  if (d.ndim != 1) {
-    char got[128];
-    describe_dims(d.dims, d.ndim, got, sizeof got);
-    at_fatal("cache '%s': /%s has shape %s, expected a 1-D list of strings", path, name, got);
-  }
-  if (H5Tget_class(d.type) != H5T_STRING) {
-    char got[64];
-    describe_type(d.type, got, sizeof got);
-    at_fatal("cache '%s': /%s has dtype %s, expected strings", path, name, got);
-  }
-  long n = (long)d.dims[0];
-  char **out = at_calloc((size_t)n + 1, sizeof(char *), name);
-  if (n > 0) {
-    if (H5Tis_variable_str(d.type) > 0) {
-      hid_t mtype = H5Tcopy(H5T_C_S1);
-      H5Tset_size(mtype, H5T_VARIABLE);
-      H5Tset_cset(mtype, H5Tget_cset(d.type));
-      char **raw = at_calloc((size_t)n, sizeof(char *), name);
-      if (H5Dread(d.id, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, raw) < 0)
-        at_fatal("cache '%s': cannot read /%s (corrupt file?)", path, name);
-      for (long i = 0; i < n; i++) out[i] = at_strdup(raw[i] ? raw[i] : "");
-      H5Dvlen_reclaim(mtype, d.space, H5P_DEFAULT, raw);
-      free(raw);
-      H5Tclose(mtype);
-    } else {
-      size_t size = H5Tget_size(d.type);
-      hid_t mtype = H5Tcopy(d.type);
-      char *raw = at_malloc((size_t)n * size, name);
-      if (H5Dread(d.id, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, raw) < 0)
-        at_fatal("cache '%s': cannot read /%s (corrupt file?)", path, name);
-      int spacepad = H5Tget_strpad(d.type) == H5T_STR_SPACEPAD;
-      for (long i = 0; i < n; i++) {
-        const char *s = raw + (size_t)i * size;
-        size_t len = strnlen(s, size);
-        while (spacepad && len > 0 && s[len - 1] == ' ') len--;
-        out[i] = at_malloc(len + 1, name);
-        memcpy(out[i], s, len);
-        out[i][len] = 0;
-      }
-      free(raw);
-      H5Tclose(mtype);
-    }
-  }
-  close_ds(&d);
-  *count = n;
+  char **out = h5_read_strings(file, name, "cache", path, count);
+  if (!out) at_fatal("cache '%s': no dataset /%s", path, name);
   return out;
 }
 

@@ -66,6 +66,57 @@ char *h5_read_string_attr(long long loc, const char *name, const char *path) {
   return out;
 }
 
+char **h5_read_strings(long long loc, const char *name, const char *kind, const char *path, long *count) {
+  *count = 0;
+  if (H5Lexists((hid_t)loc, name, H5P_DEFAULT) <= 0) return NULL;
+  hid_t ds = H5Dopen2((hid_t)loc, name, H5P_DEFAULT);
+  if (ds < 0) at_fatal("%s '%s': /%s is not a dataset or cannot be opened (corrupt file?)", kind, path, name);
+  hid_t type = H5Dget_type(ds), space = H5Dget_space(ds);
+  hsize_t dims[8] = {0};
+  int ndim = H5Sget_simple_extent_ndims(space);
+  if (ndim >= 0 && ndim <= 8) H5Sget_simple_extent_dims(space, dims, NULL);
+  if (ndim != 1)
+    at_fatal("%s '%s': /%s has %d dimensions, expected a 1-D list of strings", kind, path, name, ndim);
+  if (H5Tget_class(type) != H5T_STRING) at_fatal("%s '%s': /%s does not hold strings", kind, path, name);
+  long n = (long)dims[0];
+  if (dims[0] > (hsize_t)(1L << 30)) at_fatal("%s '%s': /%s has %llu entries", kind, path, name, (unsigned long long)dims[0]);
+  char **out = at_calloc((size_t)n + 1, sizeof(char *), name);
+  if (n > 0 && H5Tis_variable_str(type) > 0) {
+    hid_t mtype = H5Tcopy(H5T_C_S1);
+    H5Tset_size(mtype, H5T_VARIABLE);
+    H5Tset_cset(mtype, H5Tget_cset(type)); /* HDF5 does not convert ASCII <-> UTF-8 */
+    char **raw = at_calloc((size_t)n, sizeof(char *), name);
+    if (H5Dread(ds, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, raw) < 0)
+      at_fatal("%s '%s': cannot read /%s (corrupt file?)", kind, path, name);
+    for (long i = 0; i < n; i++) out[i] = at_strdup(raw[i] ? raw[i] : "");
+    H5Dvlen_reclaim(mtype, space, H5P_DEFAULT, raw);
+    free(raw);
+    H5Tclose(mtype);
+  } else if (n > 0) {
+    size_t size = H5Tget_size(type);
+    hid_t mtype = H5Tcopy(type);
+    char *raw = at_malloc((size_t)n * size, name);
+    if (H5Dread(ds, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, raw) < 0)
+      at_fatal("%s '%s': cannot read /%s (corrupt file?)", kind, path, name);
+    int spacepad = H5Tget_strpad(type) == H5T_STR_SPACEPAD;
+    for (long i = 0; i < n; i++) {
+      const char *s = raw + (size_t)i * size;
+      size_t len = strnlen(s, size);
+      while (spacepad && len > 0 && s[len - 1] == ' ') len--;
+      out[i] = at_malloc(len + 1, name);
+      memcpy(out[i], s, len);
+      out[i][len] = 0;
+    }
+    free(raw);
+    H5Tclose(mtype);
+  }
+  H5Tclose(type);
+  H5Sclose(space);
+  H5Dclose(ds);
+  *count = n;
+  return out;
+}
+
 void h5_commit_file(const char *tmp_path, const char *path) {
   int fd = open(tmp_path, O_RDONLY);
   if (fd < 0 || fsync(fd) != 0) at_fatal("cannot flush '%s' to disk: %s", tmp_path, strerror(errno));

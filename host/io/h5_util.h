@@ -18,6 +18,10 @@ void h5_write_floats(long long loc, const char *name, const float *data, int ndi
                      const char *path);
 /* A 1-D dataset of n UTF-8 variable-length strings; stops naming path on failure. */
 void h5_write_strings(long long loc, const char *name, const char *const *values, int n, const char *path);
+/* A 1-D dataset of strings (variable- or fixed-length) as a NULL-terminated
+ * array of n + 1 (caller frees each and the array); NULL and *count = 0 when
+ * absent. `kind` and path name the file in errors ("cache 'x.h5': ..."). */
+char **h5_read_strings(long long loc, const char *name, const char *kind, const char *path, long *count);
 /* A corrupt or foreign file can hold an array where one value belongs:
  * stops, naming path and what, unless the attribute (is_attribute = 1) or
  * dataset `id` holds exactly one value. Call before reading a scalar. */

@@ -65,6 +65,7 @@ void weights_save_extra(const Model *m, const char *path, void (*extra)(long lon
   h5_write_string_attr(file, "config", m->config_text);
   h5_write_string_attr(file, "model", m->name);
   write_params(file, m, w, st);
+  if (m->output_names) h5_write_strings(file, "tags", (const char *const *)m->output_names, m->classes, tmp);
   if (extra) extra(file, ctx);
   if (H5Fclose(file) < 0) at_fatal("cannot finish writing '%s' (is the disk full?); '%s' is unchanged", tmp, path);
   h5_commit_file(tmp, path);
@@ -114,6 +115,18 @@ static herr_t check_known_layer(hid_t group, const char *name, const H5L_info_t 
     if (!strcmp(m->layers[i].name, name)) return 0;
   at_fatal("the weights file has parameters for a layer '%s' that the model '%s' does not have; "
            "is it the weights of another model?", name, m->name);
+}
+
+/* /tags, when the file has it, names the outputs (kept as they are when absent). */
+static void read_output_names(Model *m, hid_t file, const char *path) {
+  long n;
+  char **names = h5_read_strings(file, "tags", "weights file", path, &n);
+  if (!names) return;
+  if (n != m->classes)
+    at_fatal("weights file '%s': /tags names %ld outputs but its model has %d (a corrupt file?)", path, n, m->classes);
+  model_set_output_names(m, (const char *const *)names);
+  for (long i = 0; i < n; i++) free(names[i]);
+  free(names);
 }
 
 void weights_load(Model *m, const char *path) {
@@ -170,6 +183,7 @@ void weights_load(Model *m, const char *path) {
     m->buffers[li].batches_tracked = (long)tracked;
   }
   H5Gclose(params);
+  read_output_names(m, file, path);
   close_checked(file);
   m->be->to_device(m->weights, w, sizeof(float) * m->n_weights);
   m->be->to_device(m->state, st, sizeof(float) * m->n_state);

@@ -4,6 +4,8 @@
  *   /params/<layer>/weight, bias               float32, PyTorch shapes
  *   /params/<layer>/running_mean, running_var  float32 (batch norm)
  *   /params/<layer>/num_batches_tracked        int64 scalar (batch norm)
+ *   /tags     the names of the outputs (the training cache's tags or classes),
+ *             UTF-8 strings; absent when unknown (e.g. from `auratag init`)
  * Files are written to a temporary name, fsynced and renamed into place. */
 #ifndef AT_WEIGHTS_H5_H
 #define AT_WEIGHTS_H5_H

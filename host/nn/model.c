@@ -70,7 +70,17 @@ void model_free(Model *m) {
   free(m->buffers);
   free(m->params);
   free(m->config_text);
+  model_set_output_names(m, NULL);
   free(m);
+}
+
+void model_set_output_names(Model *m, const char *const *names) {
+  for (int i = 0; m->output_names && i < m->classes; i++) free(m->output_names[i]);
+  free(m->output_names);
+  m->output_names = NULL;
+  if (!names) return;
+  m->output_names = at_calloc((size_t)m->classes + 1, sizeof(char *), "output names");
+  for (int i = 0; i < m->classes; i++) m->output_names[i] = at_strdup(names[i]);
 }
 
 /* ---- initialisation ---- */

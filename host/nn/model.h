@@ -91,6 +91,10 @@ typedef struct Model {
   OutputKind output;
   int classes;
   InitKind default_init;
+  /* What each output means (the training cache's tags or classes, in the
+   * order of the outputs); NULL when unknown (weights from `auratag init`,
+   * or written before weights files carried them). */
+  char **output_names;
 
   Layer *layers;
   LayerBuffers *buffers; /* one per layer, same index */
@@ -110,6 +114,8 @@ typedef struct Model {
 } Model;
 
 void model_free(Model *m);
+/* Copies the names of the model's `classes` outputs (replacing any). */
+void model_set_output_names(Model *m, const char *const *names);
 
 /* The config section type of a layer: "conv", "relu", ... */
 const char *layer_type_name(const Layer *L);

@@ -139,6 +139,7 @@ static void open_data(Trainer *t) {
   const char *const *tags = (const char *const *)t->train_cache->tags;
   if (t->valid_cache) cache_align_tags(t->valid_cache, tags, t->train_cache->n_tags, from);
   if (t->test_cache) cache_align_tags(t->test_cache, tags, t->train_cache->n_tags, from);
+  model_set_output_names(t->m, tags); /* saved with every checkpoint: eval, predict and tag check against them */
   if (d->fold >= 0) {
     if (!t->train_cache->fold)
       at_fatal("[data] fold = %d but the training cache '%s' has no /fold dataset", d->fold, t->train_cache->path);
@@ -587,6 +588,11 @@ static void setup_model_and_optimizer(Trainer *t, const char *resume_dir) {
                                  : "");
   checkpoint_load(t->last_path, t->m, t->opt, &t->st);
   t->saved_step = t->st.step;
+  for (int j = 0; j < t->m->classes; j++)
+    if (strcmp(t->m->output_names[j], t->train_cache->tags[j]) != 0)
+      at_fatal("the training cache '%s' names output %d '%s' but the checkpoint '%s' was trained with '%s' there: "
+               "its tags were changed or reordered since; restore that cache or start a new run",
+               t->train_cache->path, j, t->train_cache->tags[j], t->last_path, t->m->output_names[j]);
   char *trained_on = checkpoint_read_train_cache(t->last_path);
   if (trained_on && strcmp(trained_on, t->train_identity) != 0)
     at_fatal("the training cache '%s' is not the one this run trained on (the checkpoint says %s; the cache has %s): "

@@ -400,6 +400,43 @@ else failed "reordered classes: $(tail -2 "$work/out.txt")"; fi
 # shellcheck disable=SC2086
 expect_error "a validation cache with another tag set" "missing 'band2_rhythm7'; not in the model's: 'not_a_tag'" \
   "$AT" train configs/experiments/synth_pons_time.ini $data40 --set "data.valid=$work/renamed.h5" $runs --set train.run=renamed
+# the checkpoint names its outputs; eval and predict map a reordered cache by name (the same figures,
+# predictions in the model's order) and refuse another tag set; a resume refuses a training cache whose
+# tags were reordered in place
+ckpt_tags=$($PY -c "import h5py,sys; print(' '.join(t.decode() for t in h5py.File(sys.argv[1],'r')['tags'][()]))" "$work/runs/tags_ref/last.h5")
+cache_tags=$($PY -c "import h5py,sys; print(' '.join(t.decode() for t in h5py.File(sys.argv[1],'r')['tags'][()]))" "$work/d40/train.h5")
+[ -n "$ckpt_tags" ] && [ "$ckpt_tags" = "$cache_tags" ] && pass "a checkpoint's /tags are its training cache's: $ckpt_tags" ||
+  failed "checkpoint /tags '$ckpt_tags' vs the training cache's '$cache_tags'"
+"$AT" eval "$work/runs/tags_ref" "$work/d40/valid.h5" --json "$work/e_ref.json" >/dev/null 2>&1
+"$AT" eval "$work/runs/tags_ref" "$work/perm.h5" --json "$work/e_perm.json" >/dev/null 2>"$work/e_perm.err"
+"$AT" predict "$work/runs/tags_ref" "$work/d40/valid.h5" -o "$work/p_ref.h5" >/dev/null 2>&1
+"$AT" predict "$work/runs/tags_ref" "$work/perm.h5" -o "$work/p_perm.h5" >/dev/null 2>&1
+if grep -q "in another order; its labels were mapped by name" "$work/e_perm.err" && $PY - "$work" <<'PYEOF'
+import json, sys, h5py, numpy as np
+w = sys.argv[1]
+ref, perm = json.load(open(f"{w}/e_ref.json")), json.load(open(f"{w}/e_perm.json"))
+strip = lambda d: {k: v for k, v in d.items() if k not in ("cache", "weights")}
+assert strip(ref) == strip(perm), (ref, perm)
+a, b = h5py.File(f"{w}/p_ref.h5", "r"), h5py.File(f"{w}/p_perm.h5", "r")
+assert list(a["tags"][()]) == list(b["tags"][()])
+np.testing.assert_array_equal(a["probabilities"][()], b["probabilities"][()])
+PYEOF
+then pass "eval and predict on a cache with the tags in another order: mapped by name, the same figures and predictions"
+else failed "eval/predict on reordered tags: $(cat "$work/e_perm.err")"; fi
+expect_error "eval on a cache with another tag set" "missing 'band2_rhythm7'; not in the model's: 'not_a_tag'" \
+  "$AT" eval "$work/runs/tags_ref" "$work/renamed.h5"
+expect_error "predict on a cache with another tag set" "missing 'band2_rhythm7'; not in the model's: 'not_a_tag'" \
+  "$AT" predict "$work/runs/tags_ref" "$work/renamed.h5" -o "$work/p_renamed.h5"
+cp "$work/d40/train.h5" "$work/tr_inplace.h5"
+quiet "$AT" train configs/experiments/synth_pons_time.ini $runs --set train.run=tags_resume --set train.max_steps=1 \
+  --set "data.train=$work/tr_inplace.h5" --set data.valid= --set data.test= || failed "tags_resume: first part"
+$PY -c "
+import h5py, sys
+with h5py.File(sys.argv[1], 'r+') as f:
+    t, l = f['tags'][()], f['labels'][()]
+    f['tags'][...] = t[::-1]; f['labels'][...] = l[:, ::-1]" "$work/tr_inplace.h5"
+expect_error "a resume on a training cache whose tags were reordered" "its tags were changed or reordered since" \
+  "$AT" train --resume "$work/runs/tags_resume" --set train.max_steps=2
 head -c 100000 "$work/d40/valid.h5" >"$work/trunc.h5"
 expect_error "a truncated cache" "trunc.h5" "$AT" eval "$work/runs/pons_time" "$work/trunc.h5"
 
