@@ -21,6 +21,7 @@
  * flight, and restarts the ring at the new position. */
 #include "data/loader.h"
 
+#include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -327,4 +328,11 @@ void loader_permutation(const Loader *l, long epoch, int32_t *order) {
   shuffle(l->cfg.seed, epoch, perm, l->n_items);
   for (int i = 0; i < l->n_items; i++) order[i] = l->items[perm[i]];
   free(perm);
+}
+
+int batch_non_finite_row(const Batch *b, size_t row_floats) {
+  for (int i = 0; i < b->n; i++)
+    for (size_t j = 0; j < row_floats; j++)
+      if (!isfinite(b->x[(size_t)i * row_floats + j])) return i;
+  return -1;
 }

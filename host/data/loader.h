@@ -16,6 +16,7 @@
 #ifndef AT_LOADER_H
 #define AT_LOADER_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "data/cache.h"
@@ -46,6 +47,9 @@ typedef struct Batch {
   int32_t *example;   /* [n] cache index of each row */
   int32_t *crop;      /* [n] crop number of each row (evaluation) */
 } Batch;
+
+/* The first row of b whose input (row_floats values) holds NaN or Inf, or -1. */
+int batch_non_finite_row(const Batch *b, size_t row_floats);
 
 typedef struct Loader Loader;
 

@@ -156,6 +156,11 @@ void evaluate(Model *m, Cache *c, const EvalOptions *o, EvalResult *r) {
   loader_seek(loader, 0, 0);
   const Batch *b;
   while ((b = loader_next(loader))) {
+    const int bad_row = batch_non_finite_row(b, at_dims_count(m->input));
+    if (bad_row >= 0)
+      at_fatal("cache '%s': example %d ('%s') holds NaN or infinity in its features: the cache is damaged or was not "
+               "written by `auratag prep` (which refuses such audio); re-run prep for that file or remove it",
+               c->path, b->example[bad_row], c->ids[b->example[bad_row]]);
     be->to_device(x, b->x, sizeof(float) * (size_t)b->n * at_dims_count(m->input));
     if (r->multi_label) be->to_device(targets, b->targets, sizeof(float) * (size_t)b->n * k);
     else be->to_device(targets, b->labels, sizeof(int32_t) * (size_t)b->n);

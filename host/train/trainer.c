@@ -191,14 +191,13 @@ static void apply_lr(Trainer *t) {
  * id), else the first layer whose output holds one, else the first layer (in
  * backward order) whose parameter gradient does. */
 static void describe_non_finite(Trainer *t, const Batch *b, char *out, size_t size) {
-  const size_t row = at_dims_count(t->m->input);
-  for (int i = 0; i < b->n; i++)
-    for (size_t j = 0; j < row; j++)
-      if (!isfinite(b->x[(size_t)i * row + j])) {
-        snprintf(out, size, "the input holds NaN/Inf: example %d ('%s') of %s", b->example[i],
-                 t->train_cache->ids[b->example[i]], t->train_cache->path);
-        return;
-      }
+  const int bad_row = batch_non_finite_row(b, at_dims_count(t->m->input));
+  if (bad_row >= 0) {
+    const int example = b->example[bad_row];
+    snprintf(out, size, "the input holds NaN/Inf: example %d ('%s') of %s", example, t->train_cache->ids[example],
+             t->train_cache->path);
+    return;
+  }
   for (int l = 0; l < t->m->n_layers; l++) {
     const Layer *L = &t->m->layers[l];
     if (!t->be->all_finite(t->m->buffers[l].out, (size_t)b->n * at_dims_count(L->out))) {
