@@ -113,6 +113,9 @@ static SNDFILE *open_sound(const char *path, SF_INFO *info, char *why, size_t wh
   return f;
 }
 
+/* libsndfile reports an unknown length (a pipe, some containers) as SF_COUNT_MAX. */
+static int length_known(const SF_INFO *info) { return info->frames > 0 && info->frames < SF_COUNT_MAX; }
+
 /* Every frame of f, channels averaged, into *mono (*n samples). 0, or -1
  * (out of memory) with why filled and nothing allocated. */
 static int decode_mono(SNDFILE *f, const SF_INFO *info, float **mono_out, long *n_out, char *why, size_t why_size) {
@@ -124,7 +127,9 @@ static int decode_mono(SNDFILE *f, const SF_INFO *info, float **mono_out, long *
   if (!mono || (ch > 1 && !block)) {
     free(block);
     free(mono);
-    return fail(why, why_size, "out of memory decoding %lld frames x %d channels", (long long)info->frames, ch);
+    char length[32] = "an unknown number of";
+    if (length_known(info)) snprintf(length, sizeof length, "%lld", (long long)info->frames);
+    return fail(why, why_size, "out of memory decoding %s frames x %d channels", length, ch);
   }
   long n = 0;
   for (;;) {
@@ -177,9 +182,39 @@ static long first_non_finite(const float *x, long n) {
   return at;
 }
 
+int audio_check_length(long long announced, long decoded, double rate, char *warning, size_t warning_size, char *why,
+                       size_t why_size) {
+  if (announced <= 0 || decoded >= announced) return 0;
+  const long long missing = announced - decoded;
+  /* 1 %, and at least 8192 samples: libsndfile's Vorbis decoder stops a few
+   * thousand samples before the last granule position of some valid files */
+  const long long tolerance = announced / 100 > 8192 ? announced / 100 : 8192;
+  if (missing > tolerance)
+    return fail(why, why_size, "truncated: only %ld of the %lld samples its header announces could be decoded (%.3f of %.3f s)",
+                decoded, announced, (double)decoded / rate, (double)announced / rate);
+  snprintf(warning, warning_size, "%lld samples (%.3f s) shorter than its header announces (%lld); using the %ld decoded",
+           missing, (double)missing / rate, announced, decoded);
+  return 0;
+}
+
+/* libsndfile reads a WAV or AIFF file whose data chunk was cut short as the
+ * shorter file it is, noting "data : 64000 (should be 32000)" in its log:
+ * the announced and the actual size of the audio data, in bytes. */
+static int chunk_cut_short(SNDFILE *f, long long *announced, long long *present) {
+  char log[8192];
+  sf_command(f, SFC_GET_LOG_INFO, log, sizeof log);
+  for (const char *line = log; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+    if (strncmp(line, "data", 4) != 0 && strncmp(line, "SSND", 4) != 0) continue;
+    if (sscanf(line + 4, " : %lld (should be %lld)", announced, present) == 2 && *present < *announced) return 1;
+  }
+  return 0;
+}
+
 /* The decoded stream's problems: non-finite samples, a decoding error, no
- * samples, fewer samples than the header announced. 0 if none. */
-static int check_decoded(SNDFILE *f, const SF_INFO *info, const float *mono, long n, char *why, size_t why_size) {
+ * samples, fewer samples than the header announced. 0 if none; what is odd
+ * but usable goes into warning. */
+static int check_decoded(SNDFILE *f, const SF_INFO *info, const float *mono, long n, char *warning, size_t warning_size,
+                         char *why, size_t why_size) {
   const long at = first_non_finite(mono, n);
   if (at < n)
     return fail(why, why_size, "sample %ld (%.3f s) is not a finite number", at, (double)at / info->samplerate);
@@ -187,13 +222,16 @@ static int check_decoded(SNDFILE *f, const SF_INFO *info, const float *mono, lon
     return fail(why, why_size, "decoding failed after %ld samples (%.3f s): %s", n, (double)n / info->samplerate,
                 sf_strerror(f));
   if (n == 0) return fail(why, why_size, "contains no audio samples");
-  /* A header that announces more than the stream holds: truncated. MPEG
-   * streams only estimate their length (bit rate x size without a Xing
-   * header), so they are not held to it. */
-  if ((info->format & SF_FORMAT_TYPEMASK) != SF_FORMAT_MPEG && info->frames > 0 && n < info->frames)
-    return fail(why, why_size, "truncated: only %ld of the %lld samples its header announces could be decoded", n,
-                (long long)info->frames);
-  return 0;
+  const double rate = info->samplerate;
+  long long announced_bytes, present_bytes;
+  if (chunk_cut_short(f, &announced_bytes, &present_bytes))
+    snprintf(warning, warning_size,
+             "cut short: its header announces %lld bytes of audio but the file holds %lld; using the %.3f s it holds",
+             announced_bytes, present_bytes, (double)n / rate);
+  /* MPEG streams only estimate their length (bit rate x size without a
+   * Xing header), so they are not held to it. */
+  if ((info->format & SF_FORMAT_TYPEMASK) == SF_FORMAT_MPEG || !length_known(info)) return 0;
+  return audio_check_length(info->frames, n, rate, warning, warning_size, why, why_size);
 }
 
 int audio_load(const char *path, double target_rate, Audio *out, char *why, size_t why_size) {
@@ -206,7 +244,7 @@ int audio_load(const char *path, double target_rate, Audio *out, char *why, size
   float *mono = NULL;
   long n = 0;
   int rc = decode_mono(f, &info, &mono, &n, why, why_size);
-  if (rc == 0) rc = check_decoded(f, &info, mono, n, why, why_size);
+  if (rc == 0) rc = check_decoded(f, &info, mono, n, out->warning, sizeof out->warning, why, why_size);
   sf_close(f);
   if (rc) {
     free(mono);
@@ -228,6 +266,10 @@ int audio_load(const char *path, double target_rate, Audio *out, char *why, size
   out->n = res_n;
   out->rate = target_rate;
   return 0;
+}
+
+void audio_print_warning(const Audio *a, const char *path) {
+  if (a->warning[0]) fprintf(stderr, "auratag: warning: %s: %s\n", path, a->warning);
 }
 
 void audio_free(Audio *a) {

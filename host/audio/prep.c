@@ -158,6 +158,12 @@ static void skip_unusable_rows(PrepRun *run) {
 static void print_skipped(const PrepList *l, int skipped) {
   for (int i = 0, shown = 0; i < l->n; i++) {
     const PrepRow *r = &l->rows[i];
+    if (!r->warning) continue;
+    if (shown++ < 20) fprintf(stderr, "warning: %s: %s\n", r->path, r->warning);
+    else if (shown == 21) fprintf(stderr, "... (more warnings: every one is in prep-report.json)\n");
+  }
+  for (int i = 0, shown = 0; i < l->n; i++) {
+    const PrepRow *r = &l->rows[i];
     if (r->ok) continue;
     if (shown++ < 20) fprintf(stderr, "skipped %s: %s\n", r->path, r->reason);
     else if (shown == 21) fprintf(stderr, "... (%d skipped in all; every one is in prep-report.json)\n", skipped);

@@ -19,6 +19,7 @@ static float *file_features(const DatasetConfig *dc, int rows, FeatureMaker *gpu
     prep_row_skip(r, "%s", why);
     return NULL;
   }
+  if (a.warning[0]) r->warning = at_strdup(a.warning);
   r->seconds = (double)a.n / dc->fe.sample_rate;
   long n = a.n;
   float *clip = NULL;

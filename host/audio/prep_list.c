@@ -252,6 +252,7 @@ void prep_list_free(PrepList *l) {
     free(l->rows[i].full);
     free(l->rows[i].tags);
     free(l->rows[i].reason);
+    free(l->rows[i].warning);
   }
   free(l->rows);
   for (int i = 0; i < l->n_names; i++) free(l->names[i]);

@@ -21,6 +21,7 @@ typedef struct PrepRow {
   /* the file's result */
   int ok, resumed;
   char *reason;
+  char *warning; /* what was odd but usable in its audio (Audio.warning), or NULL */
   char record[64]; /* work record file name ("" if the file cannot be stat'ed) */
   char stamp[64];
   int examples;

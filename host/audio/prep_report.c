@@ -26,6 +26,23 @@ static void write_skipped(FILE *fp, const PrepList *l) {
   fprintf(fp, "%s]", first ? "" : "\n ");
 }
 
+/* The JSON array of files used despite something odd: path, line, warning. */
+static void write_warnings(FILE *fp, const PrepList *l) {
+  fputc('[', fp);
+  int first = 1;
+  for (int i = 0; i < l->n; i++) {
+    const PrepRow *r = &l->rows[i];
+    if (!r->warning) continue;
+    fprintf(fp, "%s\n  {\"path\": ", first ? "" : ",");
+    json_string(fp, r->path);
+    fprintf(fp, ", \"line\": %d, \"warning\": ", r->line);
+    json_string(fp, r->warning);
+    fputc('}', fp);
+    first = 0;
+  }
+  fprintf(fp, "%s]", first ? "" : "\n ");
+}
+
 void prep_report_write(const PrepOptions *o, const DatasetConfig *dc, const PrepList *l, const PrepVocab *v,
                        const PrepTotals *t) {
   char path[PATH_MAX + 32], tmp[PATH_MAX + 48];
@@ -48,6 +65,8 @@ void prep_report_write(const PrepOptions *o, const DatasetConfig *dc, const Prep
   }
   fprintf(fp, "},\n \"skipped\": ");
   write_skipped(fp, l);
+  fprintf(fp, ",\n \"warnings\": ");
+  write_warnings(fp, l);
   fprintf(fp, ",\n \"tags\": [");
   for (int k = 0; k < v->n; k++) {
     if (k) fprintf(fp, ", ");

@@ -188,6 +188,7 @@ int cmd_activations(int argc, char **argv) {
       char why[512];
       long decoded, frames;
       if (model_input_load(&in, path, &au, &decoded, why, sizeof why) != 0) at_fatal("%s: cannot read: %s", path, why);
+      audio_print_warning(&au, path);
       padded += decoded < au.n;
       float *feat = model_input_features(&in, au.samples, au.n, &frames, why, sizeof why);
       if (!feat) at_fatal("%s: %s", path, why);

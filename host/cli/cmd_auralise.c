@@ -185,6 +185,7 @@ int cmd_auralise(int argc, char **argv) {
   Audio au;
   char why[512];
   if (audio_load(a.audio, sr, &au, why, sizeof why) != 0) at_fatal("%s: cannot read: %s", a.audio, why);
+  audio_print_warning(&au, a.audio);
   const long s0 = (long)llround(a.start * sr);
   if (s0 >= au.n) at_fatal("--start %g s is past the end of %s (%.3f s)", a.start, a.audio, au.n / sr);
   const long keep = a.dur >= 0 ? (long)llround(a.dur * sr) : need;

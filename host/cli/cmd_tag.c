@@ -212,6 +212,7 @@ int cmd_tag(int argc, char **argv) {
       if (a.json) print_json_error(path, why, &first_json);
       continue;
     }
+    audio_print_warning(&au, path);
     const double seconds = (double)decoded / sr;
     const int padded = decoded < au.n;
     long frames;

@@ -416,7 +416,10 @@ fmt = struct.pack("<HHIIHH", 3, 1, 16000, 64000, 4, 32)  # IEEE float, mono, 16 
 open(sys.argv[1], "wb").write(b"RIFF" + struct.pack("<I", 36 + len(x)) + b"WAVEfmt " + struct.pack("<I", 16) + fmt +
                               b"data" + struct.pack("<I", len(x)) + x)
 PYEOF
-{ cat "$t/files.csv"; echo "huge.wav,train,low"; } >"$t/files_huge.csv"
+# a WAV whose data chunk lost its second half: used as the shorter file it is, with a warning (prep's report, tag)
+size=$(stat -c %s "$t/0.wav")
+head -c $(((size - 44) / 2 + 44)) "$t/0.wav" >"$t/cut.wav"
+{ cat "$t/files.csv"; echo "huge.wav,train,low"; echo "cut.wav,train,low"; } >"$t/files_huge.csv"
 "$AT" prep tests/configs/prep_small.ini --set frontend.compression=none --list "$t/files_huge.csv" --out "$t/power" \
   >"$work/power.log" 2>&1
 why="the front end gave a non-finite value"
@@ -430,6 +433,13 @@ if grep -q "skipped huge.wav: $why" "$work/power.log" &&
     pass "features that overflow: prep skips the file and tag refuses it (exit 1), one reason: $(head -1 "$work/power_tag.err")"
   else failed "tag on overflowing features: exit $rc: $(cat "$work/power_tag.err" "$work/power_tag.txt")"; fi
 else failed "prep/train with a power front end: $(grep huge "$work/power.log"; tail -2 "$work/power_train.log")"; fi
+if grep -q "warning: cut.wav: cut short: its header announces" "$work/power.log" && $PY -c "
+import json, sys
+w = json.load(open(sys.argv[1]))['warnings']
+assert [x['path'] for x in w] == ['cut.wav'] and 'cut short' in w[0]['warning'], w" "$t/power/prep-report.json" &&
+   "$AT" tag "$t/runs/tagger" "$t/cut.wav" 2>&1 >/dev/null | grep -q "auratag: warning: $t/cut.wav: cut short"; then
+  pass "a WAV cut short: used with a warning in prep (stderr, prep-report.json) and tag"
+else failed "WAV cut short: $(grep cut "$work/power.log")"; fi
 $PY -c "
 import h5py, shutil, sys
 shutil.copy(sys.argv[1], sys.argv[2])
