@@ -13,11 +13,15 @@ Input:
               RFC 4180 quoting: "a.wav","rock;80s".
 
 Split: the files (or songs) are shuffled with --seed and cut into
---valid and --test fractions (rounded), the rest train.
+--valid and --test fractions (rounded), the rest train. With --stratify the
+cut is made within each class (single-label) or within each group of files
+whose rarest tag is the same (multi-label: a song or file goes with its
+rarest tag, so that rare tags reach every split), so small classes are
+split in the asked proportions too (each rounded half up).
 
 Usage:
   scripts/recipes/generic.py AUDIO_DIR LABELS.csv --out data/mine/files.csv [--valid 0.1] [--test 0.2]
-      [--seed 1] [--single-label] [--keep-split] [--skip-missing]
+      [--seed 1] [--single-label] [--stratify] [--keep-split] [--skip-missing]
 Standard library only.
 """
 import argparse
@@ -25,11 +29,26 @@ import csv
 import os
 import random
 import sys
+from collections import Counter, defaultdict
 
 
 def fail(msg):
     sys.stderr.write("generic.py: error: %s\n" % msg)
     sys.exit(1)
+
+
+def stratify(groups, items, group_of):
+    """groups (in their shuffled order) by stratum: a group's class, or its
+    rarest tag (ties by name); groups without tags form their own stratum."""
+    tags_of = defaultdict(set)
+    for it in items:
+        tags_of[group_of(it)].update(t for t in it["tags"].split(";") if t)
+    frequency = Counter(t for g in groups for t in tags_of[g])
+    strata = defaultdict(list)
+    for g in groups:
+        rarest = min(tags_of[g], key=lambda t: (frequency[t], t)) if tags_of[g] else ""
+        strata[rarest].append(g)
+    return strata
 
 
 def main():
@@ -41,6 +60,8 @@ def main():
     ap.add_argument("--test", type=float, default=0.2, help="fraction for test (default 0.2)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--single-label", action="store_true", help="each file must have exactly one class")
+    ap.add_argument("--stratify", action="store_true",
+                    help="split each class (single-label) or rarest-tag group (multi-label) in the asked fractions")
     ap.add_argument("--keep-split", action="store_true", help="use the labels file's split column")
     ap.add_argument("--skip-missing", action="store_true", help="leave out files that do not exist")
     a = ap.parse_args()
@@ -62,6 +83,8 @@ def main():
         col = {"path": 0, "tags": 1}
         body = lines
         first_line = 1
+    if a.keep_split and a.stratify:
+        fail("--stratify draws a split; --keep-split keeps the labels file's: choose one")
     if a.keep_split and "split" not in col:
         fail("--keep-split: %s has no split column" % a.labels)
 
@@ -97,15 +120,22 @@ def main():
 
     has_song = "song" in col
     if not a.keep_split:
-        groups = sorted({it["song"] if has_song and it["song"] else it["path"] for it in items})
+        group_of = lambda it: it["song"] if has_song and it["song"] else it["path"]
+        groups = sorted({group_of(it) for it in items})
         random.Random(a.seed).shuffle(groups)
-        n = len(groups)
-        n_valid, n_test = int(round(a.valid * n)), int(round(a.test * n))
+        strata = {"": groups}
+        if a.stratify:
+            strata = stratify(groups, items, group_of)
         which = {}
-        for k, g in enumerate(groups):
-            which[g] = "valid" if k < n_valid else "test" if k < n_valid + n_test else "train"
+        for name in sorted(strata):
+            members = strata[name]
+            n = len(members)
+            n_valid = int(a.valid * n + 0.5) if a.stratify else int(round(a.valid * n))
+            n_test = int(a.test * n + 0.5) if a.stratify else int(round(a.test * n))
+            for k, g in enumerate(members):
+                which[g] = "valid" if k < n_valid else "test" if k < n_valid + n_test else "train"
         for it in items:
-            it["split"] = which[it["song"] if has_song and it["song"] else it["path"]]
+            it["split"] = which[group_of(it)]
 
     os.makedirs(out_dir, exist_ok=True)
     tmp = a.out + ".tmp"

@@ -355,6 +355,40 @@ assert all(len(v) == 1 for v in by.values()), by
 cnt = collections.Counter(next(iter(v)) for v in by.values())
 assert cnt == {"train": 7, "valid": 1, "test": 2}, cnt
 EOF
+# --stratify: a small class is split in the asked fractions too (A 40, B 10, C 5 files; 0.2 / 0.2 each,
+# rounded half up: A 24/8/8, B 6/2/2, C 3/1/1); multi-label files go with their rarest tag
+{
+  for i in $(seq 0 39); do echo "sub/c$i.wav,A"; done
+  for i in $(seq 0 9); do echo "sub/b$i.wav,B"; done
+  for i in $(seq 0 4); do echo "sub/s$i.wav,C"; done
+} >"$work/gen/labels_strat.csv"
+for i in $(seq 0 9); do echo fake >"$work/gen/audio/sub/b$i.wav"; done
+for i in $(seq 0 4); do echo fake >"$work/gen/audio/sub/s$i.wav"; done
+for seed in 1 2 3; do
+  $PY $R/generic.py "$work/gen/audio" "$work/gen/labels_strat.csv" --out "$work/gen/out/strat$seed.csv" --single-label \
+    --stratify --valid 0.2 --test 0.2 --seed $seed >/dev/null 2>&1 || failed "generic.py --stratify"
+done
+$PY $R/generic.py "$work/gen/audio" "$work/gen/labels.csv" --out "$work/gen/out/strat_multi.csv" --stratify \
+  --valid 0.2 --test 0.2 --seed 1 >/dev/null 2>&1 || failed "generic.py --stratify (multi-label)"
+check "generic --stratify: every class split in the asked fractions (A 24/8/8, B 6/2/2, C 3/1/1), seeded" $PY - "$work/gen" <<'EOF'
+import csv, collections, os, sys
+out = os.path.join(sys.argv[1], "out")
+splits = []
+for seed in (1, 2, 3):
+    rows = list(csv.DictReader(open(os.path.join(out, "strat%d.csv" % seed))))
+    cnt = collections.Counter((r["tags"], r["split"]) for r in rows)
+    want = {("A", "train"): 24, ("A", "valid"): 8, ("A", "test"): 8, ("B", "train"): 6, ("B", "valid"): 2,
+            ("B", "test"): 2, ("C", "train"): 3, ("C", "valid"): 1, ("C", "test"): 1}
+    assert cnt == want, (seed, cnt)
+    splits.append([r["split"] for r in rows])
+assert splits[0] != splits[1], "another seed, another draw within each class"
+rows = list(csv.DictReader(open(os.path.join(out, "strat_multi.csv"))))
+# rarest tags: t0 (14 files), t1 (13), t2 (13) and the lone a;b file: each stratum is split by itself
+cnt = collections.Counter(r["split"] for r in rows)
+assert sum(cnt.values()) == 41 and cnt["valid"] >= 8 and cnt["test"] >= 8, cnt
+EOF
+fails "generic: --stratify with --keep-split" "choose one" \
+  $PY $R/generic.py "$work/gen/audio" "$work/gen/labels_songs.csv" --out "$work/gen/out/x.csv" --stratify --keep-split
 fails "generic --single-label: two classes on a file" "exactly one" \
   $PY $R/generic.py "$work/gen/audio" "$work/gen/labels.csv" --out "$work/gen/out/x.csv" --single-label
 echo "sub/nothere.wav,x" >>"$work/gen/labels.csv"
