@@ -17,7 +17,7 @@
 
 typedef struct EvalArgs {
   const char *weights, *cache, *json, *csv, *out;
-  int crops, batch, threads;
+  int crops, batch, threads, songs;
 } EvalArgs;
 
 static const CliOption k_eval_options[] = {
@@ -26,10 +26,11 @@ static const CliOption k_eval_options[] = {
     {"crops", 0, "K", "the run's data.eval_crops, else enough to cover each example", "crops averaged per example"},
     {"batch", 0, "B", "the run's train.batch, else 16", "examples per forward pass"},
     {"threads", 0, "N", "2", "loader threads"},
+    {"songs", 0, NULL, NULL, "also print one line per song: true tags (or class) and the model's top tags (or vote)"},
     {0},
 };
 const CliCommand k_cli_eval = {
-    "eval", "WEIGHTS.h5|RUN_DIR CACHE.h5 [--json FILE] [--csv FILE] [--crops K] [--batch B]",
+    "eval", "WEIGHTS.h5|RUN_DIR CACHE.h5 [--json FILE] [--csv FILE] [--crops K] [--batch B] [--songs]",
     "Per-tag ROC-AUC and PR-AUC with their macro means (multi-label), or accuracy, balanced accuracy, per-class "
     "recall and the confusion matrix (single-label); song level too when the cache groups chunks into songs. A run "
     "folder means its best.h5 and its crop settings.",
@@ -62,6 +63,7 @@ static void parse(const CliCommand *command, int argc, char **argv, EvalArgs *a)
     else if (cli_is(&p, i, "crops")) a->crops = (int)cli_long(&p, i, 1, 4096);
     else if (cli_is(&p, i, "batch")) a->batch = (int)cli_long(&p, i, 1, 1 << 20);
     else if (cli_is(&p, i, "threads")) a->threads = (int)cli_long(&p, i, 1, 1024);
+    else if (cli_is(&p, i, "songs")) a->songs = 1;
   }
   if (command == &k_cli_predict && !a->out) cli_usage_error(command, "-o PREDICTIONS.h5 is required");
   const char *inputs[] = {a->weights, a->cache, NULL};
@@ -127,6 +129,9 @@ int cmd_eval(int argc, char **argv) {
   evaluate_args(&a, &ev);
   printf("%d crop%s of %d frames per example\n", ev.o.crops, ev.o.crops == 1 ? "" : "s", ev.o.crop);
   eval_print(&ev.r, ev.c, stdout);
+  if (a.songs && !ev.r.n_songs)
+    fprintf(stderr, "note: --songs: cache '%s' has no /song ids (its examples are whole files or clips)\n", ev.c->path);
+  if (a.songs) eval_print_songs(&ev.r, ev.c, stdout);
   if (a.json) write_report(a.json, &ev, eval_write_json);
   if (a.csv) write_report(a.csv, &ev, eval_write_csv);
   evaluated_free(&ev);

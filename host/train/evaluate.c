@@ -89,16 +89,14 @@ static void song_metrics(EvalResult *r, const Cache *c) {
     for (int j = 0; j < k; j++) sum[(size_t)s * k + j] += r->probs[(size_t)i * k + j];
     votes[(size_t)s * k + chunk_pred[i]]++;
   }
+  float *scores = at_malloc(sizeof(float) * ((size_t)songs * k + 1), "song scores");
+  for (int s = 0; s < songs; s++)
+    for (int j = 0; j < k; j++) scores[(size_t)s * k + j] = (float)(sum[(size_t)s * k + j] / count[s]);
   if (r->multi_label) {
-    float *scores = at_malloc(sizeof(float) * ((size_t)songs * k + 1), "song scores");
     uint8_t *labels = at_malloc((size_t)songs * k + 1, "song labels");
     for (int s = 0; s < songs; s++)
-      for (int j = 0; j < k; j++) {
-        scores[(size_t)s * k + j] = (float)(sum[(size_t)s * k + j] / count[s]);
-        labels[(size_t)s * k + j] = c->labels[(size_t)first[s] * k + j];
-      }
+      for (int j = 0; j < k; j++) labels[(size_t)s * k + j] = c->labels[(size_t)first[s] * k + j];
     metrics_multilabel(scores, labels, songs, k, &r->song_tags);
-    free(scores);
     free(labels);
   } else {
     int32_t *pred = at_malloc(sizeof(int32_t) * (size_t)(songs + 1), "song decisions");
@@ -113,12 +111,13 @@ static void song_metrics(EvalResult *r, const Cache *c) {
       truth[s] = c->label[first[s]];
     }
     metrics_single_label(pred, truth, songs, k, &r->song_classes);
-    free(pred);
+    r->song_decision = pred;
     free(truth);
   }
+  r->song_first = first;
+  r->song_chunks = count;
+  r->song_scores = scores;
   free(chunk_pred);
-  free(first);
-  free(count);
   free(votes);
   free(sum);
   free(ids);
@@ -197,6 +196,10 @@ void evaluate(Model *m, Cache *c, const EvalOptions *o, EvalResult *r) {
 void eval_result_free(EvalResult *r) {
   free(r->examples);
   free(r->probs);
+  free(r->song_first);
+  free(r->song_chunks);
+  free(r->song_scores);
+  free(r->song_decision);
   if (r->multi_label) {
     tag_metrics_free(&r->tags);
     if (r->n_songs) tag_metrics_free(&r->song_tags);
@@ -258,6 +261,61 @@ void eval_print(const EvalResult *r, const Cache *c, FILE *out) {
       print_class_report(out, &r->song_classes, c);
     }
   }
+}
+
+/* The indices of the `top` largest of k scores, largest first. */
+static void top_indices(const float *scores, int k, int top, int *out) {
+  for (int t = 0; t < top; t++) {
+    int best = -1;
+    for (int j = 0; j < k; j++) {
+      int taken = 0;
+      for (int u = 0; u < t; u++) taken |= out[u] == j;
+      if (!taken && (best < 0 || scores[j] > scores[best])) best = j;
+    }
+    out[t] = best;
+  }
+}
+
+void eval_print_songs(const EvalResult *r, const Cache *c, FILE *out) {
+  if (!r->n_songs) return;
+  const int k = r->n_tags;
+  if (!r->multi_label) {
+    fprintf(out, "  %-32s %6s  %-20s %-20s %s\n", "song (first chunk)", "chunks", "class", "voted", "");
+    for (int s = 0; s < r->n_songs; s++) {
+      const int truth = c->label[r->song_first[s]], said = r->song_decision[s];
+      fprintf(out, "  %-32s %6d  %-20s %-20s %s\n", c->ids[r->song_first[s]], r->song_chunks[s], c->tags[truth],
+              c->tags[said], truth == said ? "" : "wrong");
+    }
+    return;
+  }
+  /* tags: the song's true tags, then as many top-scored tags as it has true
+   * ones (at least 3), each marked * when true; hits = true tags among them */
+  int *top = at_malloc(sizeof(int) * (size_t)(k + 1), "top tags");
+  fprintf(out, "  %-32s %6s  %5s  %-36s %s\n", "song (first chunk)", "chunks", "hits", "true tags",
+          "top tags (mean probability; * true)");
+  for (int s = 0; s < r->n_songs; s++) {
+    const uint8_t *labels = c->labels + (size_t)r->song_first[s] * (size_t)k;
+    const float *scores = r->song_scores + (size_t)s * (size_t)k;
+    int n_true = 0;
+    char truth[256] = "";
+    for (int j = 0; j < k; j++)
+      if (labels[j]) {
+        size_t used = strlen(truth);
+        snprintf(truth + used, sizeof truth - used, "%s%s", n_true ? ";" : "", c->tags[j]);
+        n_true++;
+      }
+    int shown = n_true > 3 ? n_true : 3;
+    if (shown > k) shown = k;
+    top_indices(scores, k, shown, top);
+    int hits = 0;
+    for (int t = 0; t < n_true && t < shown; t++) hits += labels[top[t]] != 0;
+    fprintf(out, "  %-32s %6d  %2d/%-2d  %-36s", c->ids[r->song_first[s]], r->song_chunks[s], hits, n_true,
+            n_true ? truth : "(none)");
+    for (int t = 0; t < shown; t++)
+      fprintf(out, " %s%s %.3f", c->tags[top[t]], labels[top[t]] ? "*" : "", (double)scores[top[t]]);
+    fputc('\n', out);
+  }
+  free(top);
 }
 
 static void tag_metrics_json(FILE *out, const TagMetrics *t, const Cache *c) {

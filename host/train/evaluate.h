@@ -28,6 +28,13 @@ typedef struct EvalResult {
   int n_songs;             /* 0 if the cache has no song ids */
   TagMetrics song_tags;
   ClassMetrics song_classes;
+  /* each song (in the order of its id): its first chunk (a cache index), its
+   * chunk count, its mean chunk probabilities [n_songs, n_tags] and, for
+   * classes, its decision (majority vote) */
+  int32_t *song_first;
+  int *song_chunks;
+  float *song_scores;
+  int32_t *song_decision;
 } EvalResult;
 
 /* Checks that the cache fits the model (bins, frames, tags, label kind) and
@@ -44,5 +51,9 @@ double eval_score(const EvalResult *r, int select_metric);
 void eval_print(const EvalResult *r, const Cache *c, FILE *out);
 void eval_write_json(const EvalResult *r, const Cache *c, FILE *out);
 void eval_write_csv(const EvalResult *r, const Cache *c, FILE *out);
+/* One line per song: its first chunk's id, chunks, true tags (or class) and
+ * what the model says (top tags with their mean probability, or the voted
+ * class); `auratag eval --songs`. Nothing when the cache has no songs. */
+void eval_print_songs(const EvalResult *r, const Cache *c, FILE *out);
 
 #endif

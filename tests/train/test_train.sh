@@ -176,6 +176,51 @@ for i, row in enumerate(ev["confusion"]):
     assert line, f"class {i}: no row with support {sum(row)} and confusion {row} in:\n{screen}"
 PYEOF
 then pass "single-label eval prints balanced accuracy and the confusion matrix"; else failed "single-label screen: $(cat "$work/out.txt")"; fi
+# eval --songs: one line per song, checked against the predictions (mean chunk scores, majority vote)
+"$AT" eval "$work/runs/pons_time" "$work/folds/test.h5" --songs >"$work/songs_ml.txt" 2>&1
+"$AT" eval "$work/runs/cls" "$work/cls/test.h5" --songs >"$work/songs_cls.txt" 2>&1
+if $PY - "$work" <<'PYEOF'
+import re, sys, h5py, numpy as np
+w = sys.argv[1]
+# multi-label: true tags, hits among the top |true| tags, the top tags with their mean probability
+screen = open(f"{w}/songs_ml.txt").read()
+p = h5py.File(f"{w}/song.h5", "r")["probabilities"][()]
+c = h5py.File(f"{w}/folds/test.h5", "r")
+song, y, ids, tags = c["song"][()], c["labels"][()], c["ids"][()], [t.decode() for t in c["tags"][()]]
+songs = np.unique(song)
+for s in songs:
+    rows = np.flatnonzero(song == s)
+    mean = p[rows].astype(np.float64).mean(0)
+    truth = [tags[j] for j in np.flatnonzero(y[rows[0]])]
+    shown = min(max(len(truth), 3), len(tags))
+    top = np.argsort(-mean, kind="stable")[:shown]
+    hits = sum(tags[j] in truth for j in top[:len(truth)])
+    line = [l for l in screen.splitlines() if l.split() and l.split()[0] == ids[rows[0]].decode()]
+    assert len(line) == 1, (s, screen)
+    f = line[0].split()
+    assert int(f[1]) == len(rows) and f[2] == f"{hits}/{len(truth)}", (line, hits, truth)
+    assert f[3] == (";".join(truth) or "(none)"), (line, truth)
+    got = [(n.rstrip("*"), float(v)) for n, v in zip(f[4::2], f[5::2])]
+    best = sorted(mean, reverse=True)[:shown]  # the largest means, whatever the order of ties
+    assert len(got) == shown and all(abs(g - b) < 6e-4 for (_, g), b in zip(got, best)), (line, mean)
+    assert all(abs(v - mean[tags.index(n)]) < 6e-4 for n, v in got), (line, mean)
+# single-label: the voted class of every song, "wrong" where it is not the song's class
+screen = open(f"{w}/songs_cls.txt").read()
+p = h5py.File(f"{w}/cls.h5", "r")["probabilities"][()]
+c = h5py.File(f"{w}/cls/test.h5", "r")
+song, y, ids, names = c["song"][()], c["label"][()], c["ids"][()], [t.decode() for t in c["tags"][()]]
+pred = p.argmax(1)
+for s in np.unique(song):
+    rows = np.flatnonzero(song == s)
+    v = np.bincount(pred[rows], minlength=len(names))
+    best = np.flatnonzero(v == v.max())
+    voted = best[np.argmax(p[rows].astype(np.float64).sum(0)[best])]
+    line = [l.split() for l in screen.splitlines() if l.split() and l.split()[0] == ids[rows[0]].decode()]
+    assert len(line) == 1 and line[0][1:4] == [str(len(rows)), names[y[rows[0]]], names[voted]], (line, voted)
+    assert (line[0][4:] == ["wrong"]) == (voted != y[rows[0]]), line
+PYEOF
+then pass "eval --songs: a line per song (true tags, hits, top tags at their mean probability; voted class, wrong marked)"
+else failed "eval --songs: $(head -c 600 "$work/songs_ml.txt"; head -c 600 "$work/songs_cls.txt")"; fi
 
 # the shipped single-label experiment runs as it is on a cache with folds and songs (Ballroom's shape)
 "$AT" synth "$work/cls8" --classes 8 --songs 4 --folds 10 --train 400 --valid 40 --test 40 --seed 7 >/dev/null
