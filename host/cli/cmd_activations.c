@@ -135,55 +135,77 @@ static char *join_names(const Model *m, const int *idx, int n) {
 
 /* Long (~130 lines) on purpose for now: its layer and buffer fields are being reworked by the layer-table change
  * (Layer split into config and run-time buffers); split it into blocks/measure/write once that lands. */
-int cmd_activations(int argc, char **argv) {
-  ActArgs a;
-  parse(argc, argv, &a);
-  FileList fl;
-  read_list(a.list, &fl);
-  EvalModel em;
-  cli_load_for_eval(a.weights, 1, 0, stdout, &em);
-  Model *m = em.m;
-  PrepSetup setup;
-  char cache_path[4200], desc[1024];
-  Cache *cache = cli_front_end_for(&em, "activations", a.cache, &setup, cache_path, sizeof cache_path, desc, sizeof desc);
-  cache_close(cache);
-  const int width = m->input.w;
+/* The conv blocks of a model (Choi et al.'s: a [conv] and the layers after it
+ * up to the next one): the layer whose output is measured and the block's
+ * conv, and per block [files, channels] of mean activations. */
+typedef struct Blocks {
+  int n;
+  int *target, *conv;
+  float **act;
+  size_t max_out; /* the largest block output, floats per example */
+} Blocks;
 
-  /* the conv blocks: counted first (deconv_target stops past the last) */
-  int n_blocks = 0;
-  for (int i = 0; i < m->n_layers; i++) n_blocks += layer_opens_conv_block(&m->layers[i]);
-  if (n_blocks == 0) at_fatal("model '%s' has no conv layer: nothing to measure", m->name);
-  int *target = at_malloc(sizeof(int) * (size_t)n_blocks, "blocks"), *conv = at_malloc(sizeof(int) * (size_t)n_blocks, "blocks");
-  for (int d = 0, c = 0; d < n_blocks; d++) {
+static void find_blocks(const Model *m, int n_files, Blocks *b) {
+  memset(b, 0, sizeof *b);
+  for (int i = 0; i < m->n_layers; i++) b->n += layer_opens_conv_block(&m->layers[i]);
+  if (b->n == 0) at_fatal("model '%s' has no conv layer: nothing to measure", m->name);
+  b->target = at_malloc(sizeof(int) * (size_t)b->n, "blocks");
+  b->conv = at_malloc(sizeof(int) * (size_t)b->n, "blocks");
+  for (int d = 0, c = 0; d < b->n; d++) {
     char name[16];
     snprintf(name, sizeof name, "%d", d + 1);
-    target[d] = deconv_target(m, name);
+    b->target[d] = deconv_target(m, name); /* stops past the block's last layer */
     while (!layer_opens_conv_block(&m->layers[c])) c++;
-    conv[d] = c++;
+    b->conv[d] = c++;
   }
-  float **act = at_malloc(sizeof(float *) * (size_t)n_blocks, "activations");
-  size_t max_out = 0;
-  for (int d = 0; d < n_blocks; d++) {
-    const Dims o = m->layers[target[d]].out;
-    act[d] = at_calloc((size_t)fl.n * (size_t)o.c, sizeof(float), "activations");
-    if (at_dims_count(o) > max_out) max_out = at_dims_count(o);
+  b->act = at_malloc(sizeof(float *) * (size_t)b->n, "activations");
+  for (int d = 0; d < b->n; d++) {
+    const Dims o = m->layers[b->target[d]].out;
+    b->act[d] = at_calloc((size_t)n_files * (size_t)o.c, sizeof(float), "activations");
+    if (at_dims_count(o) > b->max_out) b->max_out = at_dims_count(o);
   }
-  printf("front end: %s%s (from %s); %d files, centre crop of %d frames; %d conv blocks\n", desc,
-         setup.has_norm ? ", normalised with the training split's mean and std" : "", cache_path, fl.n, width, n_blocks);
+}
 
+static void free_blocks(Blocks *b) {
+  for (int d = 0; d < b->n; d++) free(b->act[d]);
+  free(b->act);
+  free(b->target);
+  free(b->conv);
+}
+
+/* Each block's feature maps, averaged over frequency and time, for rows
+ * first .. first + n - 1 of the files (their outputs are on the device). */
+static void average_maps(Model *m, const Blocks *bl, int first, int n, float *out_host) {
+  for (int d = 0; d < bl->n; d++) {
+    const Layer *L = &m->layers[bl->target[d]];
+    const size_t count = at_dims_count(L->out), plane = (size_t)L->out.h * L->out.w;
+    m->be->to_host(out_host, m->buffers[bl->target[d]].out, sizeof(float) * count * (size_t)n);
+    for (int i = 0; i < n; i++)
+      for (int c = 0; c < L->out.c; c++) {
+        const float *v = out_host + (size_t)i * count + (size_t)c * plane;
+        double s = 0;
+        for (size_t j = 0; j < plane; j++) s += v[j];
+        bl->act[d][(size_t)(first + i) * L->out.c + c] = (float)(s / (double)plane);
+      }
+  }
+}
+
+/* Runs the centre crop of every file through the model, a batch at a time;
+ * returns how many files were shorter than one crop (zero-padded). */
+static int measure_files(Model *m, const PrepSetup *setup, const FileList *fl, const Blocks *bl) {
   const Backend *be = m->be;
-  const int batch = m->max_batch;
+  const int batch = m->max_batch, width = m->input.w;
   ModelInput in;
-  model_input_init(&in, &setup, width, be); /* the GPU front end when the backend is cuda */
+  model_input_init(&in, setup, width, be); /* the GPU front end when the backend is cuda */
   const size_t per = (size_t)in.rows * (size_t)width;
   float *x_host = at_malloc(sizeof(float) * per * (size_t)batch, "model input");
   float *x = be->alloc(sizeof(float) * per * (size_t)batch);
-  float *out_host = at_malloc(sizeof(float) * max_out * (size_t)batch, "block output");
+  float *out_host = at_malloc(sizeof(float) * bl->max_out * (size_t)batch, "block output");
   int padded = 0;
-  for (int f0 = 0; f0 < fl.n; f0 += batch) {
-    const int b = fl.n - f0 < batch ? fl.n - f0 : batch;
+  for (int f0 = 0; f0 < fl->n; f0 += batch) {
+    const int b = fl->n - f0 < batch ? fl->n - f0 : batch;
     for (int i = 0; i < b; i++) {
-      const char *path = fl.resolved[f0 + i];
+      const char *path = fl->resolved[f0 + i];
       Audio au;
       char why[512];
       long decoded, frames;
@@ -198,72 +220,84 @@ int cmd_activations(int argc, char **argv) {
     }
     be->to_device(x, x_host, sizeof(float) * per * (size_t)b);
     model_forward(m, x, b, 0, 0, 0);
-    for (int d = 0; d < n_blocks; d++) {
-      const Layer *L = &m->layers[target[d]];
-      const size_t count = at_dims_count(L->out), plane = (size_t)L->out.h * L->out.w;
-      be->to_host(out_host, m->buffers[target[d]].out, sizeof(float) * count * (size_t)b);
-      for (int i = 0; i < b; i++)
-        for (int c = 0; c < L->out.c; c++) {
-          const float *v = out_host + (size_t)i * count + (size_t)c * plane;
-          double s = 0;
-          for (size_t j = 0; j < plane; j++) s += v[j];
-          act[d][(size_t)(f0 + i) * L->out.c + c] = (float)(s / (double)plane);
-        }
-    }
+    average_maps(m, bl, f0, b, out_host);
   }
+  model_input_free(&in);
+  free(out_host);
+  free(x_host);
+  be->release(x);
+  return padded;
+}
 
+/* The activations file (layout in docs/formats.md), written whole. */
+static void write_activations(const ActArgs *a, const EvalModel *em, const char *desc, const FileList *fl,
+                              const Blocks *bl) {
+  const Model *m = em->m;
   char tmp[4300];
-  snprintf(tmp, sizeof tmp, "%s.tmp.%d", a.out, (int)getpid());
+  snprintf(tmp, sizeof tmp, "%s.tmp.%d", a->out, (int)getpid());
   h5_quiet();
-  at_make_parent_dirs(a.out);
+  at_make_parent_dirs(a->out);
   hid_t file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
   if (file < 0) at_fatal("cannot create '%s' (is its folder writable?)", tmp);
   at_temp_file_register(tmp);
   h5_write_string_attr(file, "format", "auratag-activations");
   h5_write_string_attr(file, "model", m->name);
-  h5_write_string_attr(file, "weights", em.path);
+  h5_write_string_attr(file, "weights", em->path);
   h5_write_string_attr(file, "front_end", desc);
-  h5_write_string_attr(file, "list", a.list);
+  h5_write_string_attr(file, "list", a->list);
   h5_write_string_attr(file, "statistic", "mean over frequency and time of each feature map of the block's output, "
                                           "centre crop, eval mode");
-  h5_write_int_attr(file, "n_layers", n_blocks);
-  char *names = join_names(m, target, n_blocks), *convs = join_names(m, conv, n_blocks);
+  h5_write_int_attr(file, "n_layers", bl->n);
+  char *names = join_names(m, bl->target, bl->n), *convs = join_names(m, bl->conv, bl->n);
   h5_write_string_attr(file, "layers", names);
   h5_write_string_attr(file, "convs", convs);
   free(names);
   free(convs);
-  for (int d = 0; d < n_blocks; d++) {
-    const Layer *L = &m->layers[target[d]];
+  for (int d = 0; d < bl->n; d++) {
+    const Layer *L = &m->layers[bl->target[d]];
     char ds_name[32], shape[64];
     snprintf(ds_name, sizeof ds_name, "layer%d", d + 1);
-    const unsigned long long dims[2] = {(unsigned long long)fl.n, (unsigned long long)L->out.c};
-    h5_write_floats(file, ds_name, act[d], 2, dims, a.out);
+    const unsigned long long dims[2] = {(unsigned long long)fl->n, (unsigned long long)L->out.c};
+    h5_write_floats(file, ds_name, bl->act[d], 2, dims, a->out);
     hid_t ds = H5Dopen2(file, ds_name, H5P_DEFAULT);
     if (ds < 0) at_fatal("cannot reopen /%s in '%s'", ds_name, tmp);
     h5_write_string_attr(ds, "layer", L->name);
-    h5_write_string_attr(ds, "conv", m->layers[conv[d]].name);
+    h5_write_string_attr(ds, "conv", m->layers[bl->conv[d]].name);
     snprintf(shape, sizeof shape, "%dx%dx%d", L->out.h, L->out.w, L->out.c);
     h5_write_string_attr(ds, "shape", shape);
     H5Dclose(ds);
   }
-  h5_write_strings(file, "paths", (const char *const *)fl.listed, fl.n, a.out);
+  h5_write_strings(file, "paths", (const char *const *)fl->listed, fl->n, a->out);
   if (H5Fclose(file) < 0) at_fatal("cannot finish '%s' (is the disk full?)", tmp);
-  h5_commit_file(tmp, a.out);
+  h5_commit_file(tmp, a->out);
   at_temp_file_clear();
-  printf("wrote %s: %d files x %d conv blocks (", a.out, fl.n, n_blocks);
-  for (int d = 0; d < n_blocks; d++)
-    printf("%slayer%d = %s, %d features", d ? "; " : "", d + 1, m->layers[target[d]].name, m->layers[target[d]].out.c);
+}
+
+int cmd_activations(int argc, char **argv) {
+  ActArgs a;
+  parse(argc, argv, &a);
+  FileList fl;
+  read_list(a.list, &fl);
+  EvalModel em;
+  cli_load_for_eval(a.weights, 1, 0, stdout, &em);
+  Model *m = em.m;
+  PrepSetup setup;
+  char cache_path[4200], desc[1024];
+  Cache *cache = cli_front_end_for(&em, "activations", a.cache, &setup, cache_path, sizeof cache_path, desc, sizeof desc);
+  cache_close(cache);
+  Blocks bl;
+  find_blocks(m, fl.n, &bl);
+  printf("front end: %s%s (from %s); %d files, centre crop of %d frames; %d conv blocks\n", desc,
+         setup.has_norm ? ", normalised with the training split's mean and std" : "", cache_path, fl.n, m->input.w, bl.n);
+  const int padded = measure_files(m, &setup, &fl, &bl);
+  write_activations(&a, &em, desc, &fl, &bl);
+  printf("wrote %s: %d files x %d conv blocks (", a.out, fl.n, bl.n);
+  for (int d = 0; d < bl.n; d++)
+    printf("%slayer%d = %s, %d features", d ? "; " : "", d + 1, m->layers[bl.target[d]].name,
+           m->layers[bl.target[d]].out.c);
   printf(")\n");
   if (padded) printf("%d file(s) shorter than one crop were zero-padded\n", padded);
-
-  model_input_free(&in);
-  for (int d = 0; d < n_blocks; d++) free(act[d]);
-  free(act);
-  free(target);
-  free(conv);
-  free(out_host);
-  free(x_host);
-  be->release(x);
+  free_blocks(&bl);
   prep_setup_free(&setup);
   model_free(m);
   free(em.experiment);

@@ -156,6 +156,198 @@ static int *feature_list(const AuraliseArgs *a, int features, int *count) {
 
 /* Long (~180 lines) on purpose for now: its deconvnet and layer calls are being reworked by the layer-table change;
  * split it (excerpt, per-feature outputs, index) once that lands. */
+/* The excerpt as the model sees it: its input [rows, width] and the complex
+ * STFT [bins, width] the masks apply to. */
+typedef struct Excerpt {
+  const FrontEndSpec *fe;
+  int rows, bins, width;
+  long samples;   /* the samples the first `width` frames cover */
+  double seconds; /* width frames, in seconds */
+  double kept;    /* seconds of audio kept (--dur), the rest zeros */
+  float *input, *spectrum;
+} Excerpt;
+
+/* Reads AUDIO from --start, keeps --dur seconds (zeros after), and computes
+ * the model's input and the STFT of the first `width` frames. */
+static void load_excerpt(const AuraliseArgs *a, const Model *m, ModelInput *in, Excerpt *x) {
+  const FrontEndSpec *fe = in->fe;
+  const double sr = fe->sample_rate;
+  const int width = m->input.w;
+  const long need = in->min_samples; /* the fewest samples that give the model's width */
+  const double model_seconds = (double)need / sr;
+  if (a->dur >= 0 && a->dur > model_seconds + 1e-9)
+    at_fatal("--dur %g: model '%s' reads %d frames = %.3f s at a time; use --dur %.3f or less (or several --start)",
+             a->dur, m->name, width, model_seconds, model_seconds);
+  Audio au;
+  char why[512];
+  if (audio_load(a->audio, sr, &au, why, sizeof why) != 0) at_fatal("%s: cannot read: %s", a->audio, why);
+  audio_print_warning(&au, a->audio);
+  const long s0 = (long)llround(a->start * sr);
+  if (s0 >= au.n) at_fatal("--start %g s is past the end of %s (%.3f s)", a->start, a->audio, au.n / sr);
+  const long keep = a->dur >= 0 ? (long)llround(a->dur * sr) : need;
+  float *excerpt = at_calloc((size_t)need, sizeof(float), "excerpt");
+  for (long i = 0; i < keep && i < need && s0 + i < au.n; i++) excerpt[i] = au.samples[s0 + i];
+  audio_free(&au);
+
+  memset(x, 0, sizeof *x);
+  x->fe = fe;
+  x->rows = in->rows;
+  x->bins = auralise_bins(fe);
+  x->width = width;
+  x->kept = (double)keep / sr;
+  long frames_all;
+  float *feat_all = model_input_features(in, excerpt, need, &frames_all, why, sizeof why);
+  if (!feat_all) at_fatal("%s: cannot auralise: %s", a->audio, why);
+  float *spec_all = at_malloc(sizeof(float) * 2 * (size_t)x->bins * frames_all, "spectrum");
+  feature_maker_stft(in->fm, excerpt, need, spec_all);
+  x->input = at_malloc(sizeof(float) * (size_t)x->rows * width, "model input");
+  x->spectrum = at_malloc(sizeof(float) * 2 * (size_t)x->bins * width, "spectrum");
+  model_input_crop(in, feat_all, frames_all, 0, x->input);
+  for (int f = 0; f < x->bins; f++)
+    memcpy(x->spectrum + 2 * (size_t)f * width, spec_all + 2 * (size_t)f * frames_all, sizeof(float) * 2 * width);
+  free(feat_all);
+  free(spec_all);
+  free(excerpt);
+  x->samples = (long)(width - 1) * fe->hop + (fe->center ? 0 : fe->n_fft);
+  x->seconds = (double)width * fe->hop / sr;
+}
+
+/* What is written beside the WAVs: the index (Markdown and HTML), the grid
+ * of every map (--all) and maps.h5. */
+typedef struct Report {
+  const char *dir, *layer;
+  char *md_text, *html_text;
+  size_t md_len, html_len;
+  FILE *md, *html;
+  Image grid;
+  int cols, tile_w, tile_h, gap;
+  char maps_path[4600], maps_tmp[4600];
+  long long maps;
+} Report;
+
+static const uint8_t k_ink[3] = {20, 20, 20};
+
+static void report_begin(Report *r, const AuraliseArgs *a, const EvalModel *em, const char *layer, const char *desc,
+                         const Excerpt *x, int n_feat) {
+  const Model *m = em->m;
+  memset(r, 0, sizeof *r);
+  r->dir = a->out;
+  r->layer = layer;
+  /* the grid: every map, tiled, each on its own scale */
+  r->cols = (int)ceil(sqrt((double)n_feat));
+  const int grid_rows = (n_feat + r->cols - 1) / r->cols;
+  r->tile_w = x->width < 200 ? x->width : 200;
+  r->tile_h = x->rows < 160 ? x->rows : 160;
+  r->gap = 4;
+  r->grid = image_new(r->cols * (r->tile_w + r->gap) + r->gap, grid_rows * (r->tile_h + r->gap + 10) + r->gap + 16, 255);
+  char title[160];
+  snprintf(title, sizeof title, "%s: ALL %d FEATURES", layer, n_feat);
+  image_draw_text(&r->grid, r->gap, 4, title, 1, k_ink);
+
+  r->md = open_memstream(&r->md_text, &r->md_len);
+  r->html = open_memstream(&r->html_text, &r->html_len);
+  if (!r->md || !r->html) at_fatal("out of memory for the index");
+  fprintf(r->md, "# Auralisation of %s, layer %s\n\nModel `%s` (%s), audio `%s` from %.3f s (%.3f s), front end: %s.\n\n"
+                 "Deconvnet (Zeiler & Fergus, as Choi et al. 2016): unpooling through the recorded switches, ReLU, "
+                 "transposed convolution, down to the input; the map masks the excerpt's STFT (original phase kept) "
+                 "and the inverse STFT gives the audio. Each WAV is peak-normalised to 0.9.\n\n"
+                 "- original, resynthesised: [original.wav](original.wav)\n- input: ![input](input.png)\n"
+                 "- the numbers (input, maps, masks): `maps.h5`\n\n"
+                 "| feature | peak activation | audio | deconvolved map | masked spectrogram |\n|---|---|---|---|---|\n",
+          m->name, layer, m->name, em->path, a->audio, a->start, x->kept, desc);
+  fprintf(r->html, "<!doctype html><meta charset=utf-8><title>auralisation %s</title>\n<h1>Auralisation of %s, layer %s</h1>\n"
+                   "<p>audio %s from %.3f s; <a href=original.wav>original (resynthesised)</a> <audio controls "
+                   "src=original.wav></audio></p><img src=input.png>\n<table border=1 cellpadding=4>\n"
+                   "<tr><th>feature<th>peak activation<th>audio<th>deconvolved map<th>masked spectrogram\n",
+          layer, m->name, layer, a->audio, a->start);
+
+  snprintf(r->maps_path, sizeof r->maps_path, "%s/maps.h5", a->out);
+  snprintf(r->maps_tmp, sizeof r->maps_tmp, "%s/maps.h5.tmp", a->out);
+  h5_quiet();
+  r->maps = H5Fcreate(r->maps_tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  if (r->maps < 0) at_fatal("cannot create '%s'", r->maps_tmp);
+  const unsigned long long in_dims[2] = {(unsigned long long)x->rows, (unsigned long long)x->width};
+  h5_write_floats(r->maps, "input", x->input, 2, in_dims, r->maps_path);
+  h5_write_string_attr(r->maps, "model", m->name);
+  h5_write_string_attr(r->maps, "layer", layer);
+  h5_write_string_attr(r->maps, "front_end", desc);
+}
+
+/* Feature k, the i-th shown: its map and mask into maps.h5, its tile, its row of the index. */
+static void report_feature(Report *r, const Excerpt *x, int i, int k, float peak, const float *map, const float *mask) {
+  const unsigned long long in_dims[2] = {(unsigned long long)x->rows, (unsigned long long)x->width};
+  const unsigned long long mask_dims[2] = {(unsigned long long)x->bins, (unsigned long long)x->width};
+  char dsname[64];
+  snprintf(dsname, sizeof dsname, "deconv/%d", k);
+  h5_write_floats(r->maps, dsname, map, 2, in_dims, r->maps_path);
+  snprintf(dsname, sizeof dsname, "mask/%d", k);
+  h5_write_floats(r->maps, dsname, mask, 2, mask_dims, r->maps_path);
+  const int gx = r->gap + (i % r->cols) * (r->tile_w + r->gap), gy = 20 + (i / r->cols) * (r->tile_h + r->gap + 10);
+  float lo = INFINITY, hi = -INFINITY;
+  for (size_t j = 0; j < (size_t)x->rows * x->width; j++) {
+    if (map[j] < lo) lo = map[j];
+    if (map[j] > hi) hi = map[j];
+  }
+  image_draw_map(&r->grid, gx, gy + 9, r->tile_w, r->tile_h, map, x->rows, x->width, lo, hi);
+  char num[16], base[256];
+  snprintf(num, sizeof num, "%d", k);
+  image_draw_text(&r->grid, gx, gy, num, 1, k_ink);
+  snprintf(base, sizeof base, "%s_f%d", r->layer, k);
+  fprintf(r->md, "| %d | %.4g | [%s.wav](%s.wav) | ![](%s_deconv.png) | ![](%s_masked.png) |\n", k, peak, base, base,
+          base, base);
+  fprintf(r->html, "<tr><td>%d<td>%.4g<td><audio controls src=%s.wav></audio><td><img src=%s_deconv.png>"
+                   "<td><img src=%s_masked.png>\n", k, peak, base, base, base);
+}
+
+static void report_end(Report *r, int all) {
+  if (H5Fclose(r->maps) < 0) at_fatal("cannot finish writing '%s' (is the disk full?)", r->maps_tmp);
+  h5_commit_file(r->maps_tmp, r->maps_path);
+  char path[4600];
+  if (all) {
+    snprintf(path, sizeof path, "%s/%s_grid.png", r->dir, r->layer);
+    image_save_png(&r->grid, path);
+    fprintf(r->md, "\nAll features of %s: ![grid](%s_grid.png)\n", r->layer, r->layer);
+    fprintf(r->html, "</table><h2>All features</h2><img src=%s_grid.png>\n", r->layer);
+  } else {
+    fprintf(r->html, "</table>\n");
+  }
+  fclose(r->md);
+  fclose(r->html);
+  snprintf(path, sizeof path, "%s/index.md", r->dir);
+  at_write_text_file(path, r->md_text);
+  snprintf(path, sizeof path, "%s/index.html", r->dir);
+  at_write_text_file(path, r->html_text);
+  free(r->md_text);
+  free(r->html_text);
+  image_free(&r->grid);
+}
+
+/* Feature k: its deconvolved map, the mask it makes, the masked STFT back
+ * to audio, and the two pictures. Returns its peak activation. */
+static float auralise_one(Deconvnet *d, FeatureMaker *fm, const RowAxis *axis, const Excerpt *x, const AuraliseArgs *a,
+                          const char *layer, int k, float *map, float *mask) {
+  const size_t cells = (size_t)x->bins * x->width;
+  float *masked = at_malloc(sizeof(float) * 2 * cells, "masked spectrum");
+  float *db = at_malloc(sizeof(float) * cells, "masked dB");
+  const float peak = deconv_feature(d, k, a->top, map);
+  auralise_mask(x->fe, feature_maker_cpu_plan(fm), map, x->width, mask);
+  auralise_apply_mask(x->spectrum, mask, x->bins, x->width, masked);
+  char base[256], path[4600], title[160];
+  snprintf(base, sizeof base, "%s_f%d", layer, k);
+  snprintf(path, sizeof path, "%s/%s.wav", a->out, base);
+  write_istft(fm, masked, x->width, x->samples, x->fe->sample_rate, path);
+  snprintf(title, sizeof title, "%s FEATURE %d: DECONVOLVED", layer, k);
+  snprintf(path, sizeof path, "%s/%s_deconv.png", a->out, base);
+  png_write_spectrogram(path, title, map, x->rows, x->width, x->seconds, input_row_hz, axis, NAN, NAN);
+  magnitude_db(masked, cells, db);
+  snprintf(title, sizeof title, "%s FEATURE %d: MASKED DB", layer, k);
+  snprintf(path, sizeof path, "%s/%s_masked.png", a->out, base);
+  png_write_spectrogram(path, title, db, x->bins, x->width, x->seconds, linear_bin_hz, x->fe, -120.0f, NAN);
+  free(masked);
+  free(db);
+  return peak;
+}
+
 int cmd_auralise(int argc, char **argv) {
   AuraliseArgs a;
   parse(argc, argv, &a);
@@ -167,174 +359,47 @@ int cmd_auralise(int argc, char **argv) {
   Cache *cache = cli_front_end_for(&em, "auralise", a.cache, &setup, cache_path, sizeof cache_path, desc, sizeof desc);
   cache_close(cache);
   const FrontEndSpec *fe = &setup.dc->fe;
-  const int rows = frontend_rows(fe), width = m->input.w, bins = auralise_bins(fe);
   if (fe->representation == REPR_MFCC)
     at_fatal("model '%s' reads MFCCs: auralisation needs a spectrogram-input model (STFT or mel)", m->name);
   const int target = deconv_target(m, a.layer);
   const char *layer = m->layers[target].name;
-
-  /* the excerpt: the fewest samples that give the model's width */
-  const double sr = fe->sample_rate;
   ModelInput in;
-  model_input_init(&in, &setup, width, m->be);
-  const long need = in.min_samples;
-  const double model_seconds = (double)need / sr;
-  if (a.dur >= 0 && a.dur > model_seconds + 1e-9)
-    at_fatal("--dur %g: model '%s' reads %d frames = %.3f s at a time; use --dur %.3f or less (or several --start)",
-             a.dur, m->name, width, model_seconds, model_seconds);
-  Audio au;
-  char why[512];
-  if (audio_load(a.audio, sr, &au, why, sizeof why) != 0) at_fatal("%s: cannot read: %s", a.audio, why);
-  audio_print_warning(&au, a.audio);
-  const long s0 = (long)llround(a.start * sr);
-  if (s0 >= au.n) at_fatal("--start %g s is past the end of %s (%.3f s)", a.start, a.audio, au.n / sr);
-  const long keep = a.dur >= 0 ? (long)llround(a.dur * sr) : need;
-  float *excerpt = at_calloc((size_t)need, sizeof(float), "excerpt");
-  for (long i = 0; i < keep && i < need && s0 + i < au.n; i++) excerpt[i] = au.samples[s0 + i];
-  audio_free(&au);
-
-  FeatureMaker *fm = in.fm;
-  const FrontEndPlan *plan = feature_maker_cpu_plan(fm);
-  long frames_all;
-  float *feat_all = model_input_features(&in, excerpt, need, &frames_all, why, sizeof why);
-  if (!feat_all) at_fatal("%s: cannot auralise: %s", a.audio, why);
-  float *spec_all = at_malloc(sizeof(float) * 2 * (size_t)bins * frames_all, "spectrum");
-  feature_maker_stft(fm, excerpt, need, spec_all);
-  /* the model's width: the first `width` frames */
-  float *input = at_malloc(sizeof(float) * (size_t)rows * width, "model input");
-  float *spectrum = at_malloc(sizeof(float) * 2 * (size_t)bins * width, "spectrum");
-  model_input_crop(&in, feat_all, frames_all, 0, input);
-  for (int f = 0; f < bins; f++)
-    memcpy(spectrum + 2 * (size_t)f * width, spec_all + 2 * (size_t)f * frames_all, sizeof(float) * 2 * width);
-  free(feat_all);
-  free(spec_all);
-  const long samples = (long)(width - 1) * fe->hop + (fe->center ? 0 : fe->n_fft);
-  const double seconds = (double)width * fe->hop / sr;
+  model_input_init(&in, &setup, m->input.w, m->be);
+  Excerpt x;
+  load_excerpt(&a, m, &in, &x);
 
   at_make_dirs(a.out);
   char path[4600];
-  RowAxis axis = {fe, fe->representation == REPR_MEL ? frontend_mel_matrix(plan) : NULL};
+  const RowAxis axis = {fe, fe->representation == REPR_MEL ? frontend_mel_matrix(feature_maker_cpu_plan(in.fm)) : NULL};
   snprintf(path, sizeof path, "%s/original.wav", a.out);
-  write_istft(fm, spectrum, width, samples, sr, path);
+  write_istft(in.fm, x.spectrum, x.width, x.samples, fe->sample_rate, path);
   snprintf(path, sizeof path, "%s/input.png", a.out);
-  png_write_spectrogram(path, "INPUT", input, rows, width, seconds, input_row_hz, &axis, NAN, NAN);
+  png_write_spectrogram(path, "INPUT", x.input, x.rows, x.width, x.seconds, input_row_hz, &axis, NAN, NAN);
 
   Deconvnet *d = deconv_create(m, target);
-  deconv_forward(d, input);
+  deconv_forward(d, x.input);
   int n_feat = 0;
   int *list = feature_list(&a, deconv_features(d), &n_feat);
-  float *map = at_malloc(sizeof(float) * (size_t)rows * width, "deconvolved map");
-  float *mask = at_malloc(sizeof(float) * (size_t)bins * width, "mask");
-  float *masked = at_malloc(sizeof(float) * 2 * (size_t)bins * width, "masked spectrum");
-  float *db = at_malloc(sizeof(float) * (size_t)bins * width, "masked dB");
-  /* the grid: every map, tiled, each on its own scale */
-  const int cols_grid = (int)ceil(sqrt((double)n_feat)), rows_grid = (n_feat + cols_grid - 1) / cols_grid;
-  const int tile_w = width < 200 ? width : 200, tile_h = rows < 160 ? rows : 160, gap = 4;
-  Image grid = image_new(cols_grid * (tile_w + gap) + gap, rows_grid * (tile_h + gap + 10) + gap + 16, 255);
-  const uint8_t ink[3] = {20, 20, 20};
-  char title[160];
-  snprintf(title, sizeof title, "%s: ALL %d FEATURES", layer, n_feat);
-  image_draw_text(&grid, gap, 4, title, 1, ink);
-
-  char *index_md = NULL, *index_html = NULL;
-  size_t md_len = 0, html_len = 0;
-  FILE *md = open_memstream(&index_md, &md_len), *html = open_memstream(&index_html, &html_len);
-  if (!md || !html) at_fatal("out of memory for the index");
-  fprintf(md, "# Auralisation of %s, layer %s\n\nModel `%s` (%s), audio `%s` from %.3f s (%.3f s), front end: %s.\n\n"
-              "Deconvnet (Zeiler & Fergus, as Choi et al. 2016): unpooling through the recorded switches, ReLU, "
-              "transposed convolution, down to the input; the map masks the excerpt's STFT (original phase kept) "
-              "and the inverse STFT gives the audio. Each WAV is peak-normalised to 0.9.\n\n"
-              "- original, resynthesised: [original.wav](original.wav)\n- input: ![input](input.png)\n"
-              "- the numbers (input, maps, masks): `maps.h5`\n\n"
-              "| feature | peak activation | audio | deconvolved map | masked spectrogram |\n|---|---|---|---|---|\n",
-          m->name, layer, m->name, em.path, a.audio, a.start, (double)keep / sr, desc);
-  fprintf(html, "<!doctype html><meta charset=utf-8><title>auralisation %s</title>\n<h1>Auralisation of %s, layer %s</h1>\n"
-                "<p>audio %s from %.3f s; <a href=original.wav>original (resynthesised)</a> <audio controls "
-                "src=original.wav></audio></p><img src=input.png>\n<table border=1 cellpadding=4>\n"
-                "<tr><th>feature<th>peak activation<th>audio<th>deconvolved map<th>masked spectrogram\n",
-          layer, m->name, layer, a.audio, a.start);
-  char maps_tmp[4600], maps_path[4600];
-  snprintf(maps_path, sizeof maps_path, "%s/maps.h5", a.out);
-  snprintf(maps_tmp, sizeof maps_tmp, "%s/maps.h5.tmp", a.out);
-  h5_quiet();
-  hid_t maps = H5Fcreate(maps_tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-  if (maps < 0) at_fatal("cannot create '%s'", maps_tmp);
-  const unsigned long long in_dims[2] = {(unsigned long long)rows, (unsigned long long)width};
-  const unsigned long long mask_dims[2] = {(unsigned long long)bins, (unsigned long long)width};
-  h5_write_floats(maps, "input", input, 2, in_dims, maps_path);
-  h5_write_string_attr(maps, "model", m->name);
-  h5_write_string_attr(maps, "layer", layer);
-  h5_write_string_attr(maps, "front_end", desc);
+  float *map = at_malloc(sizeof(float) * (size_t)x.rows * x.width, "deconvolved map");
+  float *mask = at_malloc(sizeof(float) * (size_t)x.bins * x.width, "mask");
+  Report report;
+  report_begin(&report, &a, &em, layer, desc, &x, n_feat);
   Progress bar;
   progress_begin(&bar, stdout, "features", n_feat, 0, 8);
-  double t0 = at_now_seconds();
+  const double t0 = at_now_seconds();
   for (int i = 0; i < n_feat; i++) {
-    const int k = list[i];
-    const float peak = deconv_feature(d, k, a.top, map);
-    auralise_mask(fe, plan, map, width, mask);
-    auralise_apply_mask(spectrum, mask, bins, width, masked);
-    char dsname[64];
-    snprintf(dsname, sizeof dsname, "deconv/%d", k);
-    h5_write_floats(maps, dsname, map, 2, in_dims, maps_path);
-    snprintf(dsname, sizeof dsname, "mask/%d", k);
-    h5_write_floats(maps, dsname, mask, 2, mask_dims, maps_path);
-    char base[256];
-    snprintf(base, sizeof base, "%s_f%d", layer, k);
-    snprintf(path, sizeof path, "%s/%s.wav", a.out, base);
-    write_istft(fm, masked, width, samples, sr, path);
-    snprintf(title, sizeof title, "%s FEATURE %d: DECONVOLVED", layer, k);
-    snprintf(path, sizeof path, "%s/%s_deconv.png", a.out, base);
-    png_write_spectrogram(path, title, map, rows, width, seconds, input_row_hz, &axis, NAN, NAN);
-    magnitude_db(masked, (size_t)bins * width, db);
-    snprintf(title, sizeof title, "%s FEATURE %d: MASKED DB", layer, k);
-    snprintf(path, sizeof path, "%s/%s_masked.png", a.out, base);
-    png_write_spectrogram(path, title, db, bins, width, seconds, linear_bin_hz, fe, -120.0f, NAN);
-    /* its tile */
-    const int gx = gap + (i % cols_grid) * (tile_w + gap), gy = 20 + (i / cols_grid) * (tile_h + gap + 10);
-    float lo = INFINITY, hi = -INFINITY;
-    for (size_t j = 0; j < (size_t)rows * width; j++) {
-      if (map[j] < lo) lo = map[j];
-      if (map[j] > hi) hi = map[j];
-    }
-    image_draw_map(&grid, gx, gy + 9, tile_w, tile_h, map, rows, width, lo, hi);
-    char num[16];
-    snprintf(num, sizeof num, "%d", k);
-    image_draw_text(&grid, gx, gy, num, 1, ink);
-    fprintf(md, "| %d | %.4g | [%s.wav](%s.wav) | ![](%s_deconv.png) | ![](%s_masked.png) |\n", k, peak, base, base,
-            base, base);
-    fprintf(html, "<tr><td>%d<td>%.4g<td><audio controls src=%s.wav></audio><td><img src=%s_deconv.png>"
-                  "<td><img src=%s_masked.png>\n", k, peak, base, base, base);
+    const float peak = auralise_one(d, in.fm, &axis, &x, &a, layer, list[i], map, mask);
+    report_feature(&report, &x, i, list[i], peak, map, mask);
     progress_update(&bar, i + 1, (i + 1) / fmax(at_now_seconds() - t0, 1e-9), "features", NULL);
   }
   progress_end(&bar);
-  if (H5Fclose(maps) < 0) at_fatal("cannot finish writing '%s' (is the disk full?)", maps_tmp);
-  h5_commit_file(maps_tmp, maps_path);
-  if (a.all) {
-    snprintf(path, sizeof path, "%s/%s_grid.png", a.out, layer);
-    image_save_png(&grid, path);
-    fprintf(md, "\nAll features of %s: ![grid](%s_grid.png)\n", layer, layer);
-    fprintf(html, "</table><h2>All features</h2><img src=%s_grid.png>\n", layer);
-  } else {
-    fprintf(html, "</table>\n");
-  }
-  fclose(md);
-  fclose(html);
-  snprintf(path, sizeof path, "%s/index.md", a.out);
-  at_write_text_file(path, index_md);
-  snprintf(path, sizeof path, "%s/index.html", a.out);
-  at_write_text_file(path, index_html);
+  report_end(&report, a.all);
   printf("auralised %d feature(s) of %s (%s) -> %s/index.html (and index.md)\n", n_feat, layer, m->name, a.out);
-  free(index_md);
-  free(index_html);
-  image_free(&grid);
   free(list);
   free(map);
   free(mask);
-  free(masked);
-  free(db);
-  free(input);
-  free(spectrum);
-  free(excerpt);
+  free(x.input);
+  free(x.spectrum);
   deconv_free(d);
   model_input_free(&in);
   prep_setup_free(&setup);
