@@ -64,6 +64,12 @@ BENCH_SRC := $(sort $(wildcard tests/bench/*.c))
 BENCH_BIN := $(patsubst %.c,$(BUILD)/%,$(BENCH_SRC))
 LIB       := $(BUILD)/libauratag.a
 
+# Every layer type is the `const LayerKind k_layer_NAME = {` that a file of
+# host/nn/layers/ defines; the registry's list is collected from them, so a
+# new type is its file alone (docs/architecture.md).
+LAYER_SRC   := $(sort $(filter-out host/nn/layers/layer_registry.c,$(wildcard host/nn/layers/*.c)))
+LAYER_KINDS := $(BUILD)/generated/layer_kinds.h
+
 # ---- hand-written kernels on the CPU (tests): kernels/cuemu.h ----
 # Every kernels/*.cu also compiles as C++17 under the emulation header; the
 # kernel tests (tests/cuda/test_*.c) drive them from C and compare with the
@@ -191,6 +197,14 @@ auratag: $(BUILD)/auratag
 $(LIB): $(HOST_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
+
+$(LAYER_KINDS): $(LAYER_SRC) Makefile
+	@mkdir -p $(dir $@)
+	sed -n 's/^const LayerKind \(k_layer_[a-z0-9_]*\) = {.*/AT_LAYER_KIND(\1)/p' $(LAYER_SRC) >$@.tmp
+	mv $@.tmp $@
+
+$(BUILD)/host/nn/layers/layer_registry.o: $(LAYER_KINDS)
+$(BUILD)/host/nn/layers/layer_registry.o: CFLAGS += -I$(BUILD)/generated
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)

@@ -23,28 +23,24 @@ typedef struct CUstream_st *cudaStream_t;
 extern "C" {
 #endif
 
+/* The launcher of each KERNEL operation of AT_BACKEND_OPS (nn/backend.h):
+ * the operation's parameters, then the stream (fill, add, scale in
+ * elementwise.cu; the activations and dropout in activation.cu, y may alias
+ * x; softmax in loss.cu). */
+#define ATK_DECL_MEM(ret, name, params)
+#define ATK_DECL_CUSTOM(ret, name, params)
+#define ATK_DECL_KERNEL(ret, name, params) void atk_##name(AT_UNPAREN params, cudaStream_t st);
+#define ATK_DECL(kind, ret, name, params, args) ATK_DECL_##kind(ret, name, params)
+AT_BACKEND_OPS(ATK_DECL)
+
 /* ---- elementwise (kernels/elementwise.cu) ---- */
-void atk_fill(float *x, size_t n, float value, cudaStream_t st);
-void atk_add(float *y, const float *a, const float *b, size_t n, cudaStream_t st);
-void atk_scale(float *x, size_t n, float factor, cudaStream_t st);
 /* sum of squares in double: ATK_REDUCE_BLOCKS partial sums in scratch, then
  * one block adds them in order into *out. Deterministic for a given n. */
 void atk_sum_squares(const float *x, size_t n, double *scratch, double *out, cudaStream_t st);
 /* *count = number of NaN / Inf elements (atomics; exact count). */
 void atk_count_nonfinite(const float *x, size_t n, unsigned int *count, cudaStream_t st);
 
-/* ---- activations (kernels/activation.cu); y may alias x ---- */
-void atk_relu_forward(const float *x, float *y, size_t n, cudaStream_t st);
-void atk_relu_backward(const float *y, const float *dy, float *dx, size_t n, cudaStream_t st);
-void atk_elu_forward(const float *x, float *y, size_t n, float alpha, cudaStream_t st);
-void atk_elu_backward(const float *y, const float *dy, float *dx, size_t n, float alpha, cudaStream_t st);
-void atk_sigmoid(const float *x, float *y, size_t n, cudaStream_t st);
-void atk_dropout_forward(const float *x, float *y, uint8_t *mask, size_t n, float p, uint64_t seed,
-                         uint64_t stream_id, cudaStream_t st);
-void atk_dropout_backward(const float *dy, const uint8_t *mask, float *dx, size_t n, float p, cudaStream_t st);
-
 /* ---- losses (kernels/loss.cu); loss written to *loss (device double) ---- */
-void atk_softmax(int n, int classes, const float *x, float *y, cudaStream_t st);
 void atk_bce_with_logits(int n, int classes, const float *logits, const float *targets, float *dlogits,
                          double *loss, cudaStream_t st);
 void atk_softmax_cross_entropy(int n, int classes, const float *logits, const int32_t *labels, float *dlogits,

@@ -79,6 +79,12 @@ void at_cpu_scratch_free(void) {
 
 /* ---- the table ---- */
 
+/* memory by hand; every other operation is at_cpu_NAME (nn/backend.h) */
+#define AT_CPU_ENTRY_MEM(name)
+#define AT_CPU_ENTRY_KERNEL(name) .name = at_cpu_##name,
+#define AT_CPU_ENTRY_CUSTOM(name) .name = at_cpu_##name,
+#define AT_CPU_ENTRY(kind, ret, name, params, args) AT_CPU_ENTRY_##kind(name)
+
 static const Backend g_cpu = {
     .name = "cpu",
     .alloc = at_cpu_alloc,
@@ -92,44 +98,7 @@ static const Backend g_cpu = {
     .upload_async = cpu_upload_async,
     .upload_wait = cpu_upload_wait,
 
-    .fill = at_cpu_fill,
-    .add = at_cpu_add,
-    .scale = at_cpu_scale,
-    .sum_squares = at_cpu_sum_squares,
-    .all_finite = at_cpu_all_finite,
-
-    .conv2d_forward = at_cpu_conv2d_forward,
-    .conv2d_backward = at_cpu_conv2d_backward,
-
-    .maxpool_forward = at_cpu_maxpool_forward,
-    .maxpool_backward = at_cpu_maxpool_backward,
-    .avgpool_forward = at_cpu_avgpool_forward,
-    .avgpool_backward = at_cpu_avgpool_backward,
-
-    .batchnorm_forward_train = at_cpu_batchnorm_forward_train,
-    .batchnorm_forward_infer = at_cpu_batchnorm_forward_infer,
-    .batchnorm_backward = at_cpu_batchnorm_backward,
-
-    .relu_forward = at_cpu_relu_forward,
-    .relu_backward = at_cpu_relu_backward,
-    .elu_forward = at_cpu_elu_forward,
-    .elu_backward = at_cpu_elu_backward,
-    .dropout_forward = at_cpu_dropout_forward,
-    .dropout_backward = at_cpu_dropout_backward,
-
-    .dense_forward = at_cpu_dense_forward,
-    .dense_backward = at_cpu_dense_backward,
-
-    .concat_forward = at_cpu_concat_forward,
-    .concat_backward = at_cpu_concat_backward,
-
-    .sigmoid = at_cpu_sigmoid,
-    .softmax = at_cpu_softmax,
-    .bce_with_logits = at_cpu_bce_with_logits,
-    .softmax_cross_entropy = at_cpu_softmax_cross_entropy,
-
-    .sgd_update = at_cpu_sgd_update,
-    .adam_update = at_cpu_adam_update,
+    AT_BACKEND_OPS(AT_CPU_ENTRY)
 };
 
 const Backend *at_backend_cpu(void) { return &g_cpu; }

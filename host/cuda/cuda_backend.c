@@ -141,22 +141,7 @@ static void cuda_upload_wait(int slot) {
 
 /* ---- elementwise and reductions ---- */
 
-static void cuda_fill(float *x, size_t n, float value) {
-  atk_fill(x, n, value, at_cuda.stream);
-  KERNEL_CHECK("fill");
-}
-
-static void cuda_add(float *y, const float *a, const float *b, size_t n) {
-  atk_add(y, a, b, n, at_cuda.stream);
-  KERNEL_CHECK("add");
-}
-
-static void cuda_scale(float *x, size_t n, float factor) {
-  atk_scale(x, n, factor, at_cuda.stream);
-  KERNEL_CHECK("scale");
-}
-
-static double cuda_sum_squares(const float *x, size_t n) {
+double at_cuda_sum_squares(const float *x, size_t n) {
   atk_sum_squares(x, n, at_cuda.reduce, at_cuda.reduce + ATK_REDUCE_BLOCKS, at_cuda.stream);
   KERNEL_CHECK("sum_squares");
   double s = 0;
@@ -164,7 +149,7 @@ static double cuda_sum_squares(const float *x, size_t n) {
   return s;
 }
 
-static int cuda_all_finite(const float *x, size_t n) {
+int at_cuda_all_finite(const float *x, size_t n) {
   atk_count_nonfinite(x, n, at_cuda.count, at_cuda.stream);
   KERNEL_CHECK("count_nonfinite");
   unsigned bad = 0;
@@ -174,22 +159,22 @@ static int cuda_all_finite(const float *x, size_t n) {
 
 /* ---- pooling ---- */
 
-static void cuda_maxpool_forward(const PoolShape *s, const float *x, float *y, int32_t *sw) {
+void at_cuda_maxpool_forward(const PoolShape *s, const float *x, float *y, int32_t *sw) {
   atk_maxpool_forward(*s, x, y, sw, at_cuda.stream);
   KERNEL_CHECK("maxpool_forward");
 }
 
-static void cuda_maxpool_backward(const PoolShape *s, const float *dy, const int32_t *sw, float *dx) {
+void at_cuda_maxpool_backward(const PoolShape *s, const float *dy, const int32_t *sw, float *dx) {
   atk_maxpool_backward(*s, dy, sw, dx, at_cuda.stream);
   KERNEL_CHECK("maxpool_backward");
 }
 
-static void cuda_avgpool_forward(const PoolShape *s, const float *x, float *y) {
+void at_cuda_avgpool_forward(const PoolShape *s, const float *x, float *y) {
   atk_avgpool_forward(*s, x, y, at_cuda.stream);
   KERNEL_CHECK("avgpool_forward");
 }
 
-static void cuda_avgpool_backward(const PoolShape *s, const float *dy, float *dx) {
+void at_cuda_avgpool_backward(const PoolShape *s, const float *dy, float *dx) {
   atk_avgpool_backward(*s, dy, dx, at_cuda.stream);
   KERNEL_CHECK("avgpool_backward");
 }
@@ -198,7 +183,7 @@ static void cuda_avgpool_backward(const PoolShape *s, const float *dy, float *dx
 
 static int bn_uses_cudnn(const BatchNormShape *s) { return at_cuda.cudnn && s->axis == AT_BN_PER_CHANNEL; }
 
-static void cuda_bn_forward_train(const BatchNormShape *s, const float *x, const float *gamma, const float *beta,
+void at_cuda_batchnorm_forward_train(const BatchNormShape *s, const float *x, const float *gamma, const float *beta,
                                   float *y, float *save_mean, float *save_invstd, float *running_mean,
                                   float *running_var) {
   if (bn_uses_cudnn(s) && x != y) {
@@ -210,7 +195,7 @@ static void cuda_bn_forward_train(const BatchNormShape *s, const float *x, const
   KERNEL_CHECK("batchnorm_forward_train");
 }
 
-static void cuda_bn_forward_infer(const BatchNormShape *s, const float *x, const float *gamma, const float *beta,
+void at_cuda_batchnorm_forward_infer(const BatchNormShape *s, const float *x, const float *gamma, const float *beta,
                                   const float *running_mean, const float *running_var, float *y) {
   if (bn_uses_cudnn(s) && x != y) {
     cudnn_bn_forward_infer(s, x, gamma, beta, running_mean, running_var, y);
@@ -220,7 +205,7 @@ static void cuda_bn_forward_infer(const BatchNormShape *s, const float *x, const
   KERNEL_CHECK("batchnorm_forward_infer");
 }
 
-static void cuda_bn_backward(const BatchNormShape *s, const float *x, const float *dy, const float *gamma,
+void at_cuda_batchnorm_backward(const BatchNormShape *s, const float *x, const float *dy, const float *gamma,
                              const float *save_mean, const float *save_invstd, float *dx, float *dgamma,
                              float *dbeta) {
   if (bn_uses_cudnn(s) && dgamma && dbeta) {
@@ -235,40 +220,9 @@ static void cuda_bn_backward(const BatchNormShape *s, const float *x, const floa
 
 /* ---- activations and dropout ---- */
 
-static void cuda_relu_forward(const float *x, float *y, size_t n) {
-  atk_relu_forward(x, y, n, at_cuda.stream);
-  KERNEL_CHECK("relu_forward");
-}
-
-static void cuda_relu_backward(const float *y, const float *dy, float *dx, size_t n) {
-  atk_relu_backward(y, dy, dx, n, at_cuda.stream);
-  KERNEL_CHECK("relu_backward");
-}
-
-static void cuda_elu_forward(const float *x, float *y, size_t n, float alpha) {
-  atk_elu_forward(x, y, n, alpha, at_cuda.stream);
-  KERNEL_CHECK("elu_forward");
-}
-
-static void cuda_elu_backward(const float *y, const float *dy, float *dx, size_t n, float alpha) {
-  atk_elu_backward(y, dy, dx, n, alpha, at_cuda.stream);
-  KERNEL_CHECK("elu_backward");
-}
-
-static void cuda_dropout_forward(const float *x, float *y, uint8_t *mask, size_t n, float p, uint64_t seed,
-                                 uint64_t stream) {
-  atk_dropout_forward(x, y, mask, n, p, seed, stream, at_cuda.stream);
-  KERNEL_CHECK("dropout_forward");
-}
-
-static void cuda_dropout_backward(const float *dy, const uint8_t *mask, float *dx, size_t n, float p) {
-  atk_dropout_backward(dy, mask, dx, n, p, at_cuda.stream);
-  KERNEL_CHECK("dropout_backward");
-}
-
 /* ---- dense: y[n, out] = x[n, in] . w[out, in]^T + b ---- */
 
-static void cuda_dense_forward(int n, int in, int out, const float *x, const float *w, const float *b, float *y) {
+void at_cuda_dense_forward(int n, int in, int out, const float *x, const float *w, const float *b, float *y) {
   at_cuda_sgemm(0, 1, n, out, in, 1.0f, x, in, w, in, 0.0f, y, out);
   if (b) {
     atk_bias_add(n, out, 1, b, y, at_cuda.stream);
@@ -276,7 +230,7 @@ static void cuda_dense_forward(int n, int in, int out, const float *x, const flo
   }
 }
 
-static void cuda_dense_backward(int n, int in, int out, const float *x, const float *w, const float *dy, float *dx,
+void at_cuda_dense_backward(int n, int in, int out, const float *x, const float *w, const float *dy, float *dx,
                                 float *dw, float *db) {
   if (dx) at_cuda_sgemm(0, 0, n, in, out, 1.0f, dy, out, w, in, 0.0f, dx, in);
   if (dw) at_cuda_sgemm(1, 0, out, in, n, 1.0f, dy, out, x, in, 0.0f, dw, in);
@@ -288,7 +242,7 @@ static void cuda_dense_backward(int n, int in, int out, const float *x, const fl
 
 /* ---- concatenation ---- */
 
-static void cuda_concat_forward(int n, int plane, int k, const int *channels, const float *const *xs, float *y) {
+void at_cuda_concat_forward(int n, int plane, int k, const int *channels, const float *const *xs, float *y) {
   int total = 0, off = 0;
   for (int i = 0; i < k; i++) total += channels[i];
   for (int i = 0; i < k; i++) {
@@ -298,7 +252,7 @@ static void cuda_concat_forward(int n, int plane, int k, const int *channels, co
   }
 }
 
-static void cuda_concat_backward(int n, int plane, int k, const int *channels, const float *dy, float *const *dxs) {
+void at_cuda_concat_backward(int n, int plane, int k, const int *channels, const float *dy, float *const *dxs) {
   int total = 0, off = 0;
   for (int i = 0; i < k; i++) total += channels[i];
   for (int i = 0; i < k; i++) {
@@ -312,17 +266,7 @@ static void cuda_concat_backward(int n, int plane, int k, const int *channels, c
 
 /* ---- outputs and losses ---- */
 
-static void cuda_sigmoid(const float *x, float *y, size_t n) {
-  atk_sigmoid(x, y, n, at_cuda.stream);
-  KERNEL_CHECK("sigmoid");
-}
-
-static void cuda_softmax(int n, int classes, const float *x, float *y) {
-  atk_softmax(n, classes, x, y, at_cuda.stream);
-  KERNEL_CHECK("softmax");
-}
-
-static double cuda_bce(int n, int classes, const float *logits, const float *targets, float *dlogits) {
+double at_cuda_bce_with_logits(int n, int classes, const float *logits, const float *targets, float *dlogits) {
   atk_bce_with_logits(n, classes, logits, targets, dlogits, at_cuda.reduce, at_cuda.stream);
   KERNEL_CHECK("bce_with_logits");
   double loss = 0;
@@ -330,7 +274,7 @@ static double cuda_bce(int n, int classes, const float *logits, const float *tar
   return loss;
 }
 
-static double cuda_softmax_ce(int n, int classes, const float *logits, const int32_t *labels, float *dlogits) {
+double at_cuda_softmax_cross_entropy(int n, int classes, const float *logits, const int32_t *labels, float *dlogits) {
   atk_softmax_cross_entropy(n, classes, logits, labels, dlogits, at_cuda.reduce, at_cuda.stream);
   KERNEL_CHECK("softmax_cross_entropy");
   double loss = 0;
@@ -340,16 +284,33 @@ static double cuda_softmax_ce(int n, int classes, const float *logits, const int
 
 /* ---- optimisers ---- */
 
-static void cuda_sgd_update(const SgdConfig *c, float *param, const float *grad, float *momentum_buf, size_t n,
+void at_cuda_sgd_update(const SgdConfig *c, float *param, const float *grad, float *momentum_buf, size_t n,
                             int first_step) {
   atk_sgd_update(*c, param, grad, momentum_buf, n, first_step, at_cuda.stream);
   KERNEL_CHECK("sgd_update");
 }
 
-static void cuda_adam_update(const AdamConfig *c, float *param, const float *grad, float *m, float *v, size_t n) {
+void at_cuda_adam_update(const AdamConfig *c, float *param, const float *grad, float *m, float *v, size_t n) {
   atk_adam_update(*c, param, grad, m, v, n, at_cuda.stream);
   KERNEL_CHECK("adam_update");
 }
+
+/* The KERNEL operations: their launcher on the backend's stream, checked. */
+#define AT_CUDA_WRAP_MEM(ret, name, params, args)
+#define AT_CUDA_WRAP_CUSTOM(ret, name, params, args)
+#define AT_CUDA_WRAP_KERNEL(ret, name, params, args) \
+  static ret at_cuda_##name params {                 \
+    atk_##name(AT_UNPAREN args, at_cuda.stream);     \
+    KERNEL_CHECK(#name);                             \
+  }
+#define AT_CUDA_WRAP(kind, ret, name, params, args) AT_CUDA_WRAP_##kind(ret, name, params, args)
+AT_BACKEND_OPS(AT_CUDA_WRAP)
+
+/* memory by hand; every other operation is at_cuda_NAME */
+#define AT_CUDA_ENTRY_MEM(name)
+#define AT_CUDA_ENTRY_KERNEL(name) .name = at_cuda_##name,
+#define AT_CUDA_ENTRY_CUSTOM(name) .name = at_cuda_##name,
+#define AT_CUDA_ENTRY(kind, ret, name, params, args) AT_CUDA_ENTRY_##kind(name)
 
 static const Backend cuda_backend = {
     .name = "cuda",
@@ -363,36 +324,7 @@ static const Backend cuda_backend = {
     .host_release = cuda_host_release,
     .upload_async = cuda_upload_async,
     .upload_wait = cuda_upload_wait,
-    .fill = cuda_fill,
-    .add = cuda_add,
-    .scale = cuda_scale,
-    .sum_squares = cuda_sum_squares,
-    .all_finite = cuda_all_finite,
-    .conv2d_forward = at_cuda_conv2d_forward,
-    .conv2d_backward = at_cuda_conv2d_backward,
-    .maxpool_forward = cuda_maxpool_forward,
-    .maxpool_backward = cuda_maxpool_backward,
-    .avgpool_forward = cuda_avgpool_forward,
-    .avgpool_backward = cuda_avgpool_backward,
-    .batchnorm_forward_train = cuda_bn_forward_train,
-    .batchnorm_forward_infer = cuda_bn_forward_infer,
-    .batchnorm_backward = cuda_bn_backward,
-    .relu_forward = cuda_relu_forward,
-    .relu_backward = cuda_relu_backward,
-    .elu_forward = cuda_elu_forward,
-    .elu_backward = cuda_elu_backward,
-    .dropout_forward = cuda_dropout_forward,
-    .dropout_backward = cuda_dropout_backward,
-    .dense_forward = cuda_dense_forward,
-    .dense_backward = cuda_dense_backward,
-    .concat_forward = cuda_concat_forward,
-    .concat_backward = cuda_concat_backward,
-    .sigmoid = cuda_sigmoid,
-    .softmax = cuda_softmax,
-    .bce_with_logits = cuda_bce,
-    .softmax_cross_entropy = cuda_softmax_ce,
-    .sgd_update = cuda_sgd_update,
-    .adam_update = cuda_adam_update,
+    AT_BACKEND_OPS(AT_CUDA_ENTRY)
 };
 
 /* ---- set-up ---- */

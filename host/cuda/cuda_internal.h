@@ -40,9 +40,13 @@ float *at_cuda_scratch(int slot, size_t floats);
 void at_cuda_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a, int lda, const float *b,
                    int ldb, float beta, float *c, int ldc);
 
-/* cuda_conv.c */
-void at_cuda_conv2d_forward(const ConvShape *s, const float *x, const float *w, const float *bias, float *y);
-void at_cuda_conv2d_backward(const ConvShape *s, const float *x, const float *w, const float *dy, float *dx, float *dw,
-                             float *dbias);
+/* The CUSTOM operations of AT_BACKEND_OPS (nn/backend.h), written by hand:
+ * at_cuda_conv2d_* in cuda_conv.c, the others in cuda_backend.c. The KERNEL
+ * operations need no code here: cuda_backend.c wraps their launchers. */
+#define AT_CUDA_DECL_MEM(ret, name, params)
+#define AT_CUDA_DECL_KERNEL(ret, name, params)
+#define AT_CUDA_DECL_CUSTOM(ret, name, params) ret at_cuda_##name params;
+#define AT_CUDA_DECL(kind, ret, name, params, args) AT_CUDA_DECL_##kind(ret, name, params)
+AT_BACKEND_OPS(AT_CUDA_DECL)
 
 #endif

@@ -67,120 +67,138 @@ typedef struct AdamConfig {
 
 typedef struct Backend Backend;
 
+/* Every operation of the Backend table, once: X(KIND, RETURN, NAME, (PARAMETERS), (ARGUMENTS)).
+ * The struct, the CPU table and its declarations (at_cpu_NAME, cpu/cpu_ops.h),
+ * the CUDA table and its declarations (at_cuda_NAME) and the list that the
+ * backend comparison walks (selftest/backend_compare.c: an operation without a
+ * comparison entry fails the tests) are all made from this list. KIND says who
+ * writes what:
+ *   MEM     memory and streams: each backend wires its own functions;
+ *   KERNEL  CPU: at_cpu_NAME; CUDA: a kernel launcher atk_NAME with the same
+ *           parameters and a stream last (kernels/), wrapped and checked here
+ *           with no more code (cuda/cuda_backend.c makes the wrapper);
+ *   CUSTOM  CPU: at_cpu_NAME; CUDA: at_cuda_NAME written by hand (cuBLAS,
+ *           cuDNN, reductions that return a value, shapes passed by value).
+ * Adding an operation: one line here, at_cpu_NAME, and the kernel. */
+#define AT_BACKEND_OPS(X)                                                                                             \
+  /* ---- memory ---- */                                                                                              \
+  X(MEM, void *, alloc, (size_t bytes), (bytes)) /* 64-byte aligned, zero-filled */                                  \
+  X(MEM, void, release, (void *p), (p))                                                                              \
+  X(MEM, void, to_device, (void *dst, const void *host_src, size_t bytes), (dst, host_src, bytes))                    \
+  X(MEM, void, to_host, (void *host_dst, const void *src, size_t bytes), (host_dst, src, bytes))                      \
+  X(MEM, void, copy, (void *dst, const void *src, size_t bytes), (dst, src, bytes))                                   \
+  X(MEM, void, synchronize, (void), ())                                                                              \
+  /* Input pipelining: host_alloc gives host memory the device copies from                                          \
+   * fastest (page-locked on CUDA); upload_async(slot, ...) starts copying                                           \
+   * such memory to dst beside the computation (CUDA: a copy stream) and                                             \
+   * returns at once; upload_wait(slot) returns when the slot's copies are                                           \
+   * done, after which operations see the data and the host buffer may be                                            \
+   * reused. Two slots (0, 1): one uploading while the other computes. */                                            \
+  X(MEM, void *, host_alloc, (size_t bytes), (bytes))                                                                \
+  X(MEM, void, host_release, (void *p), (p))                                                                         \
+  X(MEM, void, upload_async, (int slot, void *dst, const void *host_src, size_t bytes), (slot, dst, host_src, bytes)) \
+  X(MEM, void, upload_wait, (int slot), (slot))                                                                      \
+                                                                                                                      \
+  /* ---- elementwise ---- */                                                                                         \
+  X(KERNEL, void, fill, (float *x, size_t n, float value), (x, n, value))                                            \
+  /* y = a + b (y may alias a or b) */                                                                                \
+  X(KERNEL, void, add, (float *y, const float *a, const float *b, size_t n), (y, a, b, n))                           \
+  X(KERNEL, void, scale, (float *x, size_t n, float factor), (x, n, factor)) /* x *= factor */                      \
+  /* in double, deterministic order */                                                                                \
+  X(CUSTOM, double, sum_squares, (const float *x, size_t n), (x, n))                                                 \
+  X(CUSTOM, int, all_finite, (const float *x, size_t n), (x, n))                                                     \
+                                                                                                                      \
+  /* ---- convolution; dx, dw, dbias may each be NULL (no bias: dbias NULL) ---- */                                  \
+  X(CUSTOM, void, conv2d_forward, (const ConvShape *s, const float *x, const float *w, const float *bias, float *y),  \
+    (s, x, w, bias, y))                                                                                               \
+  X(CUSTOM, void, conv2d_backward,                                                                                    \
+    (const ConvShape *s, const float *x, const float *w, const float *dy, float *dx, float *dw, float *dbias),       \
+    (s, x, w, dy, dx, dw, dbias))                                                                                     \
+                                                                                                                      \
+  /* ---- pooling: switches[i] = index of the winner inside its input plane                                          \
+   * (h * w_in + w); ties go to the first maximum in row-major window order ---- */                                  \
+  X(CUSTOM, void, maxpool_forward, (const PoolShape *s, const float *x, float *y, int32_t *switches),                \
+    (s, x, y, switches))                                                                                              \
+  X(CUSTOM, void, maxpool_backward, (const PoolShape *s, const float *dy, const int32_t *switches, float *dx),       \
+    (s, dy, switches, dx))                                                                                            \
+  X(CUSTOM, void, avgpool_forward, (const PoolShape *s, const float *x, float *y), (s, x, y))                        \
+  X(CUSTOM, void, avgpool_backward, (const PoolShape *s, const float *dy, float *dx), (s, dy, dx))                   \
+                                                                                                                      \
+  /* ---- batch normalisation. Training: normalise with batch statistics                                             \
+   * (biased variance), save mean and 1/sqrt(var + eps) for backward, update                                          \
+   * running stats (unbiased variance) ---- */                                                                        \
+  X(CUSTOM, void, batchnorm_forward_train,                                                                            \
+    (const BatchNormShape *s, const float *x, const float *gamma, const float *beta, float *y, float *save_mean,     \
+     float *save_invstd, float *running_mean, float *running_var),                                                   \
+    (s, x, gamma, beta, y, save_mean, save_invstd, running_mean, running_var))                                        \
+  X(CUSTOM, void, batchnorm_forward_infer,                                                                            \
+    (const BatchNormShape *s, const float *x, const float *gamma, const float *beta, const float *running_mean,      \
+     const float *running_var, float *y),                                                                             \
+    (s, x, gamma, beta, running_mean, running_var, y))                                                                \
+  X(CUSTOM, void, batchnorm_backward,                                                                                 \
+    (const BatchNormShape *s, const float *x, const float *dy, const float *gamma, const float *save_mean,           \
+     const float *save_invstd, float *dx, float *dgamma, float *dbeta),                                               \
+    (s, x, dy, gamma, save_mean, save_invstd, dx, dgamma, dbeta))                                                     \
+                                                                                                                      \
+  /* ---- activations (y may alias x; backward takes the forward output) ---- */                                     \
+  X(KERNEL, void, relu_forward, (const float *x, float *y, size_t n), (x, y, n))                                     \
+  X(KERNEL, void, relu_backward, (const float *y, const float *dy, float *dx, size_t n), (y, dy, dx, n))             \
+  X(KERNEL, void, elu_forward, (const float *x, float *y, size_t n, float alpha), (x, y, n, alpha))                  \
+  X(KERNEL, void, elu_backward, (const float *y, const float *dy, float *dx, size_t n, float alpha),                 \
+    (y, dy, dx, n, alpha))                                                                                            \
+  /* Inverted dropout: keep with probability 1 - p, scale kept values by                                             \
+   * 1 / (1 - p). mask[i] = 1 where kept. Element i keeps iff                                                        \
+   * at_rng_uniform(seed, stream, i) >= p, so every backend draws the same mask. */                                  \
+  X(KERNEL, void, dropout_forward,                                                                                    \
+    (const float *x, float *y, uint8_t *mask, size_t n, float p, uint64_t seed, uint64_t stream),                    \
+    (x, y, mask, n, p, seed, stream))                                                                                 \
+  X(KERNEL, void, dropout_backward, (const float *dy, const uint8_t *mask, float *dx, size_t n, float p),            \
+    (dy, mask, dx, n, p))                                                                                             \
+                                                                                                                      \
+  /* ---- dense: y[n, out] = x[n, in] . w[out, in]^T + b ---- */                                                      \
+  X(CUSTOM, void, dense_forward, (int n, int in, int out, const float *x, const float *w, const float *b, float *y), \
+    (n, in, out, x, w, b, y))                                                                                         \
+  X(CUSTOM, void, dense_backward,                                                                                     \
+    (int n, int in, int out, const float *x, const float *w, const float *dy, float *dx, float *dw, float *db),      \
+    (n, in, out, x, w, dy, dx, dw, db))                                                                               \
+                                                                                                                      \
+  /* ---- channel concatenation of k inputs, each [n, c_i, plane] ---- */                                             \
+  X(CUSTOM, void, concat_forward,                                                                                     \
+    (int n, int plane, int k, const int *channels, const float *const *xs, float *y), (n, plane, k, channels, xs, y)) \
+  X(CUSTOM, void, concat_backward,                                                                                    \
+    (int n, int plane, int k, const int *channels, const float *dy, float *const *dxs),                              \
+    (n, plane, k, channels, dy, dxs))                                                                                 \
+                                                                                                                      \
+  /* ---- outputs and losses (mean over the batch) ---- */                                                            \
+  X(KERNEL, void, sigmoid, (const float *x, float *y, size_t n), (x, y, n))                                          \
+  X(KERNEL, void, softmax, (int n, int classes, const float *x, float *y), (n, classes, x, y))                       \
+  /* Binary cross-entropy with logits, mean over all n * classes elements.                                           \
+   * Returns the loss (computed in double); writes dlogits. */                                                        \
+  X(CUSTOM, double, bce_with_logits,                                                                                  \
+    (int n, int classes, const float *logits, const float *targets, float *dlogits),                                 \
+    (n, classes, logits, targets, dlogits))                                                                           \
+  /* Softmax cross-entropy, mean over n. labels[i] in [0, classes). */                                                \
+  X(CUSTOM, double, softmax_cross_entropy,                                                                            \
+    (int n, int classes, const float *logits, const int32_t *labels, float *dlogits),                                \
+    (n, classes, logits, labels, dlogits))                                                                            \
+                                                                                                                      \
+  /* ---- optimisers (PyTorch semantics; weight decay is L2 added to the gradient) ---- */                           \
+  X(CUSTOM, void, sgd_update,                                                                                         \
+    (const SgdConfig *c, float *param, const float *grad, float *momentum_buf, size_t n, int first_step),            \
+    (c, param, grad, momentum_buf, n, first_step))                                                                    \
+  X(CUSTOM, void, adam_update,                                                                                        \
+    (const AdamConfig *c, float *param, const float *grad, float *m, float *v, size_t n), (c, param, grad, m, v, n))
+
+/* Helpers for the lists made from AT_BACKEND_OPS. */
+#define AT_UNPAREN(...) __VA_ARGS__
+#define AT_BACKEND_FIELD(kind, ret, name, params, args) ret(*name) params;
+#define AT_BACKEND_COUNT_OP(kind, ret, name, params, args) +1
+
 struct Backend {
   const char *name;
-
-  /* ---- memory ---- */
-  void *(*alloc)(size_t bytes);                 /* 64-byte aligned, zero-filled */
-  void (*release)(void *p);
-  void (*to_device)(void *dst, const void *host_src, size_t bytes);
-  void (*to_host)(void *host_dst, const void *src, size_t bytes);
-  void (*copy)(void *dst, const void *src, size_t bytes);
-  void (*synchronize)(void);
-  /* Input pipelining: host_alloc gives host memory the device copies from
-   * fastest (page-locked on CUDA); upload_async(slot, ...) starts copying
-   * such memory to dst beside the computation (CUDA: a copy stream) and
-   * returns at once; upload_wait(slot) returns when the slot's copies are
-   * done, after which operations see the data and the host buffer may be
-   * reused. Two slots (0, 1): one uploading while the other computes. */
-  void *(*host_alloc)(size_t bytes);
-  void (*host_release)(void *p);
-  void (*upload_async)(int slot, void *dst, const void *host_src, size_t bytes);
-  void (*upload_wait)(int slot);
-
-  /* ---- elementwise ---- */
-  void (*fill)(float *x, size_t n, float value);
-  void (*add)(float *y, const float *a, const float *b, size_t n); /* y = a + b (y may alias a or b) */
-  void (*scale)(float *x, size_t n, float factor);                 /* x *= factor */
-  double (*sum_squares)(const float *x, size_t n);                 /* in double, deterministic order */
-  int (*all_finite)(const float *x, size_t n);
-
-  /* ---- convolution ---- */
-  void (*conv2d_forward)(const ConvShape *s, const float *x, const float *w, const float *bias, float *y);
-  /* dx, dw, dbias may each be NULL. bias may be absent: pass dbias NULL. */
-  void (*conv2d_backward)(const ConvShape *s, const float *x, const float *w, const float *dy,
-                          float *dx, float *dw, float *dbias);
-
-  /* ---- pooling ---- */
-  /* switches[i] = index of the winner inside its input plane (h * w_in + w);
-   * ties go to the first maximum in row-major window order. */
-  void (*maxpool_forward)(const PoolShape *s, const float *x, float *y, int32_t *switches);
-  void (*maxpool_backward)(const PoolShape *s, const float *dy, const int32_t *switches, float *dx);
-  void (*avgpool_forward)(const PoolShape *s, const float *x, float *y);
-  void (*avgpool_backward)(const PoolShape *s, const float *dy, float *dx);
-
-  /* ---- batch normalisation ---- */
-  /* Training: normalise with batch statistics (biased variance), save mean and
-   * 1/sqrt(var + eps) for backward, update running stats (unbiased variance). */
-  void (*batchnorm_forward_train)(const BatchNormShape *s, const float *x, const float *gamma,
-                                  const float *beta, float *y, float *save_mean, float *save_invstd,
-                                  float *running_mean, float *running_var);
-  void (*batchnorm_forward_infer)(const BatchNormShape *s, const float *x, const float *gamma,
-                                  const float *beta, const float *running_mean,
-                                  const float *running_var, float *y);
-  void (*batchnorm_backward)(const BatchNormShape *s, const float *x, const float *dy,
-                             const float *gamma, const float *save_mean, const float *save_invstd,
-                             float *dx, float *dgamma, float *dbeta);
-
-  /* ---- activations (y may alias x; backward takes the forward output) ---- */
-  void (*relu_forward)(const float *x, float *y, size_t n);
-  void (*relu_backward)(const float *y, const float *dy, float *dx, size_t n);
-  void (*elu_forward)(const float *x, float *y, size_t n, float alpha);
-  void (*elu_backward)(const float *y, const float *dy, float *dx, size_t n, float alpha);
-
-  /* Inverted dropout: keep with probability 1 - p, scale kept values by
-   * 1 / (1 - p). mask[i] = 1 where kept. Element i keeps iff
-   * at_rng_uniform(seed, stream, i) >= p, so every backend draws the same mask. */
-  void (*dropout_forward)(const float *x, float *y, uint8_t *mask, size_t n, float p,
-                          uint64_t seed, uint64_t stream);
-  void (*dropout_backward)(const float *dy, const uint8_t *mask, float *dx, size_t n, float p);
-
-  /* ---- dense: y[n, out] = x[n, in] . w[out, in]^T + b ---- */
-  void (*dense_forward)(int n, int in, int out, const float *x, const float *w, const float *b, float *y);
-  void (*dense_backward)(int n, int in, int out, const float *x, const float *w, const float *dy,
-                         float *dx, float *dw, float *db);
-
-  /* ---- channel concatenation of k inputs, each [n, c_i, plane] ---- */
-  void (*concat_forward)(int n, int plane, int k, const int *channels, const float *const *xs, float *y);
-  void (*concat_backward)(int n, int plane, int k, const int *channels, const float *dy, float *const *dxs);
-
-  /* ---- outputs and losses (mean over the batch) ---- */
-  void (*sigmoid)(const float *x, float *y, size_t n);
-  void (*softmax)(int n, int classes, const float *x, float *y);
-  /* Binary cross-entropy with logits, mean over all n * classes elements.
-   * Returns the loss (computed in double); writes dlogits. */
-  double (*bce_with_logits)(int n, int classes, const float *logits, const float *targets, float *dlogits);
-  /* Softmax cross-entropy, mean over n. labels[i] in [0, classes). */
-  double (*softmax_cross_entropy)(int n, int classes, const float *logits, const int32_t *labels,
-                                  float *dlogits);
-
-  /* ---- optimisers (PyTorch semantics; weight decay is L2 added to the gradient) ---- */
-  void (*sgd_update)(const SgdConfig *c, float *param, const float *grad, float *momentum_buf,
-                     size_t n, int first_step);
-  void (*adam_update)(const AdamConfig *c, float *param, const float *grad, float *m, float *v, size_t n);
+  AT_BACKEND_OPS(AT_BACKEND_FIELD)
 };
-
-/* Every operation of the Backend table, in its order. The backend comparison
- * (selftest/backend_compare.c) walks this list and fails for an operation
- * without a comparison entry; the assertion below fails the build when the
- * struct gains an operation the list lacks. */
-#define AT_BACKEND_OPS(X)                                                                                           \
-  X(alloc) X(release) X(to_device) X(to_host) X(copy) X(synchronize) X(host_alloc) X(host_release)                  \
-  X(upload_async) X(upload_wait)                                                                                   \
-  X(fill) X(add) X(scale) X(sum_squares) X(all_finite)                                                             \
-  X(conv2d_forward) X(conv2d_backward)                                                                             \
-  X(maxpool_forward) X(maxpool_backward) X(avgpool_forward) X(avgpool_backward)                                    \
-  X(batchnorm_forward_train) X(batchnorm_forward_infer) X(batchnorm_backward)                                      \
-  X(relu_forward) X(relu_backward) X(elu_forward) X(elu_backward) X(dropout_forward) X(dropout_backward)           \
-  X(dense_forward) X(dense_backward) X(concat_forward) X(concat_backward)                                          \
-  X(sigmoid) X(softmax) X(bce_with_logits) X(softmax_cross_entropy)                                                \
-  X(sgd_update) X(adam_update)
-#define AT_BACKEND_COUNT_OP(op) +1
 enum { AT_BACKEND_OP_COUNT = 0 AT_BACKEND_OPS(AT_BACKEND_COUNT_OP) };
-#ifndef __cplusplus
-_Static_assert(sizeof(Backend) == sizeof(const char *) + AT_BACKEND_OP_COUNT * sizeof(void (*)(void)),
-               "an operation of struct Backend is missing from AT_BACKEND_OPS");
-#endif
 
 /* The CPU backend: always present, the numerical oracle for the others. */
 const Backend *at_backend_cpu(void);

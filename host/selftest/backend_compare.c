@@ -485,7 +485,7 @@ static int has_comparison(const char *op) {
 
 int backend_ops_without_comparison(char *names, size_t size) {
   static const char *const ops[] = {
-#define AT_OP_NAME(op) #op,
+#define AT_OP_NAME(kind, ret, name, params, args) #name,
       AT_BACKEND_OPS(AT_OP_NAME)
 #undef AT_OP_NAME
   };

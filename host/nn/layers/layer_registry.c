@@ -3,14 +3,17 @@
 
 #include "nn/layers/layer_kind.h"
 
-extern const LayerKind k_layer_conv, k_layer_conv1d, k_layer_batchnorm, k_layer_relu, k_layer_elu, k_layer_maxpool,
-    k_layer_avgpool, k_layer_dropout, k_layer_dense, k_layer_concat, k_layer_add, k_layer_reshape, k_layer_flatten;
+/* layer_kinds.h is made by the Makefile: AT_LAYER_KIND(k_layer_NAME) for every
+ * `const LayerKind k_layer_NAME = {` in host/nn/layers/, in file order. */
+#define AT_LAYER_KIND(kind) extern const LayerKind kind;
+#include "layer_kinds.h"
+#undef AT_LAYER_KIND
 
+#define AT_LAYER_KIND(kind) &kind,
 const LayerKind *const k_layer_kinds[] = {
-    &k_layer_conv,    &k_layer_conv1d, &k_layer_batchnorm, &k_layer_relu,   &k_layer_elu,
-    &k_layer_maxpool, &k_layer_avgpool, &k_layer_dropout,  &k_layer_dense, &k_layer_concat,
-    &k_layer_add,     &k_layer_reshape, &k_layer_flatten,
+#include "layer_kinds.h"
 };
+#undef AT_LAYER_KIND
 const int k_layer_kind_count = (int)(sizeof k_layer_kinds / sizeof k_layer_kinds[0]);
 
 const LayerKind *layer_kind_named(const char *name) {
