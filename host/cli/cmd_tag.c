@@ -168,6 +168,18 @@ static void print_table(const char *path, double seconds, int crops, double padd
   for (int j = 0; j < top; j++) printf("  %-*s  %.3f\n", width, c->tags[scored[j].tag], scored[j].p);
 }
 
+/* --json: the object's first fields, up to the opening of its "files" list. */
+static void print_json_head(const char *weights, const Model *m, double crop_seconds) {
+  printf("{\"weights\": ");
+  json_string(stdout, weights);
+  printf(", \"model\": ");
+  json_string(stdout, m->name);
+  printf(", \"output\": \"%s\", \"crop_frames\": %d, \"crop_seconds\": ",
+         m->output == OUTPUT_SIGMOID ? "sigmoid" : "softmax", m->input.w);
+  json_number(stdout, crop_seconds);
+  printf(", \"files\": [");
+}
+
 int cmd_tag(int argc, char **argv) {
   TagArgs a;
   parse(argc, argv, &a);
@@ -191,16 +203,7 @@ int cmd_tag(int argc, char **argv) {
   Scored *scored = at_malloc(sizeof(Scored) * (size_t)k, "tag scores");
   const int top = a.top < k ? a.top : k;
   int errors = 0, first_json = 1;
-  if (a.json) {
-    printf("{\"weights\": ");
-    json_string(stdout, em.path);
-    printf(", \"model\": ");
-    json_string(stdout, m->name);
-    printf(", \"output\": \"%s\", \"crop_frames\": %d, \"crop_seconds\": ", m->output == OUTPUT_SIGMOID ? "sigmoid" : "softmax",
-           crop);
-    json_number(stdout, crop_seconds);
-    printf(", \"files\": [");
-  }
+  if (a.json) print_json_head(em.path, m, crop_seconds);
   for (int f = 0; f < a.n_files; f++) {
     const char *path = a.files[f];
     Audio au;
