@@ -28,6 +28,9 @@ check_params pons_blackbox 3275312
 check_params pons_time 7336
 check_params pons_frequency 3368
 check_params pons_timefreq 196816
+check_params musicnn 787159       # musicnn/models.py, MTT_musicnn / MSD_musicnn
+check_params musicnn_big 7980235  # MSD_musicnn_big: 512 mid-end filters, 500 back-end units
+check_params musicnn_vgg 605748   # MTT_vgg / MSD_vgg
 # FCN-k: the conv stack must end at 1x1x2048 before the classifier
 for m in fcn3 fcn4 fcn5 fcn6 fcn7; do
   last_pool=$("$AT" model "configs/models/$m.ini" | grep maxpool | tail -1 | awk '{print $3}')

@@ -42,6 +42,16 @@ case_ "fcn5 (8 channels)" configs/models/fcn5.ini 4 $(narrow 5)
 case_ "fcn6 (8 channels)" configs/models/fcn6.ini 4 $(narrow 6)
 # shellcheck disable=SC2046
 case_ "fcn7 (8 channels)" configs/models/fcn7.ini 4 $(narrow 7)
+# musicnn and its VGG baseline at their real 96x187 input, narrowed (batch 16 and 8: with
+# fewer examples the back end's batch norm makes the mid end's bias gradients
+# pure rounding noise, as it does in PyTorch)
+musicnn_narrow="--set timbral_74.filters=8 --set timbral_77.filters=8 --set temporal_128.filters=4
+  --set temporal_64.filters=4 --set temporal_32.filters=4 --set cnn1_conv.filters=8 --set cnn2_conv.filters=8
+  --set cnn3_conv.filters=8 --set penultimate_dense.units=16"
+# shellcheck disable=SC2086
+case_ "musicnn (narrow)" configs/models/musicnn.ini 16 $musicnn_narrow
+# shellcheck disable=SC2046
+case_ "musicnn_vgg (8 channels)" configs/models/musicnn_vgg.ini 8 $(for i in 1 2 3 4 5; do echo "--set conv$i.filters=8"; done)
 # The deconvnet (auralisation) against PyTorch's max_unpool2d / conv_transpose2d
 deconv() { # config args...
   local config=$1
