@@ -8,6 +8,7 @@
 
 #include <float.h>
 
+#include "core/scalar_math.h"
 #include "frontend_kernels.h"
 
 #ifndef CUEMU_SHARED_POISON
@@ -183,6 +184,12 @@ __global__ void __launch_bounds__(ATK_THREADS) fe_log10_1p_kernel(float *x, size
   for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) x[i] = log1pf(c * x[i]) * inv_ln10;
 }
 
+/* dsp_log10_1p_half: musicnn's float16 steps, the formula the CPU uses. */
+__global__ void __launch_bounds__(ATK_THREADS) fe_log10_1p_half_kernel(float *x, size_t n, float c) {
+  const size_t stride = (size_t)gridDim.x * blockDim.x;
+  for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += stride) x[i] = at_log10_1p_half(x[i], c);
+}
+
 /* ---- deltas ---- */
 
 /* dsp_savgol_interp, one output per thread (see frontend_kernels.h). */
@@ -276,6 +283,11 @@ extern "C" void atk_fe_power_to_db(float *x, size_t n, float amin, float scale, 
 extern "C" void atk_fe_log10_1p(float *x, size_t n, float c, cudaStream_t st) {
   if (n == 0) return;
   KLAUNCH(fe_log10_1p_kernel, atk_blocks_for(n, ATK_THREADS), ATK_THREADS, 0, st, x, n, c);
+}
+
+extern "C" void atk_fe_log10_1p_half(float *x, size_t n, float c, cudaStream_t st) {
+  if (n == 0) return;
+  KLAUNCH(fe_log10_1p_half_kernel, atk_blocks_for(n, ATK_THREADS), ATK_THREADS, 0, st, x, n, c);
 }
 
 extern "C" void atk_fe_savgol(const float *x, float *y, int rows, long n, long stride, int win, int half,

@@ -47,6 +47,8 @@ void atk_fe_power_to_db(float *x, size_t n, float amin, float scale, float offse
                         cudaStream_t st);
 /* dsp_log10_1p: log10(1 + c x) in place. */
 void atk_fe_log10_1p(float *x, size_t n, float c, cudaStream_t st);
+/* dsp_log10_1p_half: musicnn's log10(1 + c x), each step in float16. */
+void atk_fe_log10_1p_half(float *x, size_t n, float c, cudaStream_t st);
 
 /* Savitzky-Golay along rows (dsp_savgol_interp): y[r, t] for rows of n
  * values, `stride` floats apart, y not aliasing x. Interior t in

@@ -333,6 +333,14 @@ static void test_compression(void) {
   e = 0;
   for (int i = 0; i < 5; i++) e = fmax(e, fabs(l[i] - lw[i]) / fmax(fabs(lw[i]), 1e-30));
   CHECK(e < 1e-6, "log10(1 + C x) off by %g relative", e);
+  /* musicnn's float16 steps: numpy's np.log10(np.float16(10000) * x.astype(np.float16) + np.float16(1)) */
+  float hx[6] = {0, 1e-4f, 1, 6.5f, 7, 0.123f};
+  const float hw[6] = {0, 0.301025390625f, 4.0f, 4.8125f, INFINITY, 3.08984375f};
+  dsp_log10_1p_half(hx, 6, 10000);
+  int same = 1;
+  for (int i = 0; i < 6; i++) same &= hx[i] == hw[i];
+  CHECK(same, "log10_1p_half: %g %g %g %g %g %g, numpy float16 gives 0 0.301025390625 4 4.8125 inf 3.08984375", hx[0],
+        hx[1], hx[2], hx[3], hx[4], hx[5]);
   double worst = 0;
   for (double lx = -30; lx <= 30; lx += 0.0137) {
     float v = (float)pow(10, lx);

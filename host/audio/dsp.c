@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/scalar_math.h"
 
 void dsp_window(WindowKind kind, int n, double *w) {
   if (kind == WINDOW_HANN) {
@@ -267,6 +268,10 @@ void dsp_log10_1p(float *x, long n, double c) {
     const float y = cf * x[i], u = 1.0f + y;
     x[i] = (log_positive(u) + (y - (u - 1.0f)) / u) * inv_ln10;
   }
+}
+
+void dsp_log10_1p_half(float *x, long n, double c) {
+  for (long i = 0; i < n; i++) x[i] = at_log10_1p_half(x[i], (float)c);
 }
 
 float dsp_log(float x) { return log_positive(x); }

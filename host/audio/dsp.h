@@ -46,6 +46,8 @@ long dsp_reflect_index(long i, long n);
 void dsp_power_to_db(float *x, long n, double ref, double amin, double top_db);
 /* log10(1 + c x) in place (x >= 0; as log1p: accurate for small c x). */
 void dsp_log10_1p(float *x, long n, double c);
+/* The same as musicnn computes it, every step in float16 (at_log10_1p_half). */
+void dsp_log10_1p_half(float *x, long n, double c);
 /* The vectorisable natural logarithm the two above use (x positive, normal). */
 float dsp_log(float x);
 

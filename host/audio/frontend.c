@@ -42,7 +42,7 @@ static const char *const WINDOW_NAMES[] = {"hann", "blackmanharris62", NULL};
 static const char *const REPR_NAMES[] = {"stft", "mel", "mfcc", NULL};
 static const char *const SCALE_NAMES[] = {"slaney", "htk", NULL};
 static const char *const NORM_NAMES[] = {"slaney", "unit_sum", "none", NULL};
-static const char *const COMPRESS_NAMES[] = {"none", "db", "log10_1p", NULL};
+static const char *const COMPRESS_NAMES[] = {"none", "db", "log10_1p", "log10_1p_half", NULL};
 static const char *const PAD_NAMES[] = {"reflect", "constant", NULL};
 
 void frontend_spec_defaults(FrontEndSpec *s) {
@@ -122,13 +122,13 @@ static const char *spec_problem(const FrontEndSpec *s, char *msg, size_t size) {
     if ((unsigned)s->mel_scale > MEL_HTK) BAD("mel_scale", "unknown mel scale %d", (int)s->mel_scale);
     if ((unsigned)s->mel_norm > MEL_NORM_NONE) BAD("mel_norm", "unknown mel norm %d", (int)s->mel_norm);
   }
-  if ((unsigned)s->compression > COMPRESS_LOG10_1P) BAD("compression", "unknown compression %d", (int)s->compression);
+  if ((unsigned)s->compression > COMPRESS_LOG10_1P_HALF) BAD("compression", "unknown compression %d", (int)s->compression);
   if (s->compression == COMPRESS_DB) {
     if (!(s->db_ref > 0)) BAD("db_ref", "db_ref %g must be > 0", s->db_ref);
     if (!(s->db_amin > 0)) BAD("db_amin", "db_amin %g must be > 0", s->db_amin);
     if (!(s->db_top_db >= 0)) BAD("db_top_db", "db_top_db %g must be >= 0 (0: no floor)", s->db_top_db);
   }
-  if (s->compression == COMPRESS_LOG10_1P && !(s->log_c > 0)) BAD("log_c", "log_c %g must be > 0", s->log_c);
+  if ((s->compression == COMPRESS_LOG10_1P || s->compression == COMPRESS_LOG10_1P_HALF) && !(s->log_c > 0)) BAD("log_c", "log_c %g must be > 0", s->log_c);
   if (s->mfcc_deltas && s->representation != REPR_MFCC) BAD("mfcc_deltas", "mfcc_deltas applies to representation = mfcc only");
   return NULL;
 #undef BAD
@@ -178,8 +178,9 @@ void frontend_spec_from_ini(IniSection *sec, FrontEndSpec *s) {
     static const char *const db_keys[] = {"db_ref", "db_amin", "db_top_db", NULL};
     for (int i = 0; db_keys[i]; i++) reject_key(sec, db_keys[i], "a dB setting, and compression is not db");
   }
-  if (s->compression == COMPRESS_LOG10_1P) s->log_c = ini_get_float(sec, "log_c", s->log_c, 1e-30, 1e30);
-  else reject_key(sec, "log_c", "the C of log10(1 + C x), and compression is not log10_1p");
+  if (s->compression == COMPRESS_LOG10_1P || s->compression == COMPRESS_LOG10_1P_HALF)
+    s->log_c = ini_get_float(sec, "log_c", s->log_c, 1e-30, 1e30);
+  else reject_key(sec, "log_c", "the C of log10(1 + C x), and compression is not log10_1p or log10_1p_half");
 
   char msg[256];
   const char *key = spec_problem(s, msg, sizeof msg);
@@ -218,7 +219,7 @@ void frontend_describe(const FrontEndSpec *s, CacheFrontEnd *out) {
   if (s->compression == COMPRESS_DB || s->representation == REPR_MFCC)
     n += snprintf(out->details + n, sizeof out->details - (size_t)n, " db_ref=%g db_amin=%g db_top_db=%g", s->db_ref,
                   s->db_amin, s->db_top_db);
-  if (s->compression == COMPRESS_LOG10_1P)
+  if (s->compression == COMPRESS_LOG10_1P || s->compression == COMPRESS_LOG10_1P_HALF)
     snprintf(out->details + n, sizeof out->details - (size_t)n, " log_c=%g", s->log_c);
 }
 
@@ -468,6 +469,7 @@ static void spectrogram(FrontEndPlan *p, const float *signal, long samples, long
 static void compress(const FrontEndSpec *s, float *x, long n) {
   if (s->compression == COMPRESS_DB) dsp_power_to_db(x, n, s->db_ref, s->db_amin, s->db_top_db);
   else if (s->compression == COMPRESS_LOG10_1P) dsp_log10_1p(x, n, s->log_c);
+  else if (s->compression == COMPRESS_LOG10_1P_HALF) dsp_log10_1p_half(x, n, s->log_c);
 }
 
 void frontend_compute(FrontEndPlan *p, const float *signal, long samples, float *features) {

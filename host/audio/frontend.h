@@ -20,7 +20,7 @@ typedef enum { WINDOW_HANN, WINDOW_BLACKMANHARRIS62 } WindowKind;
 typedef enum { REPR_STFT, REPR_MEL, REPR_MFCC } Representation;
 typedef enum { MEL_SLANEY, MEL_HTK } MelScale;
 typedef enum { MEL_NORM_SLANEY, MEL_NORM_UNIT_SUM, MEL_NORM_NONE } MelNorm;
-typedef enum { COMPRESS_NONE, COMPRESS_DB, COMPRESS_LOG10_1P } Compression;
+typedef enum { COMPRESS_NONE, COMPRESS_DB, COMPRESS_LOG10_1P, COMPRESS_LOG10_1P_HALF } Compression;
 typedef enum { PAD_REFLECT, PAD_CONSTANT } PadMode;
 
 typedef struct FrontEndSpec {
@@ -63,8 +63,9 @@ void frontend_spec_defaults(FrontEndSpec *s);
  *   n_mels (mfcc only, 128)  mfcc_deltas (mfcc only, false)
  *   fmin (0)  fmax (0 = sample_rate / 2)  mel_scale = slaney | htk
  *   mel_norm = slaney | unit_sum | none    (mel and mfcc only)
- *   compression = db | log10_1p | none     db_ref (1) db_amin (1e-10)
- *   db_top_db (80; db only)  log_c (10000; log10_1p only)
+ *   compression = db | log10_1p | log10_1p_half | none     db_ref (1) db_amin (1e-10)
+ *   db_top_db (80; db only)  log_c (10000; log10_1p and log10_1p_half)
+ *   log10_1p_half is musicnn's: each step in float16 (core/scalar_math.h)
  * A key that does not apply (pad with center = false, fmin with stft, log_c
  * with db, ...) is an error, not silently ignored. */
 void frontend_spec_from_ini(struct IniSection *section, FrontEndSpec *s);

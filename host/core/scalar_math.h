@@ -68,4 +68,59 @@ AT_SCALAR_FN void at_adam_element(float *param, float *m, float *v, float grad, 
   *param -= step_size * (mi / denom);
 }
 
+/* IEEE binary16 <-> float, round to nearest even (overflow to inf, NaN kept
+ * NaN), as numpy's float16 and h5py's files. */
+AT_SCALAR_FN float at_half_to_float(uint16_t h) {
+  uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
+  uint32_t exp = (h >> 10) & 0x1fu, man = h & 0x3ffu, bits;
+  if (exp == 0) {
+    float f = (float)man * 5.9604644775390625e-08f; /* 2^-24: zero or subnormal, exact */
+    memcpy(&bits, &f, 4);
+    bits |= sign;
+  } else if (exp == 31) {
+    bits = sign | 0x7f800000u | (man << 13); /* inf, NaN (payload kept) */
+  } else {
+    bits = sign | ((exp + 112u) << 23) | (man << 13);
+  }
+  float f;
+  memcpy(&f, &bits, 4);
+  return f;
+}
+
+AT_SCALAR_FN uint16_t at_float_to_half(float f) {
+  uint32_t x;
+  memcpy(&x, &f, 4);
+  uint32_t sign = (x >> 16) & 0x8000u, ax = x & 0x7fffffffu;
+  if (ax >= 0x7f800000u) { /* inf or NaN (NaN stays NaN, made quiet) */
+    if (ax == 0x7f800000u) return (uint16_t)(sign | 0x7c00u);
+    return (uint16_t)(sign | 0x7e00u | ((ax >> 13) & 0x3ffu));
+  }
+  if (ax >= 0x477ff000u) return (uint16_t)(sign | 0x7c00u); /* >= 65520: rounds to inf */
+  if (ax < 0x38800000u) {                                    /* below 2^-14: subnormal half */
+    if (ax <= 0x33000000u) return (uint16_t)sign;            /* <= 2^-25: rounds to zero */
+    uint32_t e = ax >> 23, mant = (ax & 0x7fffffu) | 0x800000u;
+    uint32_t shift = 126 - e; /* 14 .. 24 */
+    uint32_t r = mant >> shift, rem = mant & ((1u << shift) - 1), halfway = 1u << (shift - 1);
+    if (rem > halfway || (rem == halfway && (r & 1u))) r++;
+    return (uint16_t)(sign | r);
+  }
+  uint32_t r = (ax - 0x38000000u) >> 13, rem = ax & 0x1fffu;
+  if (rem > 0x1000u || (rem == 0x1000u && (r & 1u))) r++;
+  return (uint16_t)(sign | r);
+}
+
+/* x rounded to the nearest binary16 value, as a float. */
+AT_SCALAR_FN float at_round_half(float x) { return at_half_to_float(at_float_to_half(x)); }
+
+/* musicnn's compression (its extractor.py: the mel power cast to float16, then
+ * np.log10(10000 * x + 1) on the float16 array): every step rounded to
+ * binary16 as numpy's float16 arithmetic does (computed in float, rounded
+ * back). A power above 65504 / c is +inf there, and so here. */
+AT_SCALAR_FN float at_log10_1p_half(float x, float c) {
+  const float h = at_round_half(x);
+  const float product = at_round_half(h * at_round_half(c));
+  const float sum = at_round_half(product + 1.0f);
+  return at_round_half(log10f(sum));
+}
+
 #endif

@@ -300,6 +300,9 @@ static void compress(CudaFrontEnd *f, float *x, size_t n) {
   } else if (s->compression == COMPRESS_LOG10_1P) {
     atk_fe_log10_1p(x, n, (float)s->log_c, at_cuda.stream);
     KERNEL_CHECK("fe_log10_1p");
+  } else if (s->compression == COMPRESS_LOG10_1P_HALF) {
+    atk_fe_log10_1p_half(x, n, (float)s->log_c, at_cuda.stream);
+    KERNEL_CHECK("fe_log10_1p_half");
   }
 }
 

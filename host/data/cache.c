@@ -30,6 +30,7 @@
 #endif
 
 #include "core/error.h"
+#include "core/scalar_math.h"
 #include "core/files.h"
 #include "io/h5_guard.h"
 #include "io/h5_util.h"
@@ -69,45 +70,6 @@ struct CacheImpl {
 /* ------------------------------------------------------------------------ */
 /* float16 <-> float32                                                        */
 
-static inline float half_to_float(uint16_t h) {
-  uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
-  uint32_t exp = (h >> 10) & 0x1fu, man = h & 0x3ffu, bits;
-  if (exp == 0) {
-    float f = (float)man * 0x1p-24f; /* zero or subnormal: exact */
-    memcpy(&bits, &f, 4);
-    bits |= sign;
-  } else if (exp == 31) {
-    bits = sign | 0x7f800000u | (man << 13); /* inf, NaN (payload kept) */
-  } else {
-    bits = sign | ((exp + 112u) << 23) | (man << 13);
-  }
-  float f;
-  memcpy(&f, &bits, 4);
-  return f;
-}
-
-static inline uint16_t float_to_half(float f) {
-  uint32_t x;
-  memcpy(&x, &f, 4);
-  uint32_t sign = (x >> 16) & 0x8000u, ax = x & 0x7fffffffu;
-  if (ax >= 0x7f800000u) { /* inf or NaN (NaN stays NaN, made quiet) */
-    if (ax == 0x7f800000u) return (uint16_t)(sign | 0x7c00u);
-    return (uint16_t)(sign | 0x7e00u | ((ax >> 13) & 0x3ffu));
-  }
-  if (ax >= 0x477ff000u) return (uint16_t)(sign | 0x7c00u); /* >= 65520: rounds to inf */
-  if (ax < 0x38800000u) {                                    /* below 2^-14: subnormal half */
-    if (ax <= 0x33000000u) return (uint16_t)sign;            /* <= 2^-25: rounds to zero */
-    uint32_t e = ax >> 23, mant = (ax & 0x7fffffu) | 0x800000u;
-    uint32_t shift = 126 - e; /* 14 .. 24 */
-    uint32_t r = mant >> shift, rem = mant & ((1u << shift) - 1), halfway = 1u << (shift - 1);
-    if (rem > halfway || (rem == halfway && (r & 1u))) r++;
-    return (uint16_t)(sign | r);
-  }
-  uint32_t r = (ax - 0x38000000u) >> 13, rem = ax & 0x1fffu;
-  if (rem > 0x1000u || (rem == 0x1000u && (r & 1u))) r++;
-  return (uint16_t)(sign | r);
-}
-
 static void halves_to_floats(const uint16_t *src, float *dst, size_t n) {
   size_t i = 0;
 #if defined(__AVX512F__)
@@ -117,11 +79,11 @@ static void halves_to_floats(const uint16_t *src, float *dst, size_t n) {
 #if defined(__F16C__)
   for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(src + i))));
 #endif
-  for (; i < n; i++) dst[i] = half_to_float(src[i]);
+  for (; i < n; i++) dst[i] = at_half_to_float(src[i]);
 }
 
 static void floats_to_halves(const float *src, uint16_t *dst, size_t n) {
-  for (size_t i = 0; i < n; i++) dst[i] = float_to_half(src[i]);
+  for (size_t i = 0; i < n; i++) dst[i] = at_float_to_half(src[i]);
 }
 
 /* IEEE binary16, little-endian, as h5py writes it. */

@@ -37,7 +37,7 @@ typedef struct CacheFrontEnd {
   double fmin, fmax;
   char mel_scale[16]; /* slaney, htk */
   char mel_norm[16];  /* slaney, unit_sum, none */
-  char compression[32]; /* db, log10_1p, none */
+  char compression[32]; /* db, log10_1p, log10_1p_half, none */
   char details[512];    /* every other parameter as "key=value ..." (centring, power, dB
                            reference, ...); attribute frontend_details, "" if absent */
 } CacheFrontEnd;

@@ -194,6 +194,10 @@ def reference(y, spec):
         ref["features"] = db(lin, spec)
     elif comp == "log10_1p":
         ref["features"] = np.log1p(float(spec.get("log_c", 10000)) * lin) / np.log(10)
+    elif comp == "log10_1p_half":  # musicnn's extractor.py, float16 array arithmetic as it runs there
+        with np.errstate(over="ignore"):
+            ref["features"] = np.log10(np.float16(spec.get("log_c", 10000)) * lin.astype(np.float32).astype(np.float16)
+                                       + np.float16(1)).astype(np.float32)
     else:
         ref["features"] = lin
     ref["istft"] = librosa.istft(D, hop_length=hop, n_fft=n_fft, window=window, center=center, length=len(y))
@@ -329,6 +333,28 @@ def compare(y, spec, tmp, case):
         note("db error / bound", over, case)
         check(e_sel <= DB_TOL and over <= 1.0, case,
               f"dB: {e_sel:.3g} dB within {NEGL_DB:.0f} dB of the max, {over:.3g} x the carried bound")
+    elif comp == "log10_1p_half":
+        # numpy's float16 steps applied to the ends of the carried bound on the linear values (the steps are
+        # monotonic): every value lies between them, one float16 step of slack; +inf (a power above
+        # 65504 / c) exactly where both ends overflow, finite where neither does
+        c = float(spec.get("log_c", 10000))
+
+        def half_steps(v):
+            with np.errstate(over="ignore"):
+                return np.log10(np.float16(c) * np.maximum(v, 0).astype(np.float32).astype(np.float16)
+                                + np.float16(1)).astype(np.float32)
+
+        lo, hi = half_steps(lin - tol_lin), half_steps(lin + tol_lin)
+        both = np.isfinite(hi)
+        slack_lo = np.spacing(lo[both].astype(np.float16)).astype(np.float32)
+        slack_hi = np.spacing(hi[both].astype(np.float16)).astype(np.float32)
+        inside = (got[both] >= lo[both] - slack_lo) & (got[both] <= hi[both] + slack_hi)
+        inf_ok = bool(np.all(np.isinf(got[np.isinf(lo)])) and np.all(np.isfinite(got[both])))
+        outside = int((~inside).sum())
+        note("log10_1p_half values outside the bound", outside, case)
+        note("log10_1p_half overflowing (+inf) values", int(np.isinf(want).sum()), case)
+        check(outside == 0 and inf_ok, case,
+              f"log10_1p_half: {outside} values outside numpy's float16 steps on the carried bound; infinities agree: {inf_ok}")
     else:
         c = float(spec.get("log_c", 10000))
         err = np.abs(got - want)
@@ -388,6 +414,9 @@ def configs(sr, n_fft, hop):
     out.append(dict(base, representation="mel", n_bins=40, window="blackmanharris62", mel_scale="htk",
                     mel_norm="unit_sum", compression="log10_1p", log_c=10000, pad="constant"))
     out.append(dict(base, representation="mel", n_bins=64, center="false", compression="db", db_top_db=60))
+    # musicnn's front end (its extractor.py): Slaney mel, power 2, each step of log10(1 + 10000 x) in float16
+    out.append(dict(base, representation="mel", n_bins=96 if n_fft == 512 else 128, compression="log10_1p_half",
+                    log_c=10000))
     # mfcc
     for n_mels, n_mfcc, deltas in [(128, 20, "false"), (96, 30, "true"), (40, 13, "true")]:
         out.append(dict(base, representation="mfcc", n_mels=n_mels, n_bins=n_mfcc, mfcc_deltas=deltas))
