@@ -131,6 +131,25 @@ void cli_match_cache_to_model(const EvalModel *em, Cache *c) {
                   "in their order\n", em->path, c->path);
 }
 
+const char *cli_shipped_file(const char *rel, const char *command) {
+  static char buf[8][4300];
+  static int next;
+  char *out = buf[next++ % 8];
+  if (access(rel, R_OK) == 0) return rel;
+  char exe[4096];
+  ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (len > 0) {
+    exe[len] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (slash) *slash = '\0';
+    snprintf(out, sizeof buf[0], "%s/%s", exe, rel);
+    if (access(out, R_OK) == 0) return out;
+    snprintf(out, sizeof buf[0], "%s/../%s", exe, rel);
+    if (access(out, R_OK) == 0) return out;
+  }
+  at_fatal("%s needs the shipped file %s: run it from the auratag folder", command, rel);
+}
+
 static int same_file(const char *a, const char *b) {
   struct stat sa, sb;
   return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;

@@ -43,26 +43,7 @@ static void sink(const char *what, double err, double tol, void *ctx) {
   }
 }
 
-/* A shipped file (configs/...): from the working folder, else beside the
- * executable (./auratag or build/auratag in the source tree). */
-static const char *shipped(const char *rel) {
-  static char buf[8][4300];
-  static int next;
-  char *out = buf[next++ % 8];
-  if (access(rel, R_OK) == 0) return rel;
-  char exe[4096];
-  ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
-  if (len > 0) {
-    exe[len] = '\0';
-    char *slash = strrchr(exe, '/');
-    if (slash) *slash = '\0';
-    snprintf(out, sizeof buf[0], "%s/%s", exe, rel);
-    if (access(out, R_OK) == 0) return out;
-    snprintf(out, sizeof buf[0], "%s/../%s", exe, rel);
-    if (access(out, R_OK) == 0) return out;
-  }
-  at_fatal("selftest needs the shipped file %s: run it from the auratag folder", rel);
-}
+static const char *shipped(const char *rel) { return cli_shipped_file(rel, "selftest"); }
 
 /* The GPU front end against the CPU's on the papers' dataset configs: 10 s
  * of two tones and noise; error relative to the largest feature magnitude. */

@@ -24,6 +24,20 @@ void at_write_text_file(const char *path, const char *text) {
   free(tmp);
 }
 
+char *at_read_text_file(const char *path, size_t limit) {
+  FILE *fp = fopen(path, "rb");
+  if (!fp) at_fatal("cannot open '%s': %s", path, strerror(errno));
+  struct stat st;
+  if (fstat(fileno(fp), &st) != 0 || !S_ISREG(st.st_mode) || (size_t)st.st_size > limit)
+    at_fatal("'%s' is not a regular file of at most %zu bytes", path, limit);
+  char *text = at_malloc((size_t)st.st_size + 1, "file text");
+  const size_t got = fread(text, 1, (size_t)st.st_size, fp);
+  fclose(fp);
+  if (got != (size_t)st.st_size) at_fatal("cannot read '%s'", path);
+  text[got] = '\0';
+  return text;
+}
+
 static void make_one_dir(const char *path) {
   if (mkdir(path, 0777) == 0) return;
   struct stat st;

@@ -3,7 +3,12 @@
 #ifndef AT_FILES_H
 #define AT_FILES_H
 
+#include <stddef.h>
+
 void at_write_text_file(const char *path, const char *text);
+/* A regular file of at most `limit` bytes, NUL-terminated (caller frees);
+ * fatal, naming it, when it is missing, not a regular file or too big. */
+char *at_read_text_file(const char *path, size_t limit);
 /* mkdir -p; fatal, naming the folder and why, when it cannot be made or a
  * part of the path is a file. */
 void at_make_dirs(const char *path);

@@ -48,6 +48,12 @@ static void write_params(hid_t file, const Model *m, const float *w, const float
 
 void weights_save(const Model *m, const char *path) { weights_save_extra(m, path, NULL, NULL); }
 
+static void add_dataset_config(long long file, void *ctx) { h5_write_string_attr(file, "dataset_config", ctx); }
+
+void weights_save_with_front_end(const Model *m, const char *path, const char *dataset_config) {
+  weights_save_extra(m, path, add_dataset_config, (void *)dataset_config);
+}
+
 void weights_save_extra(const Model *m, const char *path, void (*extra)(long long file, void *ctx), void *ctx) {
   h5_quiet();
   float *w = at_malloc(sizeof(float) * (m->n_weights + 1), "weights to save");
@@ -105,6 +111,13 @@ char *weights_read_config(const char *path) {
   if (!config) at_fatal("'%s' has no 'config' attribute; it cannot describe its own model", path);
   close_checked(file);
   return config;
+}
+
+char *weights_read_dataset_config(const char *path) {
+  hid_t file = open_checked(path);
+  char *text = h5_read_string_attr(file, "dataset_config", path);
+  close_checked(file);
+  return text;
 }
 
 static herr_t check_known_layer(hid_t group, const char *name, const H5L_info_t *info, void *data) {

@@ -4,6 +4,7 @@
  *   /params/<layer>/weight, bias               float32, PyTorch shapes
  *   /params/<layer>/running_mean, running_var  float32 (batch norm)
  *   /params/<layer>/num_batches_tracked        int64 scalar (batch norm)
+ *   /         attribute dataset_config (optional): the front end the model expects
  *   /tags     the names of the outputs (the training cache's tags or classes),
  *             UTF-8 strings; absent when unknown (e.g. from `auratag init`)
  * Files are written to a temporary name, fsynced and renamed into place. */
@@ -17,6 +18,12 @@
 #define AT_WEIGHTS_VERSION 1
 
 void weights_save(const Model *m, const char *path);
+/* The same with the front end the model expects: the text of a dataset
+ * config (its [frontend] section), stored as the attribute dataset_config,
+ * so that `tag` needs no training cache. */
+void weights_save_with_front_end(const Model *m, const char *path, const char *dataset_config);
+/* The dataset_config attribute, or NULL (caller frees). */
+char *weights_read_dataset_config(const char *path);
 /* The same, calling extra(file, ctx) to add more before the file is
  * committed (checkpoints add their training state this way). */
 void weights_save_extra(const Model *m, const char *path, void (*extra)(long long file, void *ctx), void *ctx);

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# `auratag import musicnn` on the musicnn package's four published checkpoints
+# (downloaded once into .cache/ by scripts/fetch-musicnn.sh; nothing of the
+# wheel is committed): every imported tensor equals TensorFlow's own reading
+# of the checkpoint (tests/io/musicnn_tf_check.py, tensorflow-cpu in
+# .venv-tf), the tags are the package's MTT_LABELS / MSD_LABELS in order, the
+# front end travels in the file; a missing, truncated, corrupt or foreign
+# checkpoint is one clear error and writes nothing.
+set -u
+. "$(dirname "$0")/../lib.sh"  # BUILD, AT, PY, $work, pass, failed, fails, $fail
+export TF_CPP_MIN_LOG_LEVEL=3
+package=$(bash scripts/fetch-musicnn.sh --package) || { failed "scripts/fetch-musicnn.sh --package"; exit 1; }
+tfpy=$(bash scripts/tf-venv.sh) || { failed "scripts/tf-venv.sh (tensorflow-cpu)"; exit 1; }
+
+for pair in musicnn-mtt:MTT_musicnn:musicnn:MTT_LABELS musicnn-msd:MSD_musicnn:musicnn:MSD_LABELS \
+            vgg-mtt:MTT_vgg:vgg:MTT_LABELS vgg-msd:MSD_vgg:vgg:MSD_LABELS; do
+  IFS=: read -r name dir kind labels <<<"$pair"
+  if ! "$AT" import musicnn "$package/$dir" -o "$work/$name.h5" >"$work/out.txt" 2>&1; then
+    failed "import $dir: $(cat "$work/out.txt")"; continue
+  fi
+  out=$("$tfpy" tests/io/musicnn_tf_check.py "$package/$dir/" "$work/$name.h5" "$kind" 2>&1 | tail -1)
+  case $out in PASS*) pass "$dir: ${out#PASS }" ;; *) failed "$dir: $out" ;; esac
+  if "$PY" - "$work/$name.h5" "$package/configuration.py" "$labels" <<'PYEOF'
+import sys, h5py
+f = h5py.File(sys.argv[1], "r")
+config = {}
+exec(open(sys.argv[2]).read(), config)
+assert [t.decode() for t in f["tags"][()]] == config[sys.argv[3]], "tags differ from the package's list"
+assert "compression = log10_1p_half" in f.attrs["dataset_config"], "no musicnn front end in the file"
+PYEOF
+  then pass "$dir: tags in the package's $labels order; the musicnn front end travels in the file"
+  else failed "$dir: tags or front end"; fi
+done
+"$AT" model "$work/musicnn-mtt.h5" | grep -q "^trainable parameters: 787159 " && pass "the imported file describes its model (787,159 parameters)" ||
+  failed "auratag model on the imported file"
+
+# bad input: one clear error each, nothing written
+cp "$package/configuration.py" "$work/"  # the tags of copies named MTT_*
+cp -r "$package/MTT_musicnn" "$work/MTT_trunc"
+head -c 2000 "$package/MTT_musicnn/.index" >"$work/MTT_trunc/.index"
+cp -r "$package/MTT_musicnn" "$work/MTT_flip"
+$PY - "$work/MTT_flip/.data-00000-of-00001" <<'PYEOF'
+import sys
+b = bytearray(open(sys.argv[1], "rb").read())
+b[100] ^= 0x40  # inside the first tensors' bytes
+open(sys.argv[1], "wb").write(b)
+PYEOF
+mkdir -p "$work/foreign"
+"$tfpy" -c "
+import tensorflow as tf
+tf.train.Checkpoint(w=tf.Variable(tf.zeros([3, 3]))).write('$work/foreign/ckpt')" >/dev/null 2>&1
+mkdir -p "$work/foreign_dir"
+for f in "$work"/foreign/ckpt.*; do cp "$f" "$work/foreign_dir/${f##*/ckpt}"; done
+printf 'a\nb\nc\n' >"$work/three.txt"
+bad() { # what expected-text args...
+  local what=$1 text=$2
+  shift 2
+  rm -f "$work/bad.h5"
+  if "$AT" import musicnn "$@" -o "$work/bad.h5" >"$work/out.txt" 2>&1; then failed "$what: accepted"
+  elif grep -qF -- "$text" "$work/out.txt" && [ ! -e "$work/bad.h5" ] && ! ls "$work"/bad.h5.tmp* >/dev/null 2>&1; then
+    pass "$what: $(head -1 "$work/out.txt")"
+  else failed "$what: $(cat "$work/out.txt")"; fi
+}
+bad "a missing checkpoint" "cannot open '$work/none/.index'" "$work/none"
+bad "a truncated index" "is not a TensorFlow checkpoint index" "$work/MTT_trunc"
+bad "a flipped bit in the data" "does not match (a corrupt file)" "$work/MTT_flip"
+bad "another architecture" "another architecture than musicnn" "$work/foreign_dir"
+bad "tags that do not fit" "3 tag names for model 'musicnn', which has 50 outputs" "$package/MTT_musicnn" --labels "$work/three.txt"
+exit $fail
