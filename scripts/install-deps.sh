@@ -11,6 +11,7 @@ PACKAGES=(
   libfftw3-dev python3-venv
   libsndfile1-dev libsoxr-dev libpng-dev
   libopenmpi-dev openmpi-bin python3-matplotlib
+  sox chromium-bsu-data  # real recorded music for the tests: a game soundtrack (WAV), sox to convert it
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -41,7 +41,8 @@ void cli_load_for_eval(const char *weights_or_run, int crops_override, int batch
  * recorded and against the model's input (one channel, as many rows as the
  * front end gives; `command` names the caller in messages). Fills setup
  * (dataset config, normalisation), cache_path and a one-line description;
- * returns the open cache (caller closes). */
+ * returns the open cache (caller closes), or NULL for a weights file that
+ * carries its own front end (dataset_config, from `auratag import`). */
 struct PrepSetup;
 struct Cache;
 struct Cache *cli_front_end_for(const EvalModel *em, const char *command, const char *cache_override,

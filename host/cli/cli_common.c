@@ -93,19 +93,33 @@ Cache *cli_front_end_for(const EvalModel *em, const char *command, const char *c
     snprintf(cache_path, path_size, "%s", e->data.train);
     experiment_free(e);
   } else {
-    at_fatal("'%s' is a plain weights file: it does not say how its input was computed; give --cache with a cache "
-             "made by `auratag prep` with the model's dataset config (e.g. its train.h5)",
-             em->path);
+    /* an imported model carries the dataset config of its front end (no statistics: it must not normalise) */
+    char *text = weights_read_dataset_config(em->path);
+    if (!text)
+      at_fatal("'%s' is a plain weights file: it does not say how its input was computed; give --cache with a cache "
+               "made by `auratag prep` with the model's dataset config (e.g. its train.h5)",
+               em->path);
+    char origin[4300];
+    snprintf(origin, sizeof origin, "%s (dataset_config attribute)", em->path);
+    memset(setup, 0, sizeof *setup);
+    setup->dc = dataset_config_from_text(text, origin);
+    free(text);
+    if (setup->dc->normalise != NORMALISE_NONE)
+      at_fatal("%s: normalise must be none (a weights file carries no statistics); give --cache", origin);
+    snprintf(cache_path, path_size, "%s", origin);
   }
-  prep_read_setup(cache_path, setup);
-  Cache *c = cache_open(cache_path);
+  Cache *c = NULL;
+  if (cache_override || em->experiment) {
+    prep_read_setup(cache_path, setup);
+    c = cache_open(cache_path);
+  }
   CacheFrontEnd fe_desc;
   frontend_describe(&setup->dc->fe, &fe_desc);
   cache_front_end_describe(&fe_desc, desc, desc_size);
   char from[4300];
   snprintf(from, sizeof from, "the training cache of '%s'", em->path);
-  if (em->front_end[0] && strcmp(desc, em->front_end) != 0) cache_front_end_require_same(em->front_end, from, c);
-  cli_match_cache_to_model(em, c);
+  if (c && em->front_end[0] && strcmp(desc, em->front_end) != 0) cache_front_end_require_same(em->front_end, from, c);
+  if (c) cli_match_cache_to_model(em, c);
   const Model *m = em->m;
   if (m->input.c != 1)
     at_fatal("model '%s' takes %d input channels; %s feeds one spectrogram", m->name, m->input.c, command);

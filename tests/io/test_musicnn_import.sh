@@ -31,6 +31,26 @@ PYEOF
   then pass "$dir: tags in the package's $labels order; the musicnn front end travels in the file"
   else failed "$dir: tags or front end"; fi
 done
+# taggrams on real recorded music (Debian's chromium-bsu-data: a game soundtrack) equal the package's own,
+# run by TensorFlow: resampled to 16 kHz by sox beforehand, so both read the same samples, and 20 dB quieter,
+# since musicnn's float16 front end overflows on loud passages (configs/datasets/musicnn.ini)
+music=/usr/share/games/chromium-bsu/wav
+if [ -f "$music/music_game.wav" ] && command -v sox >/dev/null; then
+  sox "$music/music_game.wav" -r 16000 "$work/game.wav" vol -20dB && sox "$music/music_menu.wav" -r 16000 "$work/menu.wav" vol -20dB
+  "$tfpy" tests/io/musicnn_taggram_check.py "$package/.." "$AT" MTT_musicnn="$work/musicnn-mtt.h5" \
+    MSD_musicnn="$work/musicnn-msd.h5" MTT_vgg="$work/vgg-mtt.h5" MSD_vgg="$work/vgg-msd.h5" -- "$work/game.wav" \
+    "$work/menu.wav" >"$work/taggram.txt" 2>&1
+  rc=$?
+  grep -E "^(PASS|FAIL)" "$work/taggram.txt"
+  [ $rc = 0 ] && [ "$(grep -c '^PASS' "$work/taggram.txt")" = 8 ] || { fail=1; tail -5 "$work/taggram.txt"; }
+  sox -q "$music/music_game.wav" -r 16000 "$work/loud.wav"
+  "$AT" tag "$work/musicnn-mtt.h5" "$work/loud.wav" >/dev/null 2>"$work/loud.err"
+  [ $? = 1 ] && grep -q "cannot tag: the front end gave a non-finite value (inf)" "$work/loud.err" &&
+    pass "a loud recording overflows musicnn's float16 front end, as in the package: refused, $(head -c 160 "$work/loud.err")" ||
+    failed "loud recording: $(cat "$work/loud.err")"
+else
+  failed "no real recordings: $music/music_game.wav or sox missing (bash scripts/install-deps.sh installs chromium-bsu-data and sox)"
+fi
 "$AT" model "$work/musicnn-mtt.h5" | grep -q "^trainable parameters: 787159 " && pass "the imported file describes its model (787,159 parameters)" ||
   failed "auratag model on the imported file"
 
