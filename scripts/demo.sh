@@ -53,5 +53,20 @@ echo
 echo "== auratag auralise checkpoints/$run data/demo/$clip --layer 1 --feature 0,1,2,3 --out checkpoints/$run/auralise"
 ./auratag auralise "checkpoints/$run" "data/demo/$clip" --layer 1 --feature 0,1,2,3 --out "checkpoints/$run/auralise" |
   grep -v "^features "
+# Published models on real recorded music: musicnn and its VGG baseline (Pons &
+# Serra 2019, trained on MagnaTagATune), imported from the musicnn package, on
+# the soundtrack of a Debian game (chromium-bsu-data), 20 dB quieter: musicnn's
+# float16 front end overflows on loud passages (configs/datasets/musicnn.ini)
+echo
+echo "== bash scripts/fetch-musicnn.sh (the published musicnn models into models/)"
+bash scripts/fetch-musicnn.sh | sed 's/ (.*//'
+music=/usr/share/games/chromium-bsu/wav
+mkdir -p data/real
+for f in music_game music_menu; do sox -q "$music/$f.wav" -r 16000 "data/real/$f.wav" vol -20dB; done
+for model in musicnn-mtt vgg-mtt; do
+  echo
+  echo "== auratag tag $model data/real/music_game.wav data/real/music_menu.wav --top 5"
+  ./auratag tag "$model" data/real/music_game.wav data/real/music_menu.wav --top 5 | grep -v "^weights:\|^front end:"
+done
 echo
 echo "run folders: checkpoints/demo-$stamp-* (config.ini, log.jsonl, best.h5, last.h5, results.json, test-eval.json)"

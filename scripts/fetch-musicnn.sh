@@ -14,7 +14,8 @@ cache=$(pwd)/.cache/musicnn-$VERSION
 package=$cache/musicnn
 fail() { echo "fetch-musicnn: $*" >&2; exit 1; }
 if [ ! -f "$cache/.complete" ]; then
-  py=$(bash scripts/test-venv.sh) || fail "no Python environment with pip (scripts/test-venv.sh)"
+  py=/usr/bin/python3  # Debian's python3-pip downloads (it installs nothing)
+  "$py" -m pip --version >/dev/null 2>&1 || fail "python3 -m pip is missing (bash scripts/install-deps.sh installs python3-pip)"
   rm -rf "$cache" && mkdir -p "$cache"
   "$py" -m pip download --no-deps --disable-pip-version-check -q "musicnn==$VERSION" -d "$cache" >&2 ||
     fail "pip download musicnn==$VERSION failed (PyPI unreachable?)"

@@ -12,6 +12,7 @@ PACKAGES=(
   libsndfile1-dev libsoxr-dev libpng-dev
   libopenmpi-dev openmpi-bin python3-matplotlib
   sox chromium-bsu-data  # real recorded music for the tests: a game soundtrack (WAV), sox to convert it
+  python3-pip            # downloads the published musicnn models (scripts/fetch-musicnn.sh)
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

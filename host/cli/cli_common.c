@@ -49,7 +49,18 @@ void cli_load_for_eval(const char *weights_or_run, int crops_override, int batch
   const size_t size = sizeof out->path;
   struct stat sb;
   snprintf(path, size, "%s", weights_or_run);
-  if (stat(weights_or_run, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+  if (access(weights_or_run, F_OK) != 0 && !strchr(weights_or_run, '/')) {
+    /* an installed model's name: models/NAME.h5 (auratag models lists them) */
+    char rel[4200];
+    snprintf(rel, sizeof rel, "models/%s.h5", weights_or_run);
+    const char *found = cli_find_shipped_file(rel);
+    if (!found)
+      at_fatal("'%s' is neither a weights file, a run folder nor an installed model (`auratag models` lists them; "
+               "`bash scripts/fetch-musicnn.sh` installs musicnn's)",
+               weights_or_run);
+    snprintf(path, size, "%s", found);
+  }
+  if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
     snprintf(path, size, "%s/best.h5", weights_or_run);
     if (access(path, R_OK) != 0) snprintf(path, size, "%s/last.h5", weights_or_run);
     if (access(path, R_OK) != 0) at_fatal("run folder '%s' has neither best.h5 nor last.h5", weights_or_run);
@@ -145,7 +156,7 @@ void cli_match_cache_to_model(const EvalModel *em, Cache *c) {
                   "in their order\n", em->path, c->path);
 }
 
-const char *cli_shipped_file(const char *rel, const char *command) {
+const char *cli_find_shipped_file(const char *rel) {
   static char buf[8][4300];
   static int next;
   char *out = buf[next++ % 8];
@@ -161,7 +172,13 @@ const char *cli_shipped_file(const char *rel, const char *command) {
     snprintf(out, sizeof buf[0], "%s/../%s", exe, rel);
     if (access(out, R_OK) == 0) return out;
   }
-  at_fatal("%s needs the shipped file %s: run it from the auratag folder", command, rel);
+  return NULL;
+}
+
+const char *cli_shipped_file(const char *rel, const char *command) {
+  const char *found = cli_find_shipped_file(rel);
+  if (!found) at_fatal("%s needs the shipped file %s: run it from the auratag folder", command, rel);
+  return found;
 }
 
 static int same_file(const char *a, const char *b) {
