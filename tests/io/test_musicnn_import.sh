@@ -36,14 +36,28 @@ done
 # since musicnn's float16 front end overflows on loud passages (configs/datasets/musicnn.ini)
 music=/usr/share/games/chromium-bsu/wav
 if [ -f "$music/music_game.wav" ] && command -v sox >/dev/null; then
-  sox "$music/music_game.wav" -r 16000 "$work/game.wav" vol -20dB && sox "$music/music_menu.wav" -r 16000 "$work/menu.wav" vol -20dB
+  sox -q "$music/music_game.wav" -r 16000 "$work/game.wav" vol -20dB &&
+    sox -q "$music/music_menu.wav" -r 16000 "$work/menu.wav" vol -20dB
   "$tfpy" tests/io/musicnn_taggram_check.py "$package/.." "$AT" MTT_musicnn="$work/musicnn-mtt.h5" \
     MSD_musicnn="$work/musicnn-msd.h5" MTT_vgg="$work/vgg-mtt.h5" MSD_vgg="$work/vgg-msd.h5" -- "$work/game.wav" \
     "$work/menu.wav" >"$work/taggram.txt" 2>&1
   rc=$?
   grep -E "^(PASS|FAIL)" "$work/taggram.txt"
   [ $rc = 0 ] && [ "$(grep -c '^PASS' "$work/taggram.txt")" = 8 ] || { fail=1; tail -5 "$work/taggram.txt"; }
-  sox -q "$music/music_game.wav" -r 16000 "$work/loud.wav"
+  # taggram options: patches every --hop-frames, a file shorter than one patch padded to one (and said so)
+  sox -q "$work/menu.wav" "$work/short.wav" trim 0 1
+  if "$AT" tag "$work/musicnn-mtt.h5" "$work/game.wav" "$work/short.wav" --taggram --hop-frames 93 --json 2>/dev/null |
+     $PY -c "
+import json, sys
+f = {x['path'].rsplit('/', 1)[1]: x for x in json.load(sys.stdin)['files']}
+g, s = f['game.wav'], f['short.wav']
+frames = int(6.512 * 16000) // 256 + 1  # 407 centred frames: starts 0, 93, ..., the last whole patch
+assert len(g['taggram']['starts']) == (frames - 187) // 93 + 1 == 3, g['taggram']['starts']
+assert abs(g['taggram']['starts'][1] - 93 * 256 / 16000) < 1e-9 and not g['padded']
+assert s['padded'] and len(s['taggram']['probabilities']) == 1 and len(s['taggram']['probabilities'][0]) == 50
+"; then pass "tag --taggram --hop-frames 93: patches every 1.488 s, the last whole one kept; a 1 s file padded to one patch"
+  else failed "taggram options"; fi
+  sox -V1 "$music/music_game.wav" -r 16000 "$work/loud.wav"
   "$AT" tag "$work/musicnn-mtt.h5" "$work/loud.wav" >/dev/null 2>"$work/loud.err"
   [ $? = 1 ] && grep -q "cannot tag: the front end gave a non-finite value (inf)" "$work/loud.err" &&
     pass "a loud recording overflows musicnn's float16 front end, as in the package: refused, $(head -c 160 "$work/loud.err")" ||
@@ -51,6 +65,16 @@ if [ -f "$music/music_game.wav" ] && command -v sox >/dev/null; then
 else
   failed "no real recordings: $music/music_game.wav or sox missing (bash scripts/install-deps.sh installs chromium-bsu-data and sox)"
 fi
+# installed models: models/NAME.h5 (from the working folder), listed by `auratag models`, taken by name
+mkdir -p "$work/here/models" && cp "$work/musicnn-mtt.h5" "$work/here/models/mine.h5"
+at_abs=$(cd "$(dirname "$AT")" && pwd)/$(basename "$AT")
+if (cd "$work/here" && "$at_abs" models) | grep -Eq "^mine +musicnn +787159 +50 tags \(guitar, \.\.\.\); its own front end$" &&
+   (cd "$work/here" && "$at_abs" tag mine "$work/menu.wav" --top 1) | grep -q "^$work/menu.wav"; then
+  pass "auratag models lists models/mine.h5; auratag tag mine ... takes it by name"
+else failed "installed models: $(cd "$work/here" && "$at_abs" models 2>&1 | tail -2)"; fi
+(cd "$work/here" && "$at_abs" tag nosuch "$work/menu.wav") >/dev/null 2>"$work/nosuch.err"
+[ $? = 1 ] && grep -q "'nosuch' is neither a weights file, a run folder nor an installed model" "$work/nosuch.err" &&
+  pass "an unknown model name: $(head -1 "$work/nosuch.err" | cut -c1-120)" || failed "unknown model name: $(cat "$work/nosuch.err")"
 "$AT" model "$work/musicnn-mtt.h5" | grep -q "^trainable parameters: 787159 " && pass "the imported file describes its model (787,159 parameters)" ||
   failed "auratag model on the imported file"
 
