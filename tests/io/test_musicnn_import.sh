@@ -43,7 +43,26 @@ if [ -f "$music/music_game.wav" ] && command -v sox >/dev/null; then
     "$work/menu.wav" >"$work/taggram.txt" 2>&1
   rc=$?
   grep -E "^(PASS|FAIL)" "$work/taggram.txt"
-  [ $rc = 0 ] && [ "$(grep -c '^PASS' "$work/taggram.txt")" = 8 ] || { fail=1; tail -5 "$work/taggram.txt"; }
+  # 4 models x 2 files taggrams; the two musicnn models x 2 files x 8 named features through `auratag embed`
+  [ $rc = 0 ] && [ "$(grep -c '^PASS' "$work/taggram.txt")" = 40 ] || { fail=1; tail -5 "$work/taggram.txt"; }
+  "$AT" embed "$work/musicnn-mtt.h5" "$work/game.wav" "$work/menu.wav" --layer penultimate -o "$work/e_none.h5" >/dev/null &&
+    "$AT" embed "$work/musicnn-mtt.h5" "$work/game.wav" "$work/menu.wav" --layer penultimate --pool mean -o "$work/e_mean.h5" >/dev/null &&
+    "$AT" embed "$work/musicnn-mtt.h5" "$work/game.wav" "$work/menu.wav" --layer penultimate --pool max -o "$work/e_max.h5" >/dev/null
+  if $PY - "$work" <<'PYEOF'
+import sys, h5py, numpy as np
+w = sys.argv[1]
+none, mean, mx = (h5py.File(f"{w}/e_{p}.h5", "r") for p in ("none", "mean", "max"))
+e, f = none["embeddings"][()], none["file"][()]
+assert list(f) == [0, 0, 1] and np.allclose(none["start"][()], [0, 187 * 256 / 16000, 0])
+assert np.allclose(mean["embeddings"][()], [e[f == i].mean(0) for i in (0, 1)], rtol=1e-6, atol=1e-6)
+assert np.array_equal(mx["embeddings"][()], np.stack([e[f == i].max(0) for i in (0, 1)]))
+assert mean.attrs["layer"] == "penultimate" and [p.decode() for p in mean["paths"][()]] == [f"{w}/game.wav", f"{w}/menu.wav"]
+PYEOF
+  then pass "embed: a row per patch with its file and start; --pool mean and max pool each file's patches"
+  else failed "embed pooling"; fi
+  "$AT" embed "$work/musicnn-mtt.h5" "$work/menu.wav" --layer nope -o "$work/e_bad.h5" >/dev/null 2>"$work/e.err"
+  [ $? = 1 ] && grep -q "model 'musicnn' has no layer 'nope'; its layers: input_bn, timbral_74" "$work/e.err" && [ ! -e "$work/e_bad.h5" ] &&
+    pass "embed --layer naming nothing: $(cut -c1-100 "$work/e.err")" || failed "embed --layer nope: $(cat "$work/e.err")"
   # taggram options: patches every --hop-frames, a file shorter than one patch padded to one (and said so)
   sox -q "$work/menu.wav" "$work/short.wav" trim 0 1
   if "$AT" tag "$work/musicnn-mtt.h5" "$work/game.wav" "$work/short.wav" --taggram --hop-frames 93 --json 2>/dev/null |
