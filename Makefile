@@ -40,7 +40,7 @@ ifeq ($(SAN),fuzz)
   LDLIBS  += -fsanitize=fuzzer,address,undefined -lgomp
 endif
 FUZZ_SRC  := $(sort $(wildcard tests/fuzz/fuzz_*.c))
-FUZZ_SECONDS ?= 20
+FUZZ_SECONDS ?= 12
 
 
 # ---- MPI (data parallelism): built in whenever mpicc is found, unless MPI=0;
