@@ -113,6 +113,64 @@ char *weights_read_config(const char *path) {
   return config;
 }
 
+/* Whether /params/<layer>/<name> holds floats of p's shape: 1, and read into
+ * dst unless dst is NULL; else 0. */
+static int read_if_same_shape(hid_t params, const ParamTensor *p, const char *layer, float *dst, const char *path) {
+  char name[256];
+  snprintf(name, sizeof name, "%s/%s", layer, p->name);
+  if (H5Lexists(params, layer, H5P_DEFAULT) <= 0 || H5Lexists(params, name, H5P_DEFAULT) <= 0) return 0;
+  hid_t ds = H5Dopen2(params, name, H5P_DEFAULT);
+  if (ds < 0) return 0;
+  hid_t space = H5Dget_space(ds), type = H5Dget_type(ds);
+  hsize_t dims[8];
+  const int ndim = H5Sget_simple_extent_ndims(space);
+  int same = ndim == p->ndim && H5Tget_class(type) == H5T_FLOAT;
+  if (ndim >= 0 && ndim <= 8) H5Sget_simple_extent_dims(space, dims, NULL);
+  for (int d = 0; same && d < ndim; d++) same = dims[d] == (hsize_t)p->dims[d];
+  if (same && dst && H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, dst) < 0)
+    at_fatal("'%s': cannot read /params/%s (corrupt file?)", path, name);
+  H5Tclose(type);
+  H5Sclose(space);
+  H5Dclose(ds);
+  return same;
+}
+
+int weights_load_matching(Model *m, const char *path, char *skipped, size_t skipped_size) {
+  hid_t file = open_checked(path);
+  hid_t params = H5Gopen2(file, "params", H5P_DEFAULT);
+  if (params < 0) at_fatal("'%s' has no /params group", path);
+  float *w = at_malloc(sizeof(float) * (m->n_weights + 1), "weights");
+  float *st = at_malloc(sizeof(float) * (m->n_state + 1), "statistics");
+  m->be->to_host(w, m->weights, sizeof(float) * m->n_weights);
+  m->be->to_host(st, m->state, sizeof(float) * m->n_state);
+  int loaded = 0;
+  skipped[0] = '\0';
+  for (int li = 0; li < m->n_layers; li++) {
+    /* a layer is taken whole or not at all: all its tensors of the same shape */
+    const char *layer = m->layers[li].name;
+    int has = 0, all = 1;
+    for (int pi = 0; pi < m->n_params; pi++)
+      if (m->params[pi].layer == li) has = 1, all &= read_if_same_shape(params, &m->params[pi], layer, NULL, path);
+    if (!has) continue;
+    if (all) {
+      for (int pi = 0; pi < m->n_params; pi++) {
+        const ParamTensor *p = &m->params[pi];
+        if (p->layer == li) loaded += read_if_same_shape(params, p, layer, (p->trainable ? w : st) + p->offset, path);
+      }
+    } else {
+      const size_t used = strlen(skipped);
+      snprintf(skipped + used, skipped_size - used, "%s%s", used ? ", " : "", layer);
+    }
+  }
+  H5Gclose(params);
+  close_checked(file);
+  m->be->to_device(m->weights, w, sizeof(float) * m->n_weights);
+  m->be->to_device(m->state, st, sizeof(float) * m->n_state);
+  free(w);
+  free(st);
+  return loaded;
+}
+
 char *weights_read_dataset_config(const char *path) {
   hid_t file = open_checked(path);
   char *text = h5_read_string_attr(file, "dataset_config", path);

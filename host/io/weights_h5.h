@@ -30,6 +30,12 @@ void weights_save_extra(const Model *m, const char *path, void (*extra)(long lon
 /* Loads into an allocated model; every tensor must be present with the exact
  * shape, and the file may hold no layer the model lacks. */
 void weights_load(Model *m, const char *path);
+/* Transfer learning: loads every layer of m whose name the file has with all
+ * its tensors (parameters, batch-norm statistics) of the same shapes, and
+ * leaves the other layers as they are. Writes the layers it did not load (a new
+ * head, another shape) into `skipped` ("" when it loaded everything);
+ * returns how many tensors it loaded. */
+int weights_load_matching(Model *m, const char *path, char *skipped, size_t skipped_size);
 /* The `config` attribute of a weights file (caller frees). */
 char *weights_read_config(const char *path);
 

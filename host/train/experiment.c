@@ -55,7 +55,7 @@ static const char *accepted_keys(const char *type) {
   if (!strcmp(type, "data"))
     return "train, valid, test, crop, eval_crops, fold, valid_fold, threads, prefetch, fraction, fraction_seed";
   if (!strcmp(type, "train"))
-    return "run, root, seed, optimizer, lr, momentum, nesterov, weight_decay, beta1, beta2, eps, batch, epochs, "
+    return "run, root, seed, init, optimizer, lr, momentum, nesterov, weight_decay, beta1, beta2, eps, batch, epochs, "
            "clip_norm, schedule, step_size, gamma, patience, factor, min_lr, pons_rises, pons_stop_rises, "
            "early_stop, select, on_nan, checkpoint_every, log_every, max_steps, backend, device, cuda_conv, "
            "deterministic, tf32, cudnn_benchmark, workspace_mb, micro_batches, collective_timeout";
@@ -141,6 +141,7 @@ static void read_train(IniFile *ini, TrainConfig *t, const char *config_path) {
   if (strlen(root) >= sizeof t->root) ini_fail(s, ini_entry(s, "root"), "path too long (%zu bytes)", strlen(root));
   snprintf(t->root, sizeof t->root, "%s", root);
   t->seed = (uint64_t)ini_get_int(s, "seed", 1, 0, LONG_MAX);
+  resolve_path(s, "init", t->init, sizeof t->init);
   t->optimizer = ini_get_choice(s, "optimizer", OPT_ADAM, k_optimizers) == 0 ? OPT_SGD : OPT_ADAM;
   t->lr = ini_get_float(s, "lr", t->optimizer == OPT_ADAM ? 1e-3 : 0.01, 0.0, 1e3);
   t->momentum = ini_get_float(s, "momentum", 0.0, 0.0, 1.0);

@@ -37,6 +37,7 @@ typedef struct TrainConfig {
   char run[256]; /* run folder name under the runs root */
   char root[4096];
   uint64_t seed;
+  char init[4096]; /* weights to start from (transfer learning), or "" */
   int optimizer; /* OptimizerKind */
   double lr, momentum, weight_decay, beta1, beta2, eps;
   int nesterov;

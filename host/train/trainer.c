@@ -579,6 +579,14 @@ static void setup_model_and_optimizer(Trainer *t, const char *resume_dir) {
   t->st.pons_best_loss = INFINITY;
   t->st.best_epoch = -1;
   open_data(t);
+  if (!resume_dir && tc->init[0]) { /* transfer learning: start from another model's weights */
+    char skipped[2048];
+    const int loaded = weights_load_matching(t->m, tc->init, skipped, sizeof skipped);
+    if (loaded == 0)
+      at_fatal("[train] init = %s: no layer of model '%s' has the name and shape of one there", tc->init, t->m->name);
+    printf("init from %s: %d tensors loaded; re-initialised (seed %llu): %s\n", tc->init, loaded,
+           (unsigned long long)tc->seed, skipped[0] ? skipped : "none");
+  }
   if (!resume_dir) return;
   if (!file_exists(t->last_path))
     at_fatal("'%s' has no last.h5 checkpoint to resume from%s", t->dir,

@@ -511,4 +511,25 @@ wait $holder 2>/dev/null
 # the kernel dropped the dead holder's lock with it
 if flock -n "$work/runs/locked/.lock" true; then pass "a run folder is free again once its holder is gone"
 else failed "the lock of a dead process is still held"; fi
+# ---- transfer learning: [train] init loads every tensor whose layer and shape match and re-initialises
+# the rest (a new head); with lr 0 the loaded tensors stay exactly those of the file
+"$AT" init configs/models/pons_time.ini --set dense1.units=5 -o "$work/five_tags.h5" >/dev/null
+# shellcheck disable=SC2086
+if quiet "$AT" train configs/experiments/synth_pons_time.ini $data40 $runs --set train.run=transfer \
+     --set "train.init=$work/five_tags.h5" --set train.max_steps=1 --set train.optimizer=sgd --set train.lr=0 &&
+   grep -q "init from $work/five_tags.h5: 2 tensors loaded; re-initialised (seed 1): dense1" "$work/out.txt" &&
+   $PY -c "
+import sys, h5py, numpy as np
+a, b = h5py.File(sys.argv[1], 'r'), h5py.File(sys.argv[2], 'r')
+assert np.array_equal(a['params/conv1/weight'][()], b['params/conv1/weight'][()])
+assert np.array_equal(a['params/conv1/bias'][()], b['params/conv1/bias'][()])
+assert a['params/dense1/weight'].shape[0] == 8 and b['params/dense1/weight'].shape[0] == 5
+" "$work/runs/transfer/last.h5" "$work/five_tags.h5"; then
+  pass "[train] init: conv1 loaded as it is, the 5-tag head re-initialised for 8 tags ($(grep -o 'init from.*' "$work/out.txt" | sed "s|$work/||"))"
+else failed "[train] init: $(tail -2 "$work/out.txt")"; fi
+"$AT" init configs/models/pons_frequency.ini -o "$work/other.h5" >/dev/null
+# shellcheck disable=SC2086
+expect_error "[train] init from a model sharing no layer" "no layer of model 'pons_time' has the name and shape of one there" \
+  "$AT" train configs/experiments/synth_pons_time.ini $data40 $runs --set train.run=transfer_none \
+  --set "train.init=$work/other.h5"
 exit $fail
