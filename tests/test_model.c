@@ -1,7 +1,8 @@
 /* Model-level tests on the CPU backend:
  *  - central differences of the loss against model_backward for sampled
  *    parameters of every tensor, through a graph with branches, fan-out,
- *    concat, add, reshape, conv1d, per-frequency BN, ELU and dropout;
+ *    concat, add, reshape, conv1d, per-frequency BN, ELU and dropout; and
+ *    with layers frozen (BN and dropout in inference mode, zero gradients);
  *  - determinism: two runs with the same seed are bit-identical;
  *  - weights: save -> load round trip is exact, and a loaded model computes
  *    the same logits. */
@@ -68,9 +69,27 @@ static double loss_at(Run *r, float *state_backup) {
   return model_loss(r->m, r->n, r->targets, 0);
 }
 
-static void gradient_check(const char *config) {
+/* frozen: NULL, or layer names to freeze (NULL-terminated): they run in
+ * inference mode (BN on running statistics made non-trivial here), their
+ * gradients must be exactly zero, and the rest must still match. */
+static void gradient_check(const char *config, const char *const *frozen) {
   Run r = setup(config, 3, 11);
   Model *m = r.m;
+  for (int k = 0; frozen && frozen[k]; k++) {
+    const int index = model_layer_index(m, frozen[k]);
+    if (index < 0) {
+      report(0, frozen[k], 0);
+      continue;
+    }
+    model_freeze_layer(m, index);
+  }
+  for (int pi = 0; frozen && pi < m->n_params; pi++) { /* running statistics other than 0 and 1 */
+    const ParamTensor *p = &m->params[pi];
+    const int is_var = !strcmp(p->name, "running_var");
+    for (size_t i = 0; !p->trainable && i < p->count; i++)
+      m->state[p->offset + i] = is_var ? (float)(0.5 + at_rng_uniform(21, (uint64_t)pi, i))
+                                       : (float)(0.3 * at_rng_normal(21, (uint64_t)pi, i));
+  }
   float *state = malloc(sizeof(float) * (m->n_state + 1));
   memcpy(state, m->state, sizeof(float) * m->n_state);
   loss_at(&r, state);
@@ -78,10 +97,15 @@ static void gradient_check(const char *config) {
   float *grads = malloc(sizeof(float) * m->n_weights);
   memcpy(grads, m->grads, sizeof(float) * m->n_weights);
   double worst = 0;
-  int checked = 0, skipped = 0;
+  int checked = 0, skipped = 0, frozen_nonzero = 0, frozen_checked = 0;
   for (int pi = 0; pi < m->n_params; pi++) {
     const ParamTensor *p = &m->params[pi];
     if (!p->trainable) continue;
+    if (m->layers[p->layer].frozen) {
+      for (size_t i = 0; i < p->count; i++) frozen_nonzero += grads[p->offset + i] != 0.0f;
+      frozen_checked++;
+      continue;
+    }
     for (int k = 0; k < 6; k++) {
       size_t i = p->offset + (size_t)(at_rng_uniform(3, (uint64_t)pi, (uint64_t)k) * p->count);
       float saved = m->weights[i];
@@ -108,9 +132,20 @@ static void gradient_check(const char *config) {
     }
   }
   char what[256];
-  snprintf(what, sizeof what, "%s: model gradients match central differences (%d checked, %d near kinks skipped)",
-           config, checked, skipped);
+  snprintf(what, sizeof what, "%s%s: model gradients match central differences (%d checked, %d near kinks skipped)",
+           config, frozen ? " with frozen layers" : "", checked, skipped);
   report(worst <= 2e-2 && checked > 0, what, worst);
+  if (frozen) {
+    snprintf(what, sizeof what, "%s: the %d tensors of frozen layers have zero gradients", config, frozen_checked);
+    report(frozen_nonzero == 0 && frozen_checked > 0, what, frozen_nonzero);
+    model_forward(m, r.x, r.n, 1, 5, 1);
+    int moved = 0;
+    for (size_t i = 0; i < m->n_state; i++) moved += m->state[i] != state[i];
+    int frozen_bn_state = 0; /* every BN here is frozen: a training pass leaves all statistics alone */
+    for (int pi = 0; pi < m->n_params; pi++) frozen_bn_state += !m->params[pi].trainable;
+    snprintf(what, sizeof what, "%s: a training pass leaves frozen batch norms' running statistics unchanged", config);
+    report(moved == 0 && frozen_bn_state > 0, what, moved);
+  }
   free(grads);
   free(state);
   teardown(&r);
@@ -177,8 +212,11 @@ static void weights_round_trip(const char *config) {
 }
 
 int main(void) {
-  gradient_check("tests/configs/graph_small.ini");
-  gradient_check("configs/models/pons_timefreq.ini");
+  gradient_check("tests/configs/graph_small.ini", NULL);
+  gradient_check("configs/models/pons_timefreq.ini", NULL);
+  /* transfer learning's freeze: BN in inference mode (its backward too), dropout off, layers below skipped */
+  const char *const frozen[] = {"in_bn", "a_conv", "batchnorm2", "dropout1", NULL};
+  gradient_check("tests/configs/graph_small.ini", frozen);
   determinism("tests/configs/graph_small.ini");
   determinism("configs/models/pons_timefreq.ini");
   weights_round_trip("tests/configs/graph_small.ini");

@@ -81,11 +81,10 @@ static void parse(int argc, char **argv, EmbedArgs *a) {
 }
 
 static int layer_named(const Model *m, const char *name) {
-  for (int i = 0; i < m->n_layers; i++)
-    if (!strcmp(m->layers[i].name, name)) return i;
-  char names[2048] = "";
-  for (int i = 0; i < m->n_layers; i++)
-    snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", i ? ", " : "", m->layers[i].name);
+  const int index = model_layer_index(m, name);
+  if (index >= 0) return index;
+  char names[2048];
+  model_layer_names(m, names, sizeof names);
   at_fatal("model '%s' has no layer '%s'; its layers: %s", m->name, name, names);
 }
 

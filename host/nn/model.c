@@ -134,7 +134,7 @@ const float *model_forward(Model *m, const float *input, int n, int training, ui
   m->input_ptr = input;
   for (int i = 0; i < m->n_layers; i++) {
     LayerPass p = layer_pass(m, i, n);
-    p.training = training;
+    p.training = training && !p.L->frozen;
     p.seed = seed;
     p.step = step;
     at_backend_set_layer(p.L->name);
@@ -168,13 +168,50 @@ static void finish_grad(Model *m, const Layer *L, int k, const float *written, i
   S->grad_ready = 1;
 }
 
+int model_layer_index(const Model *m, const char *name) {
+  for (int i = 0; i < m->n_layers; i++)
+    if (!strcmp(m->layers[i].name, name)) return i;
+  return -1;
+}
+
+void model_layer_names(const Model *m, char *out, size_t size) {
+  size_t used = 0;
+  if (size) out[0] = '\0';
+  for (int i = 0; i < m->n_layers && used + 1 < size; i++) {
+    int k = snprintf(out + used, size - used, "%s%s", i ? ", " : "", m->layers[i].name);
+    if (k < 0) break;
+    used += (size_t)k;
+  }
+}
+
+int layer_has_parameters(const Layer *L) { return L->weight >= 0 || L->bias >= 0 || L->running_mean >= 0; }
+
+void model_freeze_layer(Model *m, int layer) {
+  AT_ASSERT(layer >= 0 && layer < m->n_layers);
+  m->layers[layer].frozen = 1;
+}
+
+int model_first_trained_layer(const Model *m) {
+  for (int i = 0; i < m->n_layers; i++)
+    if (m->layers[i].n_params > 0 && !m->layers[i].frozen) return i;
+  return m->n_layers;
+}
+
+static void zero_frozen_gradients(Model *m) {
+  for (int pi = 0; pi < m->n_params; pi++) {
+    const ParamTensor *p = &m->params[pi];
+    if (p->trainable && m->layers[p->layer].frozen) m->be->fill(m->grads + p->offset, p->count, 0.0f);
+  }
+}
+
 void model_backward(Model *m, int n, const float *dlogits) {
   LayerBuffers *last = &m->buffers[m->n_layers - 1];
+  const int first = model_first_trained_layer(m);
   for (int i = 0; i < m->n_layers; i++) m->buffers[i].grad_ready = 0;
   if (dlogits != last->grad) m->be->copy(last->grad, dlogits, sizeof(float) * (size_t)n * m->classes);
   last->grad_ready = 1;
 
-  for (int i = m->n_layers - 1; i >= 0; i--) {
+  for (int i = m->n_layers - 1; i >= first; i--) {
     LayerPass p = layer_pass(m, i, n);
     const Layer *L = p.L;
     at_backend_set_layer(L->name);
@@ -191,6 +228,7 @@ void model_backward(Model *m, int n, const float *dlogits) {
     for (int k = 0; k < L->n_inputs; k++) finish_grad(m, L, k, p.dx[k], adds[k], n);
   }
   at_backend_set_layer(NULL);
+  zero_frozen_gradients(m);
 }
 
 double model_loss(Model *m, int n, const void *targets, int backward) {

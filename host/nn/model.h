@@ -66,6 +66,11 @@ typedef struct Layer {
   float alpha, p;
   int units;
 
+  /* Set by a training recipe's `freeze` (model_freeze_layer): the layer runs
+   * as in inference (BN on its running statistics, dropout off) and its
+   * parameter gradients are zero. */
+  int frozen;
+
   /* indices into Model.params (-1 when absent) */
   int weight, bias, running_mean, running_var;
   size_t n_params; /* trainable floats */
@@ -145,8 +150,22 @@ const float *model_forward(Model *m, const float *input, int n, int training, ui
  * targets: float [n, classes] (sigmoid) or int32 [n] labels (softmax), on the device. */
 double model_loss(Model *m, int n, const void *targets, int backward);
 
-/* Backward from a given gradient of the logits (used by model_loss). */
+/* Backward from a given gradient of the logits (used by model_loss). Layers
+ * below the first one with parameters to train are skipped (nothing below
+ * them learns); frozen layers' parameter gradients are left at zero. */
 void model_backward(Model *m, int n, const float *dlogits);
+
+/* The index of the layer called `name`, or -1. */
+int model_layer_index(const Model *m, const char *name);
+/* "a, b, c": every layer's name, for messages (cut at `size`). */
+void model_layer_names(const Model *m, char *out, size_t size);
+
+/* Freezes a layer for training (see Layer.frozen). */
+void model_freeze_layer(Model *m, int layer);
+/* Whether the layer has trainable parameters or running statistics. */
+int layer_has_parameters(const Layer *L);
+/* The first layer whose parameters are trained (not frozen), or n_layers. */
+int model_first_trained_layer(const Model *m);
 
 /* Output probabilities of the last forward pass (sigmoid or softmax). */
 void model_probabilities(Model *m, int n, float *probs_device);

@@ -53,9 +53,9 @@ void experiment_apply_device(const Experiment *e) {
 
 static const char *accepted_keys(const char *type) {
   if (!strcmp(type, "data"))
-    return "train, valid, test, crop, eval_crops, fold, valid_fold, threads, prefetch, fraction, fraction_seed";
+    return "train, valid, test, crop, eval_crops, fold, valid_fold, threads, prefetch, fraction, fraction_seed, per_class";
   if (!strcmp(type, "train"))
-    return "run, root, seed, init, optimizer, lr, momentum, nesterov, weight_decay, beta1, beta2, eps, batch, epochs, "
+    return "run, root, seed, init, freeze, lr_scale, optimizer, lr, momentum, nesterov, weight_decay, beta1, beta2, eps, batch, epochs, "
            "clip_norm, schedule, step_size, gamma, patience, factor, min_lr, pons_rises, pons_stop_rises, "
            "early_stop, select, on_nan, checkpoint_every, log_every, max_steps, backend, device, cuda_conv, "
            "deterministic, tf32, cudnn_benchmark, workspace_mb, micro_batches, collective_timeout";
@@ -110,6 +110,9 @@ static void read_data(IniFile *ini, DataConfig *d) {
   d->prefetch = (int)ini_get_int(s, "prefetch", 4, 1, 1024);
   d->fraction = ini_get_float(s, "fraction", 1.0, 1e-9, 1.0);
   d->fraction_seed = (uint64_t)ini_get_int(s, "fraction_seed", 1, 0, LONG_MAX);
+  d->per_class = (int)ini_get_int(s, "per_class", 0, 0, 1 << 24);
+  if (d->per_class > 0 && d->fraction < 1.0)
+    ini_fail(s, ini_entry(s, "per_class"), "give either 'fraction' or 'per_class', not both");
   if (d->valid_fold >= 0 && d->fold < 0)
     ini_fail(s, ini_entry(s, "valid_fold"), "needs 'fold' (the test fold) to be set too");
 }
@@ -192,6 +195,7 @@ static Experiment *experiment_from_ini(IniFile *ini, const char *path) {
   ini_override(ini, run);
   ini_entry(ini_section(ini, "train"), "run");
   e->model = model_from_ini(ini, &k_experiment_foreign);
+  e->layers = layer_settings_read(ini_section(ini, "train"), e->model);
   ini_check_all_used(ini, accepted_keys);
   if ((int)e->train.select < 0)
     e->train.select = e->model->output == OUTPUT_SIGMOID ? SELECT_ROC_AUC : SELECT_ACCURACY;
@@ -236,6 +240,7 @@ Model *experiment_model_from_config(const char *path, const char *const *overrid
 void experiment_free(Experiment *e) {
   if (!e) return;
   model_free(e->model);
+  layer_settings_free(e->layers);
   free(e->text);
   free(e);
 }

@@ -17,6 +17,7 @@
 
 #include "nn/model.h"
 #include "config/device_settings.h"
+#include "train/layer_settings.h"
 
 typedef enum { SCHEDULE_NONE, SCHEDULE_STEP, SCHEDULE_PLATEAU, SCHEDULE_PONS } ScheduleKind;
 typedef enum { SELECT_ROC_AUC, SELECT_PR_AUC, SELECT_LOSS, SELECT_ACCURACY } SelectMetric;
@@ -31,6 +32,7 @@ typedef struct DataConfig {
   int threads, prefetch;
   double fraction;         /* train on this fraction of the training split (nested subsets) */
   uint64_t fraction_seed;  /* which examples: the first fraction of a permutation from this seed */
+  int per_class;           /* 0: all; k: k examples per class (per tag) from the same permutation */
 } DataConfig;
 
 typedef struct TrainConfig {
@@ -68,6 +70,7 @@ typedef struct Experiment {
   Model *model;
   DataConfig data;
   TrainConfig train;
+  LayerSettings *layers; /* [train] freeze and lr_scale */
 } Experiment;
 
 Experiment *experiment_load(const char *path, const char *const *overrides, int n_overrides);

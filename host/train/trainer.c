@@ -78,23 +78,64 @@ static int cmp_i32(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
-static void take_fraction(Trainer *t, const DataConfig *d) {
+/* The training split in the order of a permutation drawn from `seed`. */
+static int32_t *permuted_training_items(const Trainer *t, uint64_t seed) {
   const int n = t->n_train;
-  int32_t *items = at_malloc(sizeof(int32_t) * (size_t)n, "training subset");
+  int32_t *items = at_malloc(sizeof(int32_t) * (size_t)(n + 1), "training subset");
   for (int i = 0; i < n; i++) items[i] = t->train_subset ? t->train_subset[i] : i;
   for (int i = n - 1; i > 0; i--) { /* Fisher-Yates from the counter RNG */
-    int j = (int)(at_rng_uniform(d->fraction_seed, 0x5EEDF4AC, (uint64_t)i) * (i + 1));
+    int j = (int)(at_rng_uniform(seed, 0x5EEDF4AC, (uint64_t)i) * (i + 1));
     if (j > i) j = i;
     int32_t tmp = items[i];
     items[i] = items[j];
     items[j] = tmp;
   }
-  long keep = lround(d->fraction * n);
-  if (keep < 1) keep = 1;
+  return items;
+}
+
+static void keep_subset(Trainer *t, int32_t *items, long keep) {
   qsort(items, (size_t)keep, sizeof(int32_t), cmp_i32);
   free(t->train_subset);
   t->train_subset = items;
   t->n_train = (int)keep;
+}
+
+static void take_fraction(Trainer *t, const DataConfig *d) {
+  int32_t *items = permuted_training_items(t, d->fraction_seed);
+  long keep = lround(d->fraction * t->n_train);
+  keep_subset(t, items, keep < 1 ? 1 : keep);
+}
+
+/* [data] per_class = k: few-data training sets. Walking the same permutation
+ * as `fraction`, an example is kept while its class has fewer than k
+ * (single-label), or while one of its tags has fewer than k positives
+ * (multi-label: every tag gets at least k where the split has them, frequent
+ * tags more). Classes or tags with fewer than k examples are named. */
+static void take_per_class(Trainer *t, const DataConfig *d) {
+  const Cache *c = t->train_cache;
+  int32_t *items = permuted_training_items(t, d->fraction_seed);
+  int *count = at_calloc((size_t)c->n_tags, sizeof(int), "per-class counts");
+  long keep = 0;
+  for (int i = 0; i < t->n_train; i++) {
+    const int x = items[i];
+    int wanted = 0;
+    if (c->label) wanted = count[c->label[x]] < d->per_class;
+    for (int k = 0; !c->label && k < c->n_tags; k++) wanted |= c->labels[(size_t)x * c->n_tags + k] && count[k] < d->per_class;
+    if (!wanted) continue;
+    if (c->label) count[c->label[x]]++;
+    for (int k = 0; !c->label && k < c->n_tags; k++) count[k] += c->labels[(size_t)x * c->n_tags + k];
+    items[keep++] = x;
+  }
+  char short_of[1024] = "";
+  for (int k = 0; k < c->n_tags; k++)
+    if (count[k] < d->per_class && strlen(short_of) + strlen(c->tags[k]) + 16 < sizeof short_of)
+      snprintf(short_of + strlen(short_of), sizeof short_of - strlen(short_of), "%s%s (%d)", short_of[0] ? ", " : "",
+               c->tags[k], count[k]);
+  if (short_of[0] && t->rank == 0)
+    printf("warning: [data] per_class = %d: the training split has fewer for %s\n", d->per_class, short_of);
+  free(count);
+  if (keep == 0) at_fatal("[data] per_class = %d selects no training example of '%s'", d->per_class, c->path);
+  keep_subset(t, items, keep);
 }
 
 /* Examples whose fold satisfies keep(fold, k, v). */
@@ -156,6 +197,7 @@ static void open_data(Trainer *t) {
   }
   if (t->n_train == 0) at_fatal("the training split of '%s' is empty (fold = %d)", d->train, d->fold);
   if (d->fraction < 1.0) take_fraction(t, d);
+  if (d->per_class > 0) take_per_class(t, d);
 }
 
 static Cache *valid_source(Trainer *t) { return t->valid_cache ? t->valid_cache : t->valid_subset ? t->train_cache : NULL; }
@@ -574,6 +616,10 @@ static void setup_model_and_optimizer(Trainer *t, const char *resume_dir) {
                             .nesterov = tc->nesterov};
   t->opt->adam = (AdamConfig){.lr = (float)tc->lr, .beta1 = (float)tc->beta1, .beta2 = (float)tc->beta2,
                               .eps = (float)tc->eps, .weight_decay = (float)tc->weight_decay};
+  layer_settings_apply(t->e->layers, t->m, t->opt);
+  char layers[2048];
+  layer_settings_describe(t->e->layers, t->m, layers, sizeof layers);
+  if (layers[0] && t->rank == 0) printf("layers: %s\n", layers);
   t->st.lr = tc->lr;
   t->st.best_metric = NAN;
   t->st.pons_best_loss = INFINITY;

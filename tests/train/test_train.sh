@@ -532,4 +532,61 @@ else failed "[train] init: $(tail -2 "$work/out.txt")"; fi
 expect_error "[train] init from a model sharing no layer" "no layer of model 'pons_time' has the name and shape of one there" \
   "$AT" train configs/experiments/synth_pons_time.ini $data40 $runs --set train.run=transfer_none \
   --set "train.init=$work/other.h5"
+# ---- freeze and lr_scale: frozen layers keep their weights exactly (even with weight decay); a scaled
+# layer's first SGD update is the scale times the unscaled one, the other layers' updates unchanged
+"$AT" init configs/experiments/synth_pons_time.ini -o "$work/start.h5" --seed 1 >/dev/null
+one_step() { # run extra...
+  local run=$1
+  shift
+  # shellcheck disable=SC2086
+  quiet "$AT" train configs/experiments/synth_pons_time.ini $data40 $runs --set "train.run=$run" \
+    --set "train.init=$work/start.h5" --set train.max_steps=1 --set train.optimizer=sgd --set train.lr=0.5 "$@"
+}
+if one_step plain && one_step frozen --set train.freeze=conv1 --set train.weight_decay=0.01 &&
+   grep -q "^layers: frozen: conv1$" "$work/out.txt" &&
+   one_step scaled --set "train.lr_scale=dense*:0.25" && grep -q "^layers: lr x0.25: dense1$" "$work/out.txt" &&
+   $PY -c "
+import sys, h5py, numpy as np
+start, plain, frozen, scaled = (h5py.File(f, 'r')['params'] for f in sys.argv[1:])
+w = lambda f, n: f[n][()].astype(np.float64)
+for n in ('conv1/weight', 'conv1/bias'):
+    assert np.array_equal(w(frozen, n), w(start, n)), n + ' moved although frozen'
+    assert np.array_equal(w(scaled, n), w(plain, n)), n + ' differs at scale 1'
+assert not np.array_equal(w(frozen, 'dense1/weight'), w(start, 'dense1/weight')), 'dense1 did not learn'
+d_plain = w(plain, 'dense1/weight') - w(start, 'dense1/weight')
+d_scaled = w(scaled, 'dense1/weight') - w(start, 'dense1/weight')
+assert np.abs(d_plain).max() > 1e-4
+assert np.allclose(d_scaled, 0.25 * d_plain, rtol=1e-3, atol=1e-6), np.abs(d_scaled - 0.25 * d_plain).max()
+" "$work/start.h5" "$work/runs/plain/last.h5" "$work/runs/frozen/last.h5" "$work/runs/scaled/last.h5"; then
+  pass "[train] freeze keeps conv1 exactly (weight decay on), lr_scale = dense*:0.25 gives a quarter of dense1's update"
+else failed "[train] freeze / lr_scale: $(tail -3 "$work/out.txt")"; fi
+# shellcheck disable=SC2086
+expect_error "[train] freeze naming no layer" "'conv9' names no layer of model 'pons_time'; its layers: conv1" \
+  "$AT" train configs/experiments/synth_pons_time.ini $data40 $runs --set train.run=bad_freeze --set train.freeze=conv9
+# shellcheck disable=SC2086
+expect_error "[train] freeze of a layer without parameters" "'relu1' names no layer with parameters" \
+  "$AT" train configs/experiments/synth_pons_time.ini $data40 $runs --set train.run=bad_freeze --set train.freeze=relu1
+# shellcheck disable=SC2086
+expect_error "[train] freeze of everything" "these settings leave no parameter of model 'pons_time' to train" \
+  "$AT" train configs/experiments/synth_pons_time.ini $data40 $runs --set train.run=bad_freeze --set train.freeze=conv1..dense1
+# shellcheck disable=SC2086
+expect_error "[train] lr_scale without a factor" "'conv1' is not LAYER:FACTOR" \
+  "$AT" train configs/experiments/synth_pons_time.ini $data40 $runs --set train.run=bad_scale --set train.lr_scale=conv1
+# ---- [data] per_class = k: k examples per class drawn from the seeded permutation
+"$AT" synth "$work/classes" --classes 4 --train 200 --valid 40 --test 40 --seed 6 >/dev/null || failed "synth classes"
+few() { # run k seed
+  quiet "$AT" train configs/experiments/synth_pons_time.ini --set model.output=softmax --set dense1.units=4 \
+    --set "data.train=$work/classes/train.h5" --set "data.valid=$work/classes/valid.h5" --set "data.test=$work/classes/test.h5" $runs --set "train.run=$1" \
+    --set "data.per_class=$2" --set "data.fraction_seed=$3" --set train.epochs=1 --set train.select=accuracy
+}
+if few k3 3 1 && grep -q "on 12 examples" "$work/out.txt" && few k3b 3 2 && few k3c 3 1 &&
+   $PY -c "
+import sys, json
+# the same seed draws the same examples (equal logs), another seed others
+a, b, c = (open(sys.argv[i]).read() for i in (1, 2, 3))
+step = lambda t: [l for l in t.splitlines() if '\"type\": \"step\"' in l][0].split('\"loss\": ')[1].split(',')[0]
+assert step(a) == step(c) and step(a) != step(b), (step(a), step(b), step(c))
+" "$work/runs/k3/log.jsonl" "$work/runs/k3b/log.jsonl" "$work/runs/k3c/log.jsonl"; then
+  pass "[data] per_class = 3: 12 examples of 4 classes, the same for the same seed"
+else failed "[data] per_class: $(tail -2 "$work/out.txt")"; fi
 exit $fail

@@ -48,6 +48,16 @@ static void forward(LayerPass *p) {
 static void backward(LayerPass *p) {
   const Layer *L = p->L;
   BatchNormShape s = bn_shape(L, p->n);
+  if (L->frozen) {
+    if (!p->dx[0]) return;
+    /* Inference mode is y = gamma (x - mean) / sqrt(var + eps) + beta with
+     * fixed statistics, so dx = gamma dy / sqrt(var + eps): the same map with
+     * mean and beta 0 (save_mean is unused in this mode and serves as zeros). */
+    p->be->fill(p->buf->save_mean, (size_t)features(L), 0.0f);
+    p->be->batchnorm_forward_infer(&s, p->buf->grad, layer_param(p, L->weight), p->buf->save_mean, p->buf->save_mean,
+                                   layer_param(p, L->running_var), p->dx[0]);
+    return;
+  }
   p->be->batchnorm_backward(&s, layer_x(p, 0), p->buf->grad, layer_param(p, L->weight), p->buf->save_mean,
                             p->buf->save_invstd, p->dx[0], layer_grad(p, L->weight), layer_grad(p, L->bias));
 }

@@ -1,5 +1,5 @@
 /* [dropout]: inverted dropout while training (masks from the run's seed and
- * step, the same on every backend), identity otherwise. */
+ * step, the same on every backend), identity otherwise (and when frozen). */
 #include "config/ini_file.h"
 #include "nn/layers/layer_kind.h"
 
@@ -23,7 +23,7 @@ static void forward(LayerPass *p) {
 static void backward(LayerPass *p) {
   if (!p->dx[0]) return;
   const size_t count = layer_out_count(p);
-  if (p->L->p > 0) p->be->dropout_backward(p->buf->grad, p->buf->mask, p->dx[0], count, p->L->p);
+  if (p->L->p > 0 && !p->L->frozen) p->be->dropout_backward(p->buf->grad, p->buf->mask, p->dx[0], count, p->L->p);
   else p->be->copy(p->dx[0], p->buf->grad, sizeof(float) * count);
 }
 
