@@ -12,6 +12,7 @@ PACKAGES=(
   libsndfile1-dev libsoxr-dev libpng-dev
   libopenmpi-dev openmpi-bin python3-matplotlib
   sox chromium-bsu-data  # real recorded music for the tests: a game soundtrack (WAV), sox to convert it
+  drascula-music extremetuxracer-data fretsonfire-songs-muldjord fretsonfire-songs-sectoid  # soundtracks: the few-data task
   python3-pip            # downloads the published musicnn models (scripts/fetch-musicnn.sh)
 )
 missing=()

@@ -58,6 +58,7 @@ run "GPU path from the command line (selftest, emulated CUDA training)" bash tes
 run "kernels do not spill registers (ptxas)" bash tests/cuda/check_ptxas.sh
 run "PyTorch oracle" bash tests/oracle/run_oracle.sh
 run "training end to end" bash tests/train/test_train.sh
+run "few-data transfer learning (musicnn-msd vs from scratch)" bash tests/train/test_few_data.sh
 run "data-parallel training (MPI, 2 ranks)" bash tests/dist/test_dist.sh
 run "sweeps" bash tests/sweep/test_sweep.sh
 run "metrics vs scikit-learn" /usr/bin/python3 tests/oracle/sklearn_metrics.py

@@ -39,20 +39,27 @@ static char *next_item(char **cursor) {
   return item;
 }
 
-/* The layers with parameters that `pattern` names, into `hit`; an error when none. */
+static int is_dropout(const Layer *L) { return !strcmp(layer_type_name(L), "dropout"); }
+
+/* The layers that `pattern` names and the setting affects (with parameters;
+ * for freeze also dropout), into `hit`; an error when there are none. */
 static void select_layers(const Model *m, const char *key, const char *pattern, unsigned char *hit, IniSection *s) {
   const IniEntry *e = ini_entry(s, key);
+  const int freeze = !strcmp(key, "freeze");
   memset(hit, 0, (size_t)m->n_layers);
-  int matched = match_layers(m, pattern, hit, s, e), with_parameters = 0;
+  const int matched = match_layers(m, pattern, hit, s, e);
+  int affected = 0;
   for (int i = 0; i < m->n_layers; i++) {
-    if (hit[i] && !layer_has_parameters(&m->layers[i]) && strcmp(layer_type_name(&m->layers[i]), "dropout") != 0) hit[i] = 0;
-    with_parameters += hit[i] && layer_has_parameters(&m->layers[i]);
+    const Layer *L = &m->layers[i];
+    if (hit[i] && !layer_has_parameters(L) && !(freeze && is_dropout(L))) hit[i] = 0;
+    affected += hit[i];
   }
-  if (with_parameters == 0) {
+  if (affected == 0) {
     char names[2048];
     model_layer_names(m, names, sizeof names);
     ini_fail(s, e, "'%s' names %s of model '%s'; its layers: %s", pattern,
-             matched ? "no layer with parameters" : "no layer", m->name, names);
+             !matched ? "no layer" : freeze ? "no layer with parameters or dropout" : "no layer with parameters",
+             m->name, names);
   }
 }
 
@@ -143,7 +150,7 @@ static void describe_group(const LayerSettings *ls, const Model *m, int frozen, 
   size_t used = strlen(out);
   int first = 1;
   for (int i = 0; i < m->n_layers && used + 1 < size; i++) {
-    const int in = frozen ? ls->frozen[i] && layer_has_parameters(&m->layers[i])
+    const int in = frozen ? ls->frozen[i]
                           : !ls->frozen[i] && m->layers[i].n_params > 0 && ls->lr_scale[i] == scale;
     if (!in) continue;
     int k = first ? (frozen ? snprintf(out + used, size - used, "%sfrozen: %s", used ? "; " : "", m->layers[i].name)

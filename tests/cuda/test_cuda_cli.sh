@@ -40,17 +40,20 @@ fi
 common=(--set "data.train=$work/d/train.h5" --set "data.valid=$work/d/valid.h5" --set "data.test=$work/d/test.h5"
   --set train.root="$work/runs" --set train.batch=8 --set train.epochs=1 --set train.max_steps=3 --set train.log_every=1
   --set data.threads=1)
-if "$AT" train configs/experiments/synth_pons_frequency.ini "${common[@]}" --set train.run=cpu --backend cpu \
-  >"$work/cpu.txt" 2>&1 &&
-  "$EMU" train configs/experiments/synth_pons_frequency.ini "${common[@]}" --set train.run=cuda \
-    --set train.backend=cuda --set train.deterministic=true >"$work/cuda.txt" 2>&1; then
-  if $PY - "$work/runs/cpu/last.h5" "$work/runs/cuda/last.h5" >"$work/cmp.txt" 2>&1 <<'PYEOF'
+# same_training WHAT CONFIG RUN args...: 3 steps on each backend, equal weights
+same_training() {
+  local what=$1 config=$2 run=$3
+  shift 3
+  if "$AT" train "$config" "${common[@]}" --set "train.run=$run-cpu" --backend cpu "$@" >"$work/cpu.txt" 2>&1 &&
+    "$EMU" train "$config" "${common[@]}" --set "train.run=$run-cuda" --set train.backend=cuda \
+      --set train.deterministic=true "$@" >"$work/cuda.txt" 2>&1; then
+    if $PY - "$work/runs/$run-cpu/last.h5" "$work/runs/$run-cuda/last.h5" >"$work/cmp.txt" 2>&1 <<'PYEOF'
 import sys, h5py, numpy as np
 a, b = h5py.File(sys.argv[1], "r"), h5py.File(sys.argv[2], "r")
 worst, n = 0.0, 0
 def visit(name, obj):
     global worst, n
-    if isinstance(obj, h5py.Dataset) and name.startswith("params/"):
+    if isinstance(obj, h5py.Dataset) and name.startswith(("params/", "state/")):
         x, y = np.asarray(obj, dtype=np.float64), np.asarray(b[name], dtype=np.float64)
         worst = max(worst, float(np.max(np.abs(x - y)) / max(np.max(np.abs(x)), 1e-30)))
         n += 1
@@ -58,16 +61,22 @@ a.visititems(visit)
 print("%d tensors, largest relative difference %.2e" % (n, worst))
 sys.exit(0 if n > 0 and worst <= 1e-4 else 1)
 PYEOF
-  then
-    pass "train --backend cuda (emulated) = train --backend cpu after 3 steps: $(cat "$work/cmp.txt")"
+    then
+      pass "$what: train --backend cuda (emulated) = train --backend cpu after 3 steps: $(cat "$work/cmp.txt")"
+    else
+      failed "$what: CUDA and CPU training differ: $(cat "$work/cmp.txt")"
+    fi
   else
-    failed "CUDA and CPU training differ: $(cat "$work/cmp.txt")"
+    failed "$what: training failed: $(tail -3 "$work/cpu.txt") / $(tail -3 "$work/cuda.txt")"
   fi
-  grep -q "cuemu" "$work/cuda.txt" && pass "the trainer says which device it runs on" ||
-    failed "the trainer's log does not name the CUDA device: $(head -5 "$work/cuda.txt")"
-else
-  failed "training failed: $(tail -3 "$work/cpu.txt") / $(tail -3 "$work/cuda.txt")"
-fi
+}
+same_training "synth_pons_frequency" configs/experiments/synth_pons_frequency.ini plain
+grep -q "cuemu" "$work/cuda.txt" && pass "the trainer says which device it runs on" ||
+  failed "the trainer's log does not name the CUDA device: $(head -5 "$work/cuda.txt")"
+# transfer learning: frozen batch norms (inference-mode backward) and dropout, per-layer learning rates
+"$AT" synth "$work/d6" --bins 6 --frames 10 --tags 5 --train 64 --valid 16 --seed 9 --test 16 >/dev/null || failed "synth 6x10"
+same_training "freeze and lr_scale (graph_small)" tests/configs/graph_small_transfer.ini transfer \
+  --set "data.train=$work/d6/train.h5" --set "data.valid=$work/d6/valid.h5" --set data.test=
 # prep and tag with the GPU front end (cuFFT and cuBLAS test doubles, kernels
 # emulated): the CPU's features within 1e-4, the CPU's tags
 MK=$BUILD/tests/oracle/make_audio
