@@ -28,7 +28,7 @@ HDF5_LIBS   := $(shell pkg-config --libs hdf5 2>/dev/null || echo -L/usr/lib/x86
 CFLAGS  := -std=c11 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
            -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L $(OPENMP) $(OPT) \
            -Ihost -I$(BLAS_INC) $(HDF5_CFLAGS)
-LDLIBS  := $(HDF5_LIBS) -linih -lfftw3f -lfluidsynth -lsndfile -lsoxr -lpng -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas -ldnnl -lm $(OPENMP)
+LDLIBS  := $(HDF5_LIBS) -linih -lfftw3f -lfluidsynth -lsndfile -lsoxr -lpng -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas -ldnnl -lprotobuf-c -lm $(OPENMP)
 ifeq ($(SAN),1)
   CFLAGS  += -fsanitize=address,undefined -fno-sanitize-recover=undefined
   LDLIBS  += -fsanitize=address,undefined
@@ -57,7 +57,12 @@ ifeq ($(MPI),1)
 endif
 
 HOST_SRC  := $(sort $(shell find host -name '*.c' ! -path 'host/cli/main.c' ! -path 'host/cuda/*'))
-HOST_OBJ  := $(HOST_SRC:%.c=$(BUILD)/%.o)
+# ONNX's own schema (Debian libonnx-dev), compiled by protoc-c into the
+# export's protobuf code (host/export/onnx_file.c)
+ONNX_PROTO   := /usr/include/onnx/onnx.proto
+ONNX_PBC     := $(BUILD)/generated/onnx/onnx.pb-c.c
+ONNX_PBC_OBJ := $(BUILD)/generated/onnx/onnx.pb-c.o
+HOST_OBJ  := $(HOST_SRC:%.c=$(BUILD)/%.o) $(ONNX_PBC_OBJ)
 TEST_SRC  := $(sort $(wildcard tests/test_*.c tests/oracle/*.c))
 TEST_BIN  := $(patsubst %.c,$(BUILD)/%,$(TEST_SRC))
 BENCH_SRC := $(sort $(wildcard tests/bench/*.c))
@@ -202,6 +207,16 @@ $(LAYER_KINDS): $(LAYER_SRC) Makefile
 	@mkdir -p $(dir $@)
 	sed -n 's/^const LayerKind \(k_layer_[a-z0-9_]*\) = {.*/AT_LAYER_KIND(\1)/p' $(LAYER_SRC) >$@.tmp
 	mv $@.tmp $@
+
+$(ONNX_PBC): $(ONNX_PROTO)
+	@mkdir -p $(dir $@)
+	protoc-c --c_out=$(dir $@) -I$(dir $(ONNX_PROTO)) $(ONNX_PROTO)
+
+$(ONNX_PBC_OBJ): $(ONNX_PBC)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/host/export/onnx_file.o: $(ONNX_PBC)
+$(BUILD)/host/export/onnx_file.o: CFLAGS += -I$(BUILD)/generated/onnx
 
 $(BUILD)/host/nn/layers/layer_registry.o: $(LAYER_KINDS)
 $(BUILD)/host/nn/layers/layer_registry.o: CFLAGS += -I$(BUILD)/generated

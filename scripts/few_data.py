@@ -14,6 +14,8 @@ tasks: [data] per_class) and several draws of those examples
             embedding frozen (freeze = input_bn..penultimate): a linear
             classifier on the embedding, at lr 0.01
   scratch   musicnn from a seeded random initialisation, at lr 0.001
+Each run: Adam, batch 8 (an epoch's last, incomplete batch left out), about
+100 steps whatever k, batch-norm momentum 0.1 (configs/experiments/*_musicnn.ini).
 Reported on the test split (tracks or clips never trained on): balanced
 accuracy (single-label) or macro ROC-AUC (multi-label), mean and standard
 deviation over the draws; a table, ROOT/results.csv and ROOT/few_data.png.
@@ -125,7 +127,7 @@ def quiet_demo(data):
 
 
 def epochs_for(k, task, batch=8):
-    batches = max(1, math.ceil(k * task["classes"] / batch))
+    batches = max(1, k * task["classes"] // batch)  # drop_last = true
     return max(5, math.ceil(STEPS / batches))
 
 

@@ -10,6 +10,7 @@ PACKAGES=(
   python3 python3-torch python3-h5py python3-numpy python3-sklearn
   libfftw3-dev python3-venv
   libsndfile1-dev libsoxr-dev libpng-dev
+  libprotobuf-c-dev protobuf-c-compiler libonnx-dev  # ONNX export: protoc-c on ONNX's own onnx.proto
   libopenmpi-dev openmpi-bin python3-matplotlib
   sox chromium-bsu-data  # real recorded music for the tests: a game soundtrack (WAV), sox to convert it
   drascula-music extremetuxracer-data fretsonfire-songs-muldjord fretsonfire-songs-sectoid  # soundtracks: the few-data task

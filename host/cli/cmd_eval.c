@@ -37,7 +37,7 @@ const CliCommand k_cli_eval = {
     k_eval_options, "auratag eval checkpoints/demo-fcn3 data/demo/cache/test.h5 --json test-eval.json"};
 
 static const CliOption k_predict_options[] = {
-    {"out", 'o', "PREDICTIONS.h5", NULL, "the file to write (required): /probabilities [N, tags], /ids, /tags"},
+    {"out", 'o', "PREDICTIONS.h5", NULL, "the file to write (required): /probabilities and /logits [N, tags] (means over the crops), /ids, /tags"},
     {"crops", 0, "K", "the run's data.eval_crops, else enough to cover each example", "crops averaged per example"},
     {"batch", 0, "B", "the run's train.batch, else 16", "examples per forward pass"},
     {"threads", 0, "N", "2", "loader threads"},
@@ -158,6 +158,7 @@ int cmd_predict(int argc, char **argv) {
   h5_write_string_attr(file, "activation", m->output == OUTPUT_SIGMOID ? "sigmoid" : "softmax");
   const unsigned long long dims[2] = {(unsigned long long)r->n, (unsigned long long)r->n_tags};
   h5_write_floats(file, "probabilities", r->probs, 2, dims, tmp);
+  h5_write_floats(file, "logits", r->logits, 2, dims, tmp);
   h5_write_strings(file, "ids", (const char *const *)c->ids, c->n, tmp);
   h5_write_strings(file, "tags", (const char *const *)c->tags, c->n_tags, tmp);
   if (H5Fclose(file) < 0) at_fatal("cannot finish '%s' (is the disk full?)", tmp);

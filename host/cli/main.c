@@ -16,8 +16,6 @@
 #include "nn/backend_registry.h"
 #endif
 
-/* The version of auratag (what `auratag --version` prints). */
-#define AT_VERSION "0.2.0"
 
 typedef struct Command {
   const CliCommand *cli; /* name, usage, options, example */
@@ -30,7 +28,7 @@ static const Command k_commands[] = {
     {&k_cli_prep, cmd_prep},         {&k_cli_tag, cmd_tag},           {&k_cli_auralise, cmd_auralise},
     {&k_cli_stimuli, cmd_stimuli},   {&k_cli_activations, cmd_activations},
     {&k_cli_selftest, cmd_selftest}, {&k_cli_demo_data, cmd_demo_data}, {&k_cli_import, cmd_import},
-    {&k_cli_models, cmd_models},     {&k_cli_embed, cmd_embed},
+    {&k_cli_models, cmd_models},     {&k_cli_embed, cmd_embed},       {&k_cli_export, cmd_export},
 };
 enum { N_COMMANDS = sizeof k_commands / sizeof k_commands[0] };
 

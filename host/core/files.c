@@ -9,15 +9,17 @@
 
 #include "core/error.h"
 
-void at_write_text_file(const char *path, const char *text) {
+void at_write_text_file(const char *path, const char *text) { at_write_file(path, text, strlen(text)); }
+
+void at_write_file(const char *path, const void *data, size_t size) {
   size_t len = strlen(path);
   char *tmp = at_malloc(len + 32, "a file name");
   snprintf(tmp, len + 32, "%s.tmp.%d", path, (int)getpid());
   at_make_parent_dirs(path);
-  FILE *fp = fopen(tmp, "w");
+  FILE *fp = fopen(tmp, "wb");
   if (!fp) at_fatal("cannot create '%s': %s", tmp, strerror(errno));
   at_temp_file_register(tmp);
-  if (fputs(text, fp) == EOF || fflush(fp) != 0 || fsync(fileno(fp)) != 0 || fclose(fp) != 0)
+  if (fwrite(data, 1, size, fp) != size || fflush(fp) != 0 || fsync(fileno(fp)) != 0 || fclose(fp) != 0)
     at_fatal("cannot write '%s' (is the disk full?); '%s' is unchanged", tmp, path);
   if (rename(tmp, path) != 0) at_fatal("cannot move '%s' into place as '%s': %s", tmp, path, strerror(errno));
   at_temp_file_clear();

@@ -6,6 +6,7 @@
 #include <stddef.h>
 
 void at_write_text_file(const char *path, const char *text);
+void at_write_file(const char *path, const void *data, size_t size);
 /* A regular file of at most `limit` bytes, NUL-terminated (caller frees);
  * fatal, naming it, when it is missing, not a regular file or too big. */
 char *at_read_text_file(const char *path, size_t limit);

@@ -56,7 +56,7 @@ void at_cpu_batchnorm_forward_train(const BatchNormShape *s, const float *x, con
   const size_t m = l.runs * l.len;
   if (m < 2)
     at_fatal("batch normalisation in training needs more than one value per %s (got a batch of "
-             "%d with %d x %d maps); use a larger batch",
+             "%d with %d x %d maps); use a larger batch, or train.drop_last = true when it is an epoch's last batch",
              s->axis == AT_BN_PER_CHANNEL ? "channel" : "frequency row", s->n, s->h, s->w);
   const double momentum = s->momentum;
   const int features = l.features;

@@ -228,6 +228,7 @@ Loader *loader_create(Cache *cache, const LoaderConfig *config) {
   }
   l->rows = (long)l->n_items * l->crops;
   l->batches = (l->rows + cf->batch - 1) / cf->batch;
+  if (cf->drop_last && l->rows >= cf->batch) l->batches = l->rows / cf->batch;
   l->row_floats = (size_t)cache->bins * (size_t)l->crop;
 
   l->n_slots = cf->prefetch + 1;

@@ -25,6 +25,7 @@ typedef struct LoaderConfig {
   int batch;
   int crop_frames;        /* 0: the whole example */
   int train;              /* 1: shuffle + random crops; 0: ordered, equally spaced crops */
+  int drop_last;          /* leave out a last batch shorter than `batch` (when there is a full one) */
   int crops_per_example;  /* evaluation only; >= 1 */
   int threads;            /* worker threads (>= 1) */
   int prefetch;           /* batches prepared ahead (>= 1) */

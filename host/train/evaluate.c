@@ -143,6 +143,7 @@ void evaluate(Model *m, Cache *c, const EvalOptions *o, EvalResult *r) {
   for (int i = 0; i < c->n; i++) slot[i] = -1;
   for (int i = 0; i < r->n; i++) slot[r->examples[i]] = i;
   double *sum = at_calloc((size_t)r->n * k + 1, sizeof(double), "clip scores");
+  double *logit_sum = at_calloc((size_t)r->n * k + 1, sizeof(double), "clip logits");
   int *crops_seen = at_calloc((size_t)r->n + 1, sizeof(int), "crop counts");
 
   const size_t in_count = (size_t)batch * at_dims_count(m->input);
@@ -150,6 +151,7 @@ void evaluate(Model *m, Cache *c, const EvalOptions *o, EvalResult *r) {
   void *targets = be->alloc(sizeof(float) * (size_t)batch * k + sizeof(int32_t) * (size_t)batch);
   float *probs_dev = be->alloc(sizeof(float) * (size_t)batch * k);
   float *probs = at_malloc(sizeof(float) * (size_t)batch * k, "probabilities");
+  float *logits = at_malloc(sizeof(float) * (size_t)batch * k, "logits");
   double loss_sum = 0;
   long rows = 0;
   loader_seek(loader, 0, 0);
@@ -163,7 +165,8 @@ void evaluate(Model *m, Cache *c, const EvalOptions *o, EvalResult *r) {
     be->to_device(x, b->x, sizeof(float) * (size_t)b->n * at_dims_count(m->input));
     if (r->multi_label) be->to_device(targets, b->targets, sizeof(float) * (size_t)b->n * k);
     else be->to_device(targets, b->labels, sizeof(int32_t) * (size_t)b->n);
-    model_forward(m, x, b->n, 0, 0, 0);
+    const float *logits_dev = model_forward(m, x, b->n, 0, 0, 0);
+    be->to_host(logits, logits_dev, sizeof(float) * (size_t)b->n * k);
     loss_sum += model_loss(m, b->n, targets, 0) * b->n;
     rows += b->n;
     model_probabilities(m, b->n, probs_dev);
@@ -173,17 +176,22 @@ void evaluate(Model *m, Cache *c, const EvalOptions *o, EvalResult *r) {
       AT_ASSERT(s >= 0);
       crops_seen[s]++;
       for (int j = 0; j < k; j++) sum[(size_t)s * k + j] += probs[(size_t)i * k + j];
+      for (int j = 0; j < k; j++) logit_sum[(size_t)s * k + j] += logits[(size_t)i * k + j];
     }
   }
   r->loss = rows ? loss_sum / rows : NAN;
   r->probs = at_malloc(sizeof(float) * ((size_t)r->n * k + 1), "clip probabilities");
+  r->logits = at_malloc(sizeof(float) * ((size_t)r->n * k + 1), "clip logits");
   for (int i = 0; i < r->n; i++) {
     AT_ASSERT(crops_seen[i] == o->crops);
     for (int j = 0; j < k; j++) r->probs[(size_t)i * k + j] = (float)(sum[(size_t)i * k + j] / crops_seen[i]);
+    for (int j = 0; j < k; j++) r->logits[(size_t)i * k + j] = (float)(logit_sum[(size_t)i * k + j] / crops_seen[i]);
   }
   clip_metrics(r, c);
   song_metrics(r, c);
   free(probs);
+  free(logits);
+  free(logit_sum);
   be->release(probs_dev);
   be->release(targets);
   be->release(x);
@@ -196,6 +204,7 @@ void evaluate(Model *m, Cache *c, const EvalOptions *o, EvalResult *r) {
 void eval_result_free(EvalResult *r) {
   free(r->examples);
   free(r->probs);
+  free(r->logits);
   free(r->song_first);
   free(r->song_chunks);
   free(r->song_scores);

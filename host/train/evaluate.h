@@ -22,6 +22,7 @@ typedef struct EvalResult {
   int n, n_tags, multi_label;
   int32_t *examples; /* [n] cache index of each evaluated example */
   float *probs;      /* [n, n_tags] clip-level probabilities */
+  float *logits;     /* [n, n_tags] the crops' mean logits */
   double loss;       /* mean loss over all crops */
   TagMetrics tags;         /* multi-label */
   ClassMetrics classes;    /* single-label */

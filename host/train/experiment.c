@@ -55,7 +55,7 @@ static const char *accepted_keys(const char *type) {
   if (!strcmp(type, "data"))
     return "train, valid, test, crop, eval_crops, fold, valid_fold, threads, prefetch, fraction, fraction_seed, per_class";
   if (!strcmp(type, "train"))
-    return "run, root, seed, init, freeze, lr_scale, optimizer, lr, momentum, nesterov, weight_decay, beta1, beta2, eps, batch, epochs, "
+    return "run, root, seed, init, freeze, lr_scale, optimizer, lr, momentum, nesterov, weight_decay, beta1, beta2, eps, batch, epochs, drop_last, "
            "clip_norm, schedule, step_size, gamma, patience, factor, min_lr, pons_rises, pons_stop_rises, "
            "early_stop, select, on_nan, checkpoint_every, log_every, max_steps, backend, device, cuda_conv, "
            "deterministic, tf32, cudnn_benchmark, workspace_mb, micro_batches, collective_timeout";
@@ -155,6 +155,7 @@ static void read_train(IniFile *ini, TrainConfig *t, const char *config_path) {
   t->eps = ini_get_float(s, "eps", 1e-8, 1e-30, 1.0);
   t->batch = (int)ini_get_int(s, "batch", 16, 1, 1 << 16);
   t->epochs = (int)ini_get_int(s, "epochs", 10, 1, 1 << 24);
+  t->drop_last = ini_get_bool(s, "drop_last", 0);
   t->clip_norm = ini_get_float(s, "clip_norm", 0.0, 0.0, 1e12);
   t->schedule = (ScheduleKind)ini_get_choice(s, "schedule", SCHEDULE_NONE, k_schedules);
   t->step_size = (int)ini_get_int(s, "step_size", 10, 1, 1 << 24);

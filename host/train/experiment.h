@@ -44,6 +44,7 @@ typedef struct TrainConfig {
   double lr, momentum, weight_decay, beta1, beta2, eps;
   int nesterov;
   int batch, epochs;
+  int drop_last; /* leave out each epoch's last, incomplete batch */
   double clip_norm; /* 0: off */
   ScheduleKind schedule;
   int step_size;

@@ -662,7 +662,7 @@ static void setup_model_and_optimizer(Trainer *t, const char *resume_dir) {
 static long setup_loader(Trainer *t) {
   const TrainConfig *tc = &t->e->train;
   const DataConfig *d = &t->e->data;
-  LoaderConfig lc = {.batch = tc->batch, .crop_frames = d->crop, .train = 1, .crops_per_example = 1,
+  LoaderConfig lc = {.batch = tc->batch, .crop_frames = d->crop, .train = 1, .drop_last = tc->drop_last, .crops_per_example = 1,
                      .threads = d->threads, .prefetch = d->prefetch, .seed = tc->seed, .subset = t->train_subset,
                      .n_subset = t->train_subset ? t->n_train : 0, .shard = t->rank, .shards = t->ranks};
   t->loader = loader_create(t->train_cache, &lc);

@@ -1,6 +1,7 @@
 /* [add]: the elementwise sum of its inputs (residual connections). */
 #include "config/ini_file.h"
 #include "nn/layers/layer_kind.h"
+#include "nn/onnx_graph.h"
 
 static void build(LayerBuild *b) {
   Layer *L = b->L;
@@ -28,6 +29,11 @@ static void backward(LayerPass *p) {
     if (p->dx[k]) p->be->copy(p->dx[k], p->buf->grad, sizeof(float) * layer_out_count(p));
 }
 
+static const char *to_onnx(OnnxLayer *x) {
+  onnx_node(x->g, "Sum", x->L->name, x->inputs, x->L->n_inputs, x->output);
+  return x->output;
+}
+
 const LayerKind k_layer_add = {
     .name = "add",
     .keys = "name, inputs",
@@ -37,4 +43,5 @@ const LayerKind k_layer_add = {
     .build = build,
     .forward = forward,
     .backward = backward,
+    .to_onnx = to_onnx,
 };

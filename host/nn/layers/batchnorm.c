@@ -1,8 +1,12 @@
 /* [batchnorm]: batch normalisation per channel or per frequency row (Keras'
  * axis = frequency), PyTorch's semantics (momentum, biased batch variance,
  * unbiased running variance). */
+#include <math.h>
+#include <stdlib.h>
+
 #include "config/ini_file.h"
 #include "nn/layers/layer_kind.h"
+#include "nn/onnx_graph.h"
 
 static BatchNormShape bn_shape(const Layer *L, int n) {
   BatchNormShape s = {n, L->in.c, L->in.h, L->in.w, L->bn_axis, L->bn_eps, L->bn_momentum};
@@ -69,6 +73,40 @@ static int deconv(LayerPass *p, float *signal, float *below) {
   return 0;
 }
 
+/* Per channel: BatchNormalization (inference form). Per frequency row: the
+ * same map as y = a x + b with a = gamma / sqrt(var + eps), b = beta - a mean
+ * broadcast over [1, 1, frequency, 1]. */
+static const char *to_onnx(OnnxLayer *x) {
+  const Layer *L = x->L;
+  const int f = features(L);
+  const float *gamma = onnx_layer_param(x, L->weight), *beta = onnx_layer_param(x, L->bias);
+  const float *mean = onnx_layer_param(x, L->running_mean), *var = onnx_layer_param(x, L->running_var);
+  if (L->bn_axis == AT_BN_PER_CHANNEL) {
+    const int64_t dims[1] = {f};
+    const char *args[5] = {x->inputs[0], onnx_floats(x->g, onnx_name(x->g, L->name, "weight"), gamma, 1, dims),
+                           onnx_floats(x->g, onnx_name(x->g, L->name, "bias"), beta, 1, dims),
+                           onnx_floats(x->g, onnx_name(x->g, L->name, "running_mean"), mean, 1, dims),
+                           onnx_floats(x->g, onnx_name(x->g, L->name, "running_var"), var, 1, dims)};
+    OnnxNode *n = onnx_node(x->g, "BatchNormalization", L->name, args, 5, x->output);
+    onnx_attr_float(n, "epsilon", L->bn_eps);
+    return x->output;
+  }
+  float *a = malloc(sizeof(float) * 2 * (size_t)f), *b = a + f;
+  for (int i = 0; i < f; i++) {
+    const double scale = gamma[i] / sqrt((double)var[i] + L->bn_eps);
+    a[i] = (float)scale;
+    b[i] = (float)(beta[i] - scale * mean[i]);
+  }
+  const int64_t dims[4] = {1, 1, f, 1};
+  const char *scaled = onnx_name(x->g, L->name, "scaled");
+  const char *mul[2] = {x->inputs[0], onnx_floats(x->g, onnx_name(x->g, L->name, "scale"), a, 4, dims)};
+  onnx_node(x->g, "Mul", onnx_name(x->g, L->name, "mul"), mul, 2, scaled);
+  const char *add[2] = {scaled, onnx_floats(x->g, onnx_name(x->g, L->name, "shift"), b, 4, dims)};
+  onnx_node(x->g, "Add", L->name, add, 2, x->output);
+  free(a);
+  return x->output;
+}
+
 const LayerKind k_layer_batchnorm = {
     .name = "batchnorm",
     .keys = "name, input, axis (channel|frequency), momentum, eps",
@@ -79,4 +117,5 @@ const LayerKind k_layer_batchnorm = {
     .forward = forward,
     .backward = backward,
     .deconv = deconv,
+    .to_onnx = to_onnx,
 };

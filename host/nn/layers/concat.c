@@ -1,6 +1,7 @@
 /* [concat]: its inputs joined along channels (frequency and time must match). */
 #include "config/ini_file.h"
 #include "nn/layers/layer_kind.h"
+#include "nn/onnx_graph.h"
 
 static void build(LayerBuild *b) {
   Layer *L = b->L;
@@ -39,6 +40,12 @@ static void backward(LayerPass *p) {
   p->be->concat_backward(p->n, p->L->out.h * p->L->out.w, p->L->n_inputs, channels, p->buf->grad, dxs);
 }
 
+/* Along the channels. */
+static const char *to_onnx(OnnxLayer *x) {
+  onnx_attr_int(onnx_node(x->g, "Concat", x->L->name, x->inputs, x->L->n_inputs, x->output), "axis", 1);
+  return x->output;
+}
+
 const LayerKind k_layer_concat = {
     .name = "concat",
     .keys = "name, inputs",
@@ -48,4 +55,5 @@ const LayerKind k_layer_concat = {
     .build = build,
     .forward = forward,
     .backward = backward,
+    .to_onnx = to_onnx,
 };

@@ -8,6 +8,7 @@
 
 #include "config/ini_file.h"
 #include "nn/layers/layer_kind.h"
+#include "nn/onnx_graph.h"
 
 extern const LayerKind k_layer_conv1d;
 static int is_1d(const Layer *L) { return L->kind == &k_layer_conv1d; }
@@ -136,6 +137,27 @@ static int deconv(LayerPass *p, float *signal, float *below) {
   return 1;
 }
 
+static const char *to_onnx(OnnxLayer *x) {
+  const Layer *L = x->L;
+  const char *in = x->inputs[0];
+  const int c_in = is_1d(L) ? L->in.c * L->in.h : L->in.c;
+  if (is_1d(L)) { /* the frequency rows become channels: [batch, C*H, 1, W] */
+    const char *rows = onnx_name(x->g, L->name, "rows");
+    onnx_reshape_to(x->g, L->name, in, (Dims){c_in, 1, L->in.w}, rows);
+    in = rows;
+  }
+  const int64_t wdims[4] = {L->filters, c_in, L->kh, L->kw}, bdims[1] = {L->filters};
+  const char *args[3] = {in, onnx_floats(x->g, onnx_name(x->g, L->name, "weight"), onnx_layer_param(x, L->weight), 4, wdims),
+                         L->has_bias ? onnx_floats(x->g, onnx_name(x->g, L->name, "bias"), onnx_layer_param(x, L->bias), 1, bdims) : NULL};
+  OnnxNode *n = onnx_node(x->g, "Conv", L->name, args, L->has_bias ? 3 : 2, x->output);
+  const int64_t kernel[2] = {L->kh, L->kw}, strides[2] = {L->stride_h, L->stride_w};
+  const int64_t pads[4] = {L->pad_top, L->pad_left, L->pad_bottom, L->pad_right}; /* ONNX: begins, then ends */
+  onnx_attr_ints(n, "kernel_shape", kernel, 2);
+  onnx_attr_ints(n, "strides", strides, 2);
+  onnx_attr_ints(n, "pads", pads, 4);
+  return x->output;
+}
+
 const LayerKind k_layer_conv = {
     .name = "conv",
     .keys = "name, input, filters, size, stride, padding, bias, init",
@@ -146,6 +168,7 @@ const LayerKind k_layer_conv = {
     .forward = forward,
     .backward = backward,
     .deconv = deconv,
+    .to_onnx = to_onnx,
 };
 
 /* The deconvnet of Choi et al. inverts 2-D convolutions only (today's rule;
@@ -158,4 +181,5 @@ const LayerKind k_layer_conv1d = {
     .build = build_1d,
     .forward = forward,
     .backward = backward,
+    .to_onnx = to_onnx,
 };

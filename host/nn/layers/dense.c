@@ -1,6 +1,7 @@
 /* [dense]: y = x . W^T + b over the flattened input (PyTorch's Linear). */
 #include "config/ini_file.h"
 #include "nn/layers/layer_kind.h"
+#include "nn/onnx_graph.h"
 
 static void build(LayerBuild *b) {
   Layer *L = b->L;
@@ -26,6 +27,20 @@ static void backward(LayerPass *p) {
                         p->buf->grad, p->dx[0], layer_grad(p, L->weight), layer_grad(p, L->bias));
 }
 
+/* Flatten (C, F, T order, as the dense layer reads its input), Gemm with the
+ * [units, inputs] weight transposed, back to [batch, units, 1, 1]. */
+static const char *to_onnx(OnnxLayer *x) {
+  const Layer *L = x->L;
+  const char *flat = onnx_name(x->g, L->name, "flat"), *gemm = onnx_name(x->g, L->name, "gemm");
+  onnx_attr_int(onnx_node(x->g, "Flatten", onnx_name(x->g, L->name, "flatten"), x->inputs, 1, flat), "axis", 1);
+  const int64_t wdims[2] = {L->units, (int64_t)at_dims_count(L->in)}, bdims[1] = {L->units};
+  const char *args[3] = {flat, onnx_floats(x->g, onnx_name(x->g, L->name, "weight"), onnx_layer_param(x, L->weight), 2, wdims),
+                         L->has_bias ? onnx_floats(x->g, onnx_name(x->g, L->name, "bias"), onnx_layer_param(x, L->bias), 1, bdims) : NULL};
+  onnx_attr_int(onnx_node(x->g, "Gemm", L->name, args, L->has_bias ? 3 : 2, gemm), "transB", 1);
+  onnx_reshape_to(x->g, L->name, gemm, L->out, x->output);
+  return x->output;
+}
+
 const LayerKind k_layer_dense = {
     .name = "dense",
     .keys = "name, input, units, bias, init",
@@ -34,4 +49,5 @@ const LayerKind k_layer_dense = {
     .build = build,
     .forward = forward,
     .backward = backward,
+    .to_onnx = to_onnx,
 };

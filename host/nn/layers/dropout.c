@@ -2,6 +2,7 @@
  * step, the same on every backend), identity otherwise (and when frozen). */
 #include "config/ini_file.h"
 #include "nn/layers/layer_kind.h"
+#include "nn/onnx_graph.h"
 
 static void build(LayerBuild *b) { b->L->p = (float)ini_get_float(b->s, "p", 0.5, 0.0, 0.999); }
 
@@ -33,6 +34,9 @@ static int deconv(LayerPass *p, float *signal, float *below) {
   return 0;
 }
 
+/* Removed: identity in inference. */
+static const char *to_onnx(OnnxLayer *x) { return x->inputs[0]; }
+
 const LayerKind k_layer_dropout = {
     .name = "dropout",
     .keys = "name, input, p",
@@ -43,4 +47,5 @@ const LayerKind k_layer_dropout = {
     .forward = forward,
     .backward = backward,
     .deconv = deconv,
+    .to_onnx = to_onnx,
 };

@@ -2,6 +2,7 @@
  * when the input allows it (backward reads only the output). */
 #include "config/ini_file.h"
 #include "nn/layers/layer_kind.h"
+#include "nn/onnx_graph.h"
 
 static void build(LayerBuild *b) { b->L->alpha = (float)ini_get_float(b->s, "alpha", 1.0, 0.0, 1e6); }
 
@@ -20,6 +21,11 @@ static int deconv(LayerPass *p, float *signal, float *below) {
   return 0;
 }
 
+static const char *to_onnx(OnnxLayer *x) {
+  onnx_attr_float(onnx_node(x->g, "Elu", x->L->name, x->inputs, 1, x->output), "alpha", x->L->alpha);
+  return x->output;
+}
+
 const LayerKind k_layer_elu = {
     .name = "elu",
     .keys = "name, input, alpha",
@@ -28,4 +34,5 @@ const LayerKind k_layer_elu = {
     .forward = forward,
     .backward = backward,
     .deconv = deconv,
+    .to_onnx = to_onnx,
 };

@@ -15,6 +15,7 @@
 #include "nn/model.h"
 
 struct IniSection;
+struct OnnxLayer;
 
 /* Reading one section: the layer's name, inputs, `in` and a default `out`
  * (= in) are set before LayerKind.build runs. */
@@ -71,6 +72,10 @@ struct LayerKind {
    * the result is in `below`, 0 when it stayed in `signal`. NULL: the
    * deconvnet cannot go down through this type. */
   int (*deconv)(LayerPass *p, float *signal, float *below);
+  /* Its inference-mode form as ONNX nodes (nn/onnx_graph.h); returns the
+   * tensor holding its output (x->output, or an input it passes on). NULL:
+   * `auratag export` refuses models with this type. */
+  const char *(*to_onnx)(struct OnnxLayer *x);
 };
 
 /* Every layer type, in the order `unknown section type` lists them. */

@@ -3,6 +3,7 @@
  * reading of the window, hence one file. */
 #include "config/ini_file.h"
 #include "nn/layers/layer_kind.h"
+#include "nn/onnx_graph.h"
 
 static PoolShape pool_shape(const Layer *L, int n) {
   PoolShape s = {n, L->in.c, L->in.h, L->in.w, L->out.h, L->out.w, L->kh, L->kw, L->stride_h, L->stride_w};
@@ -53,6 +54,18 @@ static int max_deconv(LayerPass *p, float *signal, float *below) {
   return 1;
 }
 
+/* No padding, floor semantics: ONNX's defaults (ceil_mode 0). */
+static const char *pool_to_onnx(OnnxLayer *x, const char *op) {
+  const Layer *L = x->L;
+  OnnxNode *n = onnx_node(x->g, op, L->name, x->inputs, 1, x->output);
+  const int64_t kernel[2] = {L->kh, L->kw}, strides[2] = {L->stride_h, L->stride_w};
+  onnx_attr_ints(n, "kernel_shape", kernel, 2);
+  onnx_attr_ints(n, "strides", strides, 2);
+  return x->output;
+}
+static const char *max_to_onnx(OnnxLayer *x) { return pool_to_onnx(x, "MaxPool"); }
+static const char *avg_to_onnx(OnnxLayer *x) { return pool_to_onnx(x, "AveragePool"); }
+
 const LayerKind k_layer_maxpool = {
     .name = "maxpool",
     .keys = "name, input, size, stride, global (frequency|time|all)",
@@ -63,6 +76,7 @@ const LayerKind k_layer_maxpool = {
     .forward = max_forward,
     .backward = max_backward,
     .deconv = max_deconv,
+    .to_onnx = max_to_onnx,
 };
 
 /* ---- average ---- */
@@ -85,4 +99,5 @@ const LayerKind k_layer_avgpool = {
     .build = build,
     .forward = avg_forward,
     .backward = avg_backward,
+    .to_onnx = avg_to_onnx,
 };

@@ -1,5 +1,6 @@
 /* [relu]: max(x, 0), in place over its input when the input allows it. */
 #include "nn/layers/layer_kind.h"
+#include "nn/onnx_graph.h"
 
 static void build(LayerBuild *b) { (void)b; }
 
@@ -16,6 +17,11 @@ static int deconv(LayerPass *p, float *signal, float *below) {
   return 0;
 }
 
+static const char *to_onnx(OnnxLayer *x) {
+  onnx_node(x->g, "Relu", x->L->name, x->inputs, 1, x->output);
+  return x->output;
+}
+
 const LayerKind k_layer_relu = {
     .name = "relu",
     .keys = "name, input",
@@ -24,4 +30,5 @@ const LayerKind k_layer_relu = {
     .forward = forward,
     .backward = backward,
     .deconv = deconv,
+    .to_onnx = to_onnx,
 };

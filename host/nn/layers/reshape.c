@@ -4,6 +4,7 @@
 
 #include "config/ini_file.h"
 #include "nn/layers/layer_kind.h"
+#include "nn/onnx_graph.h"
 
 static void build(LayerBuild *b) {
   Layer *L = b->L;
@@ -26,6 +27,11 @@ void layer_view_backward(LayerPass *p) {
   if (p->dx[0]) p->be->copy(p->dx[0], p->buf->grad, sizeof(float) * layer_in_count(p));
 }
 
+static const char *to_onnx(OnnxLayer *x) {
+  onnx_reshape_to(x->g, x->L->name, x->inputs[0], x->L->out, x->output);
+  return x->output;
+}
+
 const LayerKind k_layer_reshape = {
     .name = "reshape",
     .keys = "name, input, shape (FREQxTIMExCHANNELS)",
@@ -33,4 +39,5 @@ const LayerKind k_layer_reshape = {
     .build = build,
     .forward = layer_view_forward,
     .backward = layer_view_backward,
+    .to_onnx = to_onnx,
 };

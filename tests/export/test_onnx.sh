@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# ONNX export (docs/export.md): every shipped architecture (seeded random
+# weights; the FCNs narrowed to 8 channels but at their real 96x1366 input),
+# a small graph using every layer type after a few training steps (batch-norm
+# statistics no longer 0 and 1), the imported musicnn models (real weights)
+# and a run folder: ONNX's checker accepts each file and onnxruntime's logits
+# and probabilities equal `auratag predict`'s within 1e-5 (onnx_check.py).
+# Refusals: an unknown format, a missing -o.
+set -u
+. "$(dirname "$0")/../lib.sh"  # BUILD, AT, PY, $work, pass, failed, $fail
+vpy=$(bash scripts/test-venv.sh) || { failed "cannot set up the test environment (scripts/test-venv.sh)"; exit 1; }
+
+check() { # label weights args-for-synth...
+  local label=$1 weights=$2
+  shift 2
+  local d="$work/data-${label//[^a-z0-9_]/_}"
+  if ! "$AT" synth "$d" --train 4 --valid 1 --test 1 --seed 3 "$@" >"$work/out.txt" 2>&1; then
+    failed "$label: synth: $(tail -2 "$work/out.txt")"; return; fi
+  if "$AT" export "$weights" --format onnx -o "$work/m.onnx" >"$work/out.txt" 2>&1 &&
+     "$AT" predict "$weights" "$d/train.h5" --crops 1 -o "$work/p.h5" >>"$work/out.txt" 2>&1 &&
+     "$vpy" tests/export/onnx_check.py "$work/m.onnx" "$d/train.h5" "$work/p.h5" >"$work/check.txt" 2>&1; then
+    pass "$label: $(tail -1 "$work/check.txt")"
+  else
+    failed "$label: $(tail -3 "$work/out.txt") $(tail -3 "$work/check.txt")"
+  fi
+}
+seeded() { # config synth-args... (after --)
+  local config=$1
+  shift
+  local sets=()
+  while [ $# -gt 0 ] && [ "$1" != -- ]; do sets+=("$1"); shift; done
+  shift
+  "$AT" init "$config" -o "$work/w.h5" --seed 5 "${sets[@]}" >/dev/null || { failed "init $config"; return; }
+  check "$(basename "$config" .ini) (seeded)" "$work/w.h5" "$@"
+}
+narrow() { for i in $(seq 1 "$1"); do echo "--set conv$i.filters=8"; done; }
+# shellcheck disable=SC2046
+seeded configs/models/fcn3.ini $(narrow 3) -- --bins 96 --frames 1366 --tags 50
+# shellcheck disable=SC2046
+seeded configs/models/fcn4.ini $(narrow 4) -- --bins 96 --frames 1366 --tags 50
+# shellcheck disable=SC2046
+seeded configs/models/fcn5.ini $(narrow 5) -- --bins 96 --frames 1366 --tags 50
+# shellcheck disable=SC2046
+seeded configs/models/fcn6.ini $(narrow 6) -- --bins 96 --frames 1366 --tags 50
+# shellcheck disable=SC2046
+seeded configs/models/fcn7.ini $(narrow 7) -- --bins 96 --frames 1366 --tags 50
+seeded configs/models/pons_blackbox.ini -- --bins 40 --frames 80 --classes 8
+seeded configs/models/pons_time.ini -- --bins 40 --frames 80 --classes 8
+seeded configs/models/pons_frequency.ini -- --bins 40 --frames 80 --classes 8
+seeded configs/models/pons_timefreq.ini -- --bins 40 --frames 80 --classes 8
+seeded configs/models/choi_auralise5.ini -- --bins 257 --frames 173 --classes 8
+seeded configs/models/musicnn.ini -- --bins 96 --frames 187 --tags 50
+seeded configs/models/musicnn_big.ini -- --bins 96 --frames 187 --tags 50
+seeded configs/models/musicnn_vgg.ini -- --bins 96 --frames 187 --tags 50
+
+# every layer type, after training steps, exported from the run folder (its tags named)
+"$AT" synth "$work/g" --bins 6 --frames 10 --tags 5 --train 64 --valid 16 --test 16 --seed 9 >/dev/null
+if "$AT" train tests/configs/graph_small_transfer.ini --set "data.train=$work/g/train.h5" --set "data.valid=$work/g/valid.h5" \
+     --set train.freeze= --set train.lr_scale= --set train.max_steps=6 --set "train.root=$work/runs" --set train.run=g \
+     >"$work/out.txt" 2>&1; then
+  check "graph_small (trained 6 steps; run folder)" "$work/runs/g" --bins 6 --frames 10 --tags 5
+else failed "graph_small training: $(tail -2 "$work/out.txt")"; fi
+
+# the published models, imported (real weights and batch-norm statistics), on real recorded music
+# (Extreme Tux Racer's race music, extremetuxracer-data, 20 dB quieter: musicnn's front end): prep cuts it into musicnn's 187-frame
+# patches, embed --layer output gives auratag's logits for the same patches
+if bash scripts/fetch-musicnn.sh >"$work/fetch.txt" 2>&1 &&
+   sox -q /usr/share/games/etr/music/race1-jt.ogg -r 16000 -c 1 "$work/race.wav" vol -20dB trim 0 30 &&
+   printf 'path,split,tags\nrace.wav,train,music\n' >"$work/race.csv" &&
+   "$AT" prep configs/datasets/musicnn.ini --list "$work/race.csv" --out "$work/race_cache" >"$work/out.txt" 2>&1; then
+  for name in musicnn-mtt vgg-mtt; do
+    if "$AT" export "$name" -o "$work/$name.onnx" >"$work/out.txt" 2>&1 &&
+       "$AT" embed "$name" "$work/race.wav" --layer output -o "$work/$name-logits.h5" >>"$work/out.txt" 2>&1 &&
+       "$vpy" tests/export/onnx_check.py "$work/$name.onnx" "$work/race_cache/train.h5" "$work/$name-logits.h5" \
+         >"$work/check.txt" 2>&1; then
+      pass "$name (imported), real music: $(tail -1 "$work/check.txt")"
+    else failed "$name (imported): $(tail -3 "$work/out.txt") $(tail -3 "$work/check.txt")"; fi
+  done
+else failed "imported models: $(tail -2 "$work/fetch.txt") $(tail -2 "$work/out.txt")"; fi
+
+fails "export --format pytorch" "--format 'pytorch': the export writes onnx" \
+  "$AT" export "$work/w.h5" --format pytorch -o "$work/x.onnx"
+fails "export without -o" "-o MODEL.onnx is required" "$AT" export "$work/w.h5"
+exit $fail
