@@ -113,7 +113,7 @@ $(BUILD)/tests/cuda/test_kernels_%: tests/cuda/test_kernels_%.c tests/cuda/kerne
 	$(CC) $(CFLAGS) -Itests -Ikernels -o $@ $< $(EXTRA_OBJ) $(EMU_LIB) $(LIB) $(LDLIBS) -lstdc++
 
 
-.PHONY: all test unit asan bench check clean demo deps fuzz fuzz-build
+.PHONY: all test unit asan bench check clean demo deps fuzz fuzz-build FORCE
 all: auratag
 
 $(BUILD)/host/dist/dist.o: CFLAGS += $(MPI_CFLAGS)
@@ -217,6 +217,17 @@ $(ONNX_PBC_OBJ): $(ONNX_PBC)
 
 $(BUILD)/host/export/onnx_file.o: $(ONNX_PBC)
 $(BUILD)/host/export/onnx_file.o: CFLAGS += -I$(BUILD)/generated/onnx
+
+# The commit a binary was built from (model cards record it): rewritten only
+# when it changes, so that nothing rebuilds for nothing.
+COMMIT_H := $(BUILD)/generated/commit.h
+$(COMMIT_H): FORCE
+	@mkdir -p $(dir $@)
+	@c=$$(git describe --always --dirty --abbrev=12 2>/dev/null || echo unknown); \
+	  echo "#define AT_COMMIT \"$$c\"" >$@.tmp; cmp -s $@.tmp $@ && rm -f $@.tmp || mv -f $@.tmp $@
+FORCE:
+$(BUILD)/host/cli/cmd_export.o: $(COMMIT_H)
+$(BUILD)/host/cli/cmd_export.o: CFLAGS += -I$(BUILD)/generated
 
 $(BUILD)/host/nn/layers/layer_registry.o: $(LAYER_KINDS)
 $(BUILD)/host/nn/layers/layer_registry.o: CFLAGS += -I$(BUILD)/generated

@@ -56,6 +56,9 @@ typedef struct PrepSetup {
   double norm_mean, norm_std;
 } PrepSetup;
 void prep_read_setup(const char *cache_path, PrepSetup *out);
+/* Whether a cache says how its features came from audio (made by prep; a
+ * synthetic cache does not). */
+int prep_cache_has_setup(const char *cache_path);
 void prep_setup_free(PrepSetup *s);
 
 #endif

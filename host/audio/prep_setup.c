@@ -45,6 +45,15 @@ void prep_read_setup(const char *cache_path, PrepSetup *out) {
   h5_guard_end();
 }
 
+int prep_cache_has_setup(const char *cache_path) {
+  hid_t file = (hid_t)h5_open_guarded(cache_path, "cache", "write it again with auratag prep");
+  char *text = h5_read_string_attr(file, "dataset_config", cache_path);
+  H5Fclose(file);
+  h5_guard_end();
+  free(text);
+  return text != NULL;
+}
+
 void prep_setup_free(PrepSetup *s) {
   dataset_config_free(s->dc);
   memset(s, 0, sizeof *s);

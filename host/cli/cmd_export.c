@@ -1,31 +1,43 @@
-/* auratag export WEIGHTS|RUN_DIR|NAME --format onnx -o MODEL.onnx
+/* auratag export WEIGHTS|RUN_DIR|NAME --format onnx|h5 -o FILE
  *
- * The network in inference mode as an ONNX model (docs/export.md): input
- * "spectrogram" [batch, channels, frequency, time], outputs "logits" and
- * "probabilities" [batch, classes]; what the outputs mean and the front end
- * the spectrogram must come from travel in its metadata_props. */
+ * onnx: the network in inference mode as an ONNX model (docs/export.md):
+ * input "spectrogram" [batch, channels, frequency, time], outputs "logits"
+ * and "probabilities" [batch, classes]; what the outputs mean and the front
+ * end the spectrogram must come from travel in its metadata_props.
+ * h5: a clean weights file (parameters, statistics, tags; no optimiser or
+ * loader state). Both write the model card FILE.json beside the file. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "core/error.h"
+#include "core/files.h"
 #include "core/json.h"
+#include "audio/dataset_config.h"
+#include "audio/prep.h"
+#include "data/cache.h"
+#include "export/model_card.h"
 #include "export/onnx_file.h"
 #include "io/weights_h5.h"
+#include "train/experiment.h"
+
+#include "commit.h" /* AT_COMMIT, written by the Makefile */
 
 typedef struct ExportArgs {
   const char *weights, *format, *out;
 } ExportArgs;
 
 static const CliOption k_options[] = {
-    {"format", 0, "onnx", "onnx", "the file format (ONNX, opset 17)"},
-    {"out", 'o', "MODEL.onnx", NULL, "the file to write (required)"},
+    {"format", 0, "onnx|h5", "onnx", "ONNX (opset 17), or a clean auratag weights file"},
+    {"out", 'o', "FILE", NULL, "the file to write (required); its model card goes beside it as FILE.json"},
     {0},
 };
 const CliCommand k_cli_export = {
-    "export", "WEIGHTS.h5|RUN_DIR|NAME --format onnx -o MODEL.onnx",
-    "Writes a trained model in inference mode as ONNX, with its tag names and front end in the file's metadata.",
+    "export", "WEIGHTS.h5|RUN_DIR|NAME [--format onnx|h5] -o FILE",
+    "Writes a trained model in inference mode as ONNX (tag names and front end in its metadata), or as a clean "
+    "weights file; and its model card (FILE.json).",
     k_options, "auratag export musicnn-mtt --format onnx -o musicnn-mtt.onnx"};
 
 static void parse(int argc, char **argv, ExportArgs *a) {
@@ -39,9 +51,9 @@ static void parse(int argc, char **argv, ExportArgs *a) {
     if (cli_is(&p, i, "format")) a->format = p.value[i];
     else if (cli_is(&p, i, "out")) a->out = p.value[i];
   }
-  if (strcmp(a->format, "onnx") != 0)
-    cli_usage_error(&k_cli_export, "--format '%s': the export writes onnx", a->format);
-  if (!a->out) cli_usage_error(&k_cli_export, "-o MODEL.onnx is required");
+  if (strcmp(a->format, "onnx") != 0 && strcmp(a->format, "h5") != 0)
+    cli_usage_error(&k_cli_export, "--format '%s': the export writes onnx or h5", a->format);
+  if (!a->out) cli_usage_error(&k_cli_export, "-o FILE is required");
   const char *inputs[] = {a->weights, NULL};
   cli_refuse_output_over_inputs(&k_cli_export, "-o", a->out, inputs);
 }
@@ -62,6 +74,38 @@ static char *tags_json(const Model *m) {
   return text;
 }
 
+/* What the card says of the front end: from the weights' own dataset config,
+ * or from the run's training cache where it is still there (and was made by
+ * prep from audio); else the checkpoint's one-line description alone. */
+static void describe_front_end(const EvalModel *em, const char *dataset_config, ModelCard *card, char *desc,
+                               size_t desc_size, char *norm, size_t norm_size) {
+  card->front_end = em->front_end[0] ? em->front_end : NULL;
+  int have = dataset_config != NULL;
+  if (!have && em->experiment) {
+    Experiment *e = experiment_from_text(em->experiment, em->path);
+    have = access(e->data.train, R_OK) == 0 && prep_cache_has_setup(e->data.train); /* synth: no audio */
+    experiment_free(e);
+  }
+  if (!have) return;
+  PrepSetup setup;
+  char cache_path[4300];
+  cache_close(cli_front_end_for(em, "export", NULL, &setup, cache_path, sizeof cache_path, desc, desc_size));
+  card->front_end = desc;
+  card->sample_rate = setup.dc->fe.sample_rate;
+  if (setup.has_norm) snprintf(norm, norm_size, "global: mean %.9g, std %.9g", setup.norm_mean, setup.norm_std);
+  else snprintf(norm, norm_size, "none");
+  card->normalisation = norm;
+  prep_setup_free(&setup);
+}
+
+/* RUN/results.json beside a run's checkpoint, or NULL. */
+static char *run_results(const char *weights_path) {
+  char path[4400];
+  const char *slash = strrchr(weights_path, '/');
+  snprintf(path, sizeof path, "%.*sresults.json", slash ? (int)(slash - weights_path + 1) : 0, weights_path);
+  return access(path, R_OK) == 0 ? at_read_text_file(path, 1 << 26) : NULL;
+}
+
 int cmd_export(int argc, char **argv) {
   ExportArgs a;
   parse(argc, argv, &a);
@@ -69,6 +113,14 @@ int cmd_export(int argc, char **argv) {
   cli_load_for_eval(a.weights, 1, 1, stdout, &em);
   const Model *m = em.m;
   char *tags = tags_json(m), *dataset_config = weights_read_dataset_config(em.path);
+  char card_path[4400];
+  model_card_path(a.out, card_path, sizeof card_path);
+  if (!strcmp(card_path, a.out)) cli_usage_error(&k_cli_export, "-o %s: name the file with another extension than .json", a.out);
+  if (!strcmp(a.format, "h5")) {
+    if (dataset_config) weights_save_with_front_end(m, a.out, dataset_config);
+    else weights_save(m, a.out);
+    printf("wrote %s: weights of model %s (%zu parameters)\n", a.out, m->name, m->n_weights);
+  }
   char input[256];
   snprintf(input, sizeof input, "spectrogram: float32 [batch, %d channel(s), %d frequency bands, %d frames]",
            m->input.c, m->input.h, m->input.w);
@@ -83,11 +135,22 @@ int cmd_export(int argc, char **argv) {
   metadata[k++] = "model_config", metadata[k++] = m->config_text;
   metadata[k++] = "source", metadata[k++] = em.path;
   metadata[k] = NULL;
-  onnx_export_model(m, metadata, AT_VERSION, a.out);
-  printf("wrote %s: ONNX opset %d, input spectrogram [batch, %d, %d, %d], outputs logits and probabilities [batch, %d]"
-         "%s\n",
-         a.out, AT_ONNX_OPSET, m->input.c, m->input.h, m->input.w, m->classes,
-         m->output_names ? "" : " (the weights do not name their outputs: metadata tags = [])");
+  if (!strcmp(a.format, "onnx")) {
+    onnx_export_model(m, metadata, AT_VERSION, a.out);
+    printf("wrote %s: ONNX opset %d, input spectrogram [batch, %d, %d, %d], outputs logits and probabilities [batch, %d]"
+           "%s\n",
+           a.out, AT_ONNX_OPSET, m->input.c, m->input.h, m->input.w, m->classes,
+           m->output_names ? "" : " (the weights do not name their outputs: metadata tags = [])");
+  }
+  ModelCard card = {.m = m, .source = em.path, .file = a.out, .format = a.format, .dataset_config = dataset_config,
+                    .experiment = em.experiment, .version = AT_VERSION, .commit = AT_COMMIT};
+  char desc[1024], norm[256];
+  describe_front_end(&em, dataset_config, &card, desc, sizeof desc, norm, sizeof norm);
+  char *results = run_results(em.path);
+  card.results_json = results;
+  model_card_write(&card, card_path);
+  printf("wrote %s: the model card\n", card_path);
+  free(results);
   free(tags);
   free(dataset_config);
   free(em.experiment);

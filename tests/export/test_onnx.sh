@@ -56,9 +56,34 @@ seeded configs/models/musicnn_vgg.ini -- --bins 96 --frames 187 --tags 50
 # every layer type, after training steps, exported from the run folder (its tags named)
 "$AT" synth "$work/g" --bins 6 --frames 10 --tags 5 --train 64 --valid 16 --test 16 --seed 9 >/dev/null
 if "$AT" train tests/configs/graph_small_transfer.ini --set "data.train=$work/g/train.h5" --set "data.valid=$work/g/valid.h5" \
-     --set train.freeze= --set train.lr_scale= --set train.max_steps=6 --set "train.root=$work/runs" --set train.run=g \
+     --set train.freeze= --set train.lr_scale= --set train.epochs=1 --set "train.root=$work/runs" --set train.run=g \
      >"$work/out.txt" 2>&1; then
-  check "graph_small (trained 6 steps; run folder)" "$work/runs/g" --bins 6 --frames 10 --tags 5
+  check "graph_small (trained an epoch; run folder)" "$work/runs/g" --bins 6 --frames 10 --tags 5
+  # the model card beside the export; --format h5: a clean weights file that predicts as the run does
+  if "$AT" export "$work/runs/g" --format h5 -o "$work/clean.h5" >"$work/out.txt" 2>&1 &&
+     "$AT" predict "$work/clean.h5" "$work/g/test.h5" --batch 16 --crops 1 -o "$work/p1.h5" >/dev/null 2>&1 &&
+     "$AT" predict "$work/runs/g" "$work/g/test.h5" --batch 16 --crops 1 -o "$work/p2.h5" >/dev/null 2>&1 &&
+     "$PY" - "$work/m.json" "$work/clean.json" "$work/clean.h5" "$work/p1.h5" "$work/p2.h5" "$work/runs/g/results.json" \
+       >"$work/card.txt" 2>&1 <<'PYEOF'
+import json, sys, h5py, numpy as np
+onnx_card, h5_card = (json.load(open(p)) for p in sys.argv[1:3])
+tags = [t.decode() for t in h5py.File(sys.argv[5], "r")["tags"][()]]
+for card, fmt in ((onnx_card, "onnx"), (h5_card, "h5")):
+    assert card["format"] == "auratag-model-card" and card["model"] == "graph_small", card["model"]
+    assert card["export"]["format"] == fmt
+    assert card["parameters"] == 305 and card["input"]["shape"] == [1, 6, 10]
+    assert card["output"]["tags"] == tags, (card["output"]["tags"], tags)
+    assert card["training_data"]["train"]["examples"] == 64 and card["training_data"]["valid"]["examples"] == 16
+    assert card["results"] == json.load(open(sys.argv[6]))
+    assert card["auratag"]["version"] and card["auratag"]["commit"]
+clean = h5py.File(sys.argv[3], "r")
+assert "train" not in clean and "optimizer" not in clean and set(clean.attrs) >= {"format", "config", "model"}
+a, b = (h5py.File(p, "r")["logits"][()] for p in sys.argv[4:6])
+assert np.array_equal(a, b)
+print("cards of both exports: model, parameters, tags, training data (64 / 16 examples), results.json; "
+      "the clean weights predict exactly as the run")
+PYEOF
+  then pass "$(cat "$work/card.txt")"; else failed "model card / --format h5: $(tail -3 "$work/out.txt") $(tail -4 "$work/card.txt")"; fi
 else failed "graph_small training: $(tail -2 "$work/out.txt")"; fi
 
 # the published models, imported (real weights and batch-norm statistics), on real recorded music
@@ -78,7 +103,11 @@ if bash scripts/fetch-musicnn.sh >"$work/fetch.txt" 2>&1 &&
   done
 else failed "imported models: $(tail -2 "$work/fetch.txt") $(tail -2 "$work/out.txt")"; fi
 
-fails "export --format pytorch" "--format 'pytorch': the export writes onnx" \
+fails "export --format pytorch" "--format 'pytorch': the export writes onnx or h5" \
   "$AT" export "$work/w.h5" --format pytorch -o "$work/x.onnx"
-fails "export without -o" "-o MODEL.onnx is required" "$AT" export "$work/w.h5"
+fails "export without -o" "-o FILE is required" "$AT" export "$work/w.h5"
+fails "export of a model name not installed" "no_such_model" "$AT" export no_such_model -o "$work/n.onnx"
+mkdir -p "$work/empty_run" && echo "[model]" >"$work/empty_run/config.ini"
+fails "export of a run with no checkpoint" "has neither best.h5 nor last.h5" "$AT" export "$work/empty_run" -o "$work/n.onnx"
+fails "export into a folder that cannot be made" "cannot create" "$AT" export "$work/w.h5" -o "$work/w.h5/x.onnx"
 exit $fail
