@@ -55,6 +55,7 @@ run "commands create their output folders" bash tests/cli/test_output_folders.sh
 run "corrupt HDF5 files (flipped bits, stalls)" bash tests/io/test_corrupt_h5.sh
 run "musicnn import vs TensorFlow's checkpoint reader" bash tests/io/test_musicnn_import.sh
 run "ONNX export vs onnxruntime" bash tests/export/test_onnx.sh
+run "PyTorch twin (scripts/auratag_torch.py) vs auratag" bash tests/export/test_torch.sh
 run "GPU path from the command line (selftest, emulated CUDA training)" bash tests/cuda/test_cuda_cli.sh
 run "kernels do not spill registers (ptxas)" bash tests/cuda/check_ptxas.sh
 run "PyTorch oracle" bash tests/oracle/run_oracle.sh

@@ -69,7 +69,7 @@ def main():
 
     g = torch.Generator().manual_seed(a.seed + 1)
     x = torch.randn((a.batch,) + model.input_shape, generator=g)
-    if model.output == "sigmoid":
+    if model.activation == "sigmoid":
         targets = (torch.rand((a.batch, model.output_shape[0]), generator=g) < 0.3).float()
     else:
         targets = torch.randint(0, model.output_shape[0], (a.batch,), generator=g)

@@ -26,7 +26,7 @@ def main():
     config, target = text(f.attrs["config"]), text(f.attrs["target"])
     k, top_n = int(f.attrs["feature"]), int(f.attrs["top_n"])
     model = TorchModel(config, dtype=torch.float64)
-    model.load(lambda name: np.asarray(f["initial/" + name]))
+    model.load_from(lambda name: np.asarray(f["initial/" + name]))
     model.train(False)
     switches = {name: np.asarray(f["switches/" + name]) for name in f.get("switches", {})}
     model.pool_switches = switches

@@ -40,7 +40,7 @@ def replay(f, config, dtype, threads):
     """Runs the trace's computation in PyTorch; returns {label: reference array}."""
     torch.set_num_threads(threads)
     model = TorchModel(config, dtype=dtype)
-    model.load(lambda name: f["initial/" + name][()])
+    model.load_from(lambda name: f["initial/" + name][()])
     x = torch.tensor(f["input"][()], dtype=dtype)
     if "targets" in f:
         targets = torch.tensor(f["targets"][()], dtype=dtype)

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# scripts/auratag_torch.py (docs/export.md): auratag_torch.load(weights)
+# gives an nn.Module whose logits equal `auratag predict`'s (1e-5 relative)
+# for every shipped architecture (seeded weights; the FCNs narrowed to 8
+# channels) and a trained run, and that trains (an Adam step changes every
+# parameter); docs/export.md's onnxruntime and PyTorch snippets run as written
+# and print the same tags.
+set -u
+. "$(dirname "$0")/../lib.sh"  # BUILD, AT, PY, $work, pass, failed, $fail
+root=$(pwd)
+vpy=$(bash scripts/test-venv.sh) || { failed "cannot set up the test environment (scripts/test-venv.sh)"; exit 1; }
+
+same() { # label weights synth-args...
+  local label=$1 weights=$2
+  shift 2
+  local d="$work/data-${label//[^a-z0-9_]/_}"
+  if "$AT" synth "$d" --train 3 --valid 1 --test 1 --seed 4 "$@" >/dev/null 2>&1 &&
+     "$AT" predict "$weights" "$d/train.h5" --crops 1 -o "$work/p.h5" >"$work/out.txt" 2>&1 &&
+     $PY - "$weights" "$d/train.h5" "$work/p.h5" >"$work/check.txt" 2>&1 <<'PYEOF'
+import sys
+sys.path.insert(0, "scripts")
+import h5py, numpy as np, torch
+import auratag_torch
+net = auratag_torch.load(sys.argv[1]).eval()
+x = torch.tensor(h5py.File(sys.argv[2], "r")["features"][()].astype(np.float32)[:, None])
+want = h5py.File(sys.argv[3], "r")["logits"][()]
+with torch.no_grad():
+    got = net(x).numpy()
+err = np.abs(got - want).max() / max(np.abs(want).max(), 1e-6)
+net.train()
+before = [p.detach().clone() for p in net.parameters()]
+opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+y = torch.zeros(got.shape) if net.activation == "sigmoid" else torch.zeros(got.shape[0], dtype=torch.long)
+loss = net.loss(net(x), y)
+loss.backward()
+opt.step()
+moved = sum(not torch.equal(a, b) for a, b in zip(before, net.parameters()))
+print("logits max |diff| / max |logit| = %.2e; an Adam step moved %d of %d tensors" % (err, moved, len(before)))
+sys.exit(0 if err <= 1e-5 and moved == len(before) else 1)
+PYEOF
+  then pass "$label: $(tail -1 "$work/check.txt")"
+  else failed "$label: $(tail -2 "$work/out.txt") $(tail -3 "$work/check.txt")"; fi
+}
+seeded() { # config sets... -- synth-args...
+  local config=$1
+  shift
+  local sets=()
+  while [ $# -gt 0 ] && [ "$1" != -- ]; do sets+=("$1"); shift; done
+  shift
+  "$AT" init "$config" -o "$work/w.h5" --seed 6 "${sets[@]}" >/dev/null || { failed "init $config"; return; }
+  same "$(basename "$config" .ini) (seeded)" "$work/w.h5" "$@"
+}
+narrow() { for i in $(seq 1 "$1"); do echo "--set conv$i.filters=8"; done; }
+for n in 3 4 5 6 7; do
+  # shellcheck disable=SC2046
+  seeded "configs/models/fcn$n.ini" $(narrow "$n") -- --bins 96 --frames 1366 --tags 50
+done
+for m in pons_blackbox pons_time pons_frequency pons_timefreq; do seeded "configs/models/$m.ini" -- --bins 40 --frames 80 --classes 8; done
+seeded configs/models/choi_auralise5.ini -- --bins 257 --frames 173 --classes 8
+for m in musicnn musicnn_big musicnn_vgg; do seeded "configs/models/$m.ini" -- --bins 96 --frames 187 --tags 50; done
+"$AT" synth "$work/g" --bins 6 --frames 10 --tags 5 --train 64 --valid 16 --test 16 --seed 9 >/dev/null
+if "$AT" train tests/configs/graph_small_transfer.ini --set "data.train=$work/g/train.h5" --set "data.valid=$work/g/valid.h5" \
+     --set train.epochs=1 --set "train.root=$work/runs" --set train.run=g >"$work/out.txt" 2>&1; then
+  same "graph_small (every layer type, trained; its run's best.h5)" "$work/runs/g/best.h5" --bins 6 --frames 10 --tags 5
+else failed "graph_small training: $(tail -2 "$work/out.txt")"; fi
+
+# the snippets of docs/export.md, as written, beside the files they name
+bash scripts/fetch-musicnn.sh >/dev/null 2>&1 || failed "scripts/fetch-musicnn.sh"
+mkdir -p "$work/snippets" && ln -s "$root/scripts" "$work/snippets/scripts" && ln -s "$root/models" "$work/snippets/models"
+"$AT" export musicnn-mtt -o "$work/snippets/musicnn-mtt.onnx" >/dev/null || failed "export musicnn-mtt"
+awk -v out="$work/snippets/snippet" '/^```python/{n++; on=1; next} /^```/{on=0; next} on{print > (out n ".py")}' docs/export.md
+if [ -f "$work/snippets/snippet1.py" ] && [ -f "$work/snippets/snippet2.py" ] &&
+   (cd "$work/snippets" && "$vpy" snippet1.py >onnx.txt 2>&1 && $PY snippet2.py >torch.txt 2>&1) &&
+   [ -s "$work/snippets/onnx.txt" ] && cmp -s "$work/snippets/onnx.txt" "$work/snippets/torch.txt"; then
+  pass "docs/export.md's onnxruntime and PyTorch snippets run as written and name the same tags: $(cat "$work/snippets/onnx.txt")"
+else
+  failed "docs/export.md snippets: $(cat "$work/snippets/onnx.txt" "$work/snippets/torch.txt" 2>/dev/null | tail -4)"
+fi
+exit $fail
