@@ -24,34 +24,8 @@ check() { # label weights args-for-synth...
     failed "$label: $(tail -3 "$work/out.txt") $(tail -3 "$work/check.txt")"
   fi
 }
-seeded() { # config synth-args... (after --)
-  local config=$1
-  shift
-  local sets=()
-  while [ $# -gt 0 ] && [ "$1" != -- ]; do sets+=("$1"); shift; done
-  shift
-  "$AT" init "$config" -o "$work/w.h5" --seed 5 "${sets[@]}" >/dev/null || { failed "init $config"; return; }
-  check "$(basename "$config" .ini) (seeded)" "$work/w.h5" "$@"
-}
-narrow() { for i in $(seq 1 "$1"); do echo "--set conv$i.filters=8"; done; }
-# shellcheck disable=SC2046
-seeded configs/models/fcn3.ini $(narrow 3) -- --bins 96 --frames 1366 --tags 50
-# shellcheck disable=SC2046
-seeded configs/models/fcn4.ini $(narrow 4) -- --bins 96 --frames 1366 --tags 50
-# shellcheck disable=SC2046
-seeded configs/models/fcn5.ini $(narrow 5) -- --bins 96 --frames 1366 --tags 50
-# shellcheck disable=SC2046
-seeded configs/models/fcn6.ini $(narrow 6) -- --bins 96 --frames 1366 --tags 50
-# shellcheck disable=SC2046
-seeded configs/models/fcn7.ini $(narrow 7) -- --bins 96 --frames 1366 --tags 50
-seeded configs/models/pons_blackbox.ini -- --bins 40 --frames 80 --classes 8
-seeded configs/models/pons_time.ini -- --bins 40 --frames 80 --classes 8
-seeded configs/models/pons_frequency.ini -- --bins 40 --frames 80 --classes 8
-seeded configs/models/pons_timefreq.ini -- --bins 40 --frames 80 --classes 8
-seeded configs/models/choi_auralise5.ini -- --bins 257 --frames 173 --classes 8
-seeded configs/models/musicnn.ini -- --bins 96 --frames 187 --tags 50
-seeded configs/models/musicnn_big.ini -- --bins 96 --frames 187 --tags 50
-seeded configs/models/musicnn_vgg.ini -- --bins 96 --frames 187 --tags 50
+. "$(dirname "$0")/shipped_models.sh"  # seeded, narrow, quick, check_shipped_models
+check_shipped_models
 
 # every layer type, after training steps, exported from the run folder (its tags named)
 "$AT" synth "$work/g" --bins 6 --frames 10 --tags 5 --train 64 --valid 16 --test 16 --seed 9 >/dev/null
@@ -89,7 +63,9 @@ else failed "graph_small training: $(tail -2 "$work/out.txt")"; fi
 # the published models, imported (real weights and batch-norm statistics), on real recorded music
 # (Extreme Tux Racer's race music, extremetuxracer-data, 20 dB quieter: musicnn's front end): prep cuts it into musicnn's 187-frame
 # patches, embed --layer output gives auratag's logits for the same patches
-if bash scripts/fetch-musicnn.sh >"$work/fetch.txt" 2>&1 &&
+if [ "$quick" = 1 ]; then
+  echo "(the imported models: normal run only)"
+elif bash scripts/fetch-musicnn.sh >"$work/fetch.txt" 2>&1 &&
    sox -q /usr/share/games/etr/music/race1-jt.ogg -r 16000 -c 1 "$work/race.wav" vol -20dB trim 0 30 &&
    printf 'path,split,tags\nrace.wav,train,music\n' >"$work/race.csv" &&
    "$AT" prep configs/datasets/musicnn.ini --list "$work/race.csv" --out "$work/race_cache" >"$work/out.txt" 2>&1; then

@@ -10,7 +10,7 @@ set -u
 root=$(pwd)
 vpy=$(bash scripts/test-venv.sh) || { failed "cannot set up the test environment (scripts/test-venv.sh)"; exit 1; }
 
-same() { # label weights synth-args...
+check() { # label weights synth-args...
   local label=$1 weights=$2
   shift 2
   local d="$work/data-${label//[^a-z0-9_]/_}"
@@ -41,30 +41,16 @@ PYEOF
   then pass "$label: $(tail -1 "$work/check.txt")"
   else failed "$label: $(tail -2 "$work/out.txt") $(tail -3 "$work/check.txt")"; fi
 }
-seeded() { # config sets... -- synth-args...
-  local config=$1
-  shift
-  local sets=()
-  while [ $# -gt 0 ] && [ "$1" != -- ]; do sets+=("$1"); shift; done
-  shift
-  "$AT" init "$config" -o "$work/w.h5" --seed 6 "${sets[@]}" >/dev/null || { failed "init $config"; return; }
-  same "$(basename "$config" .ini) (seeded)" "$work/w.h5" "$@"
-}
-narrow() { for i in $(seq 1 "$1"); do echo "--set conv$i.filters=8"; done; }
-for n in 3 4 5 6 7; do
-  # shellcheck disable=SC2046
-  seeded "configs/models/fcn$n.ini" $(narrow "$n") -- --bins 96 --frames 1366 --tags 50
-done
-for m in pons_blackbox pons_time pons_frequency pons_timefreq; do seeded "configs/models/$m.ini" -- --bins 40 --frames 80 --classes 8; done
-seeded configs/models/choi_auralise5.ini -- --bins 257 --frames 173 --classes 8
-for m in musicnn musicnn_big musicnn_vgg; do seeded "configs/models/$m.ini" -- --bins 96 --frames 187 --tags 50; done
+. "$(dirname "$0")/shipped_models.sh"  # seeded, narrow, quick, check_shipped_models
+check_shipped_models
 "$AT" synth "$work/g" --bins 6 --frames 10 --tags 5 --train 64 --valid 16 --test 16 --seed 9 >/dev/null
 if "$AT" train tests/configs/graph_small_transfer.ini --set "data.train=$work/g/train.h5" --set "data.valid=$work/g/valid.h5" \
      --set train.epochs=1 --set "train.root=$work/runs" --set train.run=g >"$work/out.txt" 2>&1; then
-  same "graph_small (every layer type, trained; its run's best.h5)" "$work/runs/g/best.h5" --bins 6 --frames 10 --tags 5
+  check "graph_small (every layer type, trained; its run's best.h5)" "$work/runs/g/best.h5" --bins 6 --frames 10 --tags 5
 else failed "graph_small training: $(tail -2 "$work/out.txt")"; fi
 
 # the snippets of docs/export.md, as written, beside the files they name
+if [ "$quick" = 1 ]; then exit $fail; fi
 bash scripts/fetch-musicnn.sh >/dev/null 2>&1 || failed "scripts/fetch-musicnn.sh"
 mkdir -p "$work/snippets" && ln -s "$root/scripts" "$work/snippets/scripts" && ln -s "$root/models" "$work/snippets/models"
 "$AT" export musicnn-mtt -o "$work/snippets/musicnn-mtt.onnx" >/dev/null || failed "export musicnn-mtt"

@@ -1,0 +1,29 @@
+# Shared by the export tests (source it after defining `check LABEL WEIGHTS
+# SYNTH-ARGS...`): every shipped architecture with seeded weights (the FCNs
+# narrowed to 8 channels at their real 96x1366 input), each given to `check`
+# with the `auratag synth` arguments of a cache that fits it. The sanitizer
+# run (AURATAG_QUICK=1) takes two of them: it is there for memory errors.
+seeded() { # config sets... -- synth-args...
+  local config=$1
+  shift
+  local sets=()
+  while [ $# -gt 0 ] && [ "$1" != -- ]; do sets+=("$1"); shift; done
+  shift
+  "$AT" init "$config" -o "$work/w.h5" --seed 5 "${sets[@]}" >/dev/null || { failed "init $config"; return; }
+  check "$(basename "$config" .ini) (seeded)" "$work/w.h5" "$@"
+}
+narrow() { for i in $(seq 1 "$1"); do echo "--set conv$i.filters=8"; done; }
+quick=${AURATAG_QUICK:-0}
+check_shipped_models() {
+  if [ "$quick" != 1 ]; then
+    for n in 3 4 5 6 7; do
+      # shellcheck disable=SC2046
+      seeded "configs/models/fcn$n.ini" $(narrow "$n") -- --bins 96 --frames 1366 --tags 50
+    done
+    for m in pons_blackbox pons_time pons_frequency; do seeded "configs/models/$m.ini" -- --bins 40 --frames 80 --classes 8; done
+    seeded configs/models/choi_auralise5.ini -- --bins 257 --frames 173 --classes 8
+    for m in musicnn_big musicnn_vgg; do seeded "configs/models/$m.ini" -- --bins 96 --frames 187 --tags 50; done
+  fi
+  seeded configs/models/pons_timefreq.ini -- --bins 40 --frames 80 --classes 8
+  seeded configs/models/musicnn.ini -- --bins 96 --frames 187 --tags 50
+}
