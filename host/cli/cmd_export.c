@@ -16,6 +16,7 @@
 #include "core/files.h"
 #include "core/json.h"
 #include "audio/dataset_config.h"
+#include "audio/model_input.h"
 #include "audio/prep.h"
 #include "data/cache.h"
 #include "export/model_card.h"
@@ -27,11 +28,14 @@
 
 typedef struct ExportArgs {
   const char *weights, *format, *out;
+  int with_front_end;
 } ExportArgs;
 
 static const CliOption k_options[] = {
     {"format", 0, "onnx|h5", "onnx", "ONNX (opset 17), or a clean auratag weights file"},
     {"out", 'o', "FILE", NULL, "the file to write (required); its model card goes beside it as FILE.json"},
+    {"with-front-end", 0, NULL, NULL,
+     "onnx: from a mono waveform at the model's sample rate to tag probabilities, as `auratag tag` computes them"},
     {0},
 };
 const CliCommand k_cli_export = {
@@ -50,7 +54,10 @@ static void parse(int argc, char **argv, ExportArgs *a) {
   for (int i = 0; i < p.n_options; i++) {
     if (cli_is(&p, i, "format")) a->format = p.value[i];
     else if (cli_is(&p, i, "out")) a->out = p.value[i];
+    else if (cli_is(&p, i, "with-front-end")) a->with_front_end = 1;
   }
+  if (a->with_front_end && strcmp(a->format, "onnx") != 0)
+    cli_usage_error(&k_cli_export, "--with-front-end builds an ONNX graph: it goes with --format onnx");
   if (strcmp(a->format, "onnx") != 0 && strcmp(a->format, "h5") != 0)
     cli_usage_error(&k_cli_export, "--format '%s': the export writes onnx or h5", a->format);
   if (!a->out) cli_usage_error(&k_cli_export, "-o FILE is required");
@@ -74,28 +81,22 @@ static char *tags_json(const Model *m) {
   return text;
 }
 
-/* What the card says of the front end: from the weights' own dataset config,
- * or from the run's training cache where it is still there (and was made by
- * prep from audio); else the checkpoint's one-line description alone. */
-static void describe_front_end(const EvalModel *em, const char *dataset_config, ModelCard *card, char *desc,
-                               size_t desc_size, char *norm, size_t norm_size) {
-  card->front_end = em->front_end[0] ? em->front_end : NULL;
+/* The front end a model was trained with, where it can be known: the
+ * weights' own dataset config, or the run's training cache while it is there
+ * (and was made by prep from audio: a synthetic cache says nothing of audio).
+ * Returns 0 when neither. */
+static int front_end_setup(const EvalModel *em, const char *dataset_config, PrepSetup *setup, char *desc,
+                           size_t desc_size) {
   int have = dataset_config != NULL;
   if (!have && em->experiment) {
     Experiment *e = experiment_from_text(em->experiment, em->path);
-    have = access(e->data.train, R_OK) == 0 && prep_cache_has_setup(e->data.train); /* synth: no audio */
+    have = access(e->data.train, R_OK) == 0 && prep_cache_has_setup(e->data.train);
     experiment_free(e);
   }
-  if (!have) return;
-  PrepSetup setup;
+  if (!have) return 0;
   char cache_path[4300];
-  cache_close(cli_front_end_for(em, "export", NULL, &setup, cache_path, sizeof cache_path, desc, desc_size));
-  card->front_end = desc;
-  card->sample_rate = setup.dc->fe.sample_rate;
-  if (setup.has_norm) snprintf(norm, norm_size, "global: mean %.9g, std %.9g", setup.norm_mean, setup.norm_std);
-  else snprintf(norm, norm_size, "none");
-  card->normalisation = norm;
-  prep_setup_free(&setup);
+  cache_close(cli_front_end_for(em, "export", NULL, setup, cache_path, sizeof cache_path, desc, desc_size));
+  return 1;
 }
 
 /* RUN/results.json beside a run's checkpoint, or NULL. */
@@ -116,6 +117,15 @@ int cmd_export(int argc, char **argv) {
   char card_path[4400];
   model_card_path(a.out, card_path, sizeof card_path);
   if (!strcmp(card_path, a.out)) cli_usage_error(&k_cli_export, "-o %s: name the file with another extension than .json", a.out);
+  PrepSetup setup;
+  char desc[1024] = "", norm[256] = "none";
+  const int known = front_end_setup(&em, dataset_config, &setup, desc, sizeof desc);
+  if (a.with_front_end && !known)
+    at_fatal("--with-front-end: '%s' does not say how its input was computed from audio (weights from `auratag "
+             "init`, or a run on a synthetic or missing cache); export the run whose training cache `auratag prep` "
+             "made, or a model imported with its front end",
+             em.path);
+  if (known && setup.has_norm) snprintf(norm, sizeof norm, "global: mean %.9g, std %.9g", setup.norm_mean, setup.norm_std);
   if (!strcmp(a.format, "h5")) {
     if (dataset_config) weights_save_with_front_end(m, a.out, dataset_config);
     else weights_save(m, a.out);
@@ -136,16 +146,31 @@ int cmd_export(int argc, char **argv) {
   metadata[k++] = "source", metadata[k++] = em.path;
   metadata[k] = NULL;
   if (!strcmp(a.format, "onnx")) {
-    onnx_export_model(m, metadata, AT_VERSION, a.out);
-    printf("wrote %s: ONNX opset %d, input spectrogram [batch, %d, %d, %d], outputs logits and probabilities [batch, %d]"
-           "%s\n",
-           a.out, AT_ONNX_OPSET, m->input.c, m->input.h, m->input.w, m->classes,
-           m->output_names ? "" : " (the weights do not name their outputs: metadata tags = [])");
+    OnnxFrontEnd fe = {0};
+    if (a.with_front_end) {
+      ModelInput in;
+      model_input_init(&in, &setup, m->input.w, m->be);
+      fe = (OnnxFrontEnd){.fe = &setup.dc->fe, .min_samples = in.min_samples, .has_norm = setup.has_norm,
+                          .norm_mean = setup.norm_mean, .norm_std = setup.norm_std};
+      model_input_free(&in);
+    }
+    onnx_export_model(m, a.with_front_end ? &fe : NULL, metadata, AT_VERSION, a.out);
+    if (a.with_front_end)
+      printf("wrote %s: ONNX opset %d, input audio [samples] (mono, %g Hz), outputs probabilities [%d] (the mean over "
+             "crops of %d frames, as auratag tag) and crop_probabilities [crops, %d]\n",
+             a.out, AT_ONNX_OPSET, setup.dc->fe.sample_rate, m->classes, m->input.w, m->classes);
+    else
+      printf("wrote %s: ONNX opset %d, input spectrogram [batch, %d, %d, %d], outputs logits and probabilities "
+             "[batch, %d]%s\n",
+             a.out, AT_ONNX_OPSET, m->input.c, m->input.h, m->input.w, m->classes,
+             m->output_names ? "" : " (the weights do not name their outputs: metadata tags = [])");
   }
   ModelCard card = {.m = m, .source = em.path, .file = a.out, .format = a.format, .dataset_config = dataset_config,
                     .experiment = em.experiment, .version = AT_VERSION, .commit = AT_COMMIT};
-  char desc[1024], norm[256];
-  describe_front_end(&em, dataset_config, &card, desc, sizeof desc, norm, sizeof norm);
+  card.front_end = known ? desc : em.front_end[0] ? em.front_end : NULL;
+  card.sample_rate = known ? setup.dc->fe.sample_rate : 0;
+  card.normalisation = known ? norm : NULL;
+  if (known) prep_setup_free(&setup);
   char *results = run_results(em.path);
   card.results_json = results;
   model_card_write(&card, card_path);

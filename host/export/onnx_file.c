@@ -72,7 +72,7 @@ static Onnx__TensorProto *add_initializer(OnnxGraph *g, const char *name, int nd
   t->name = own_string(g, name);
   t->n_dims = (size_t)ndim;
   t->dims = own(g, sizeof(int64_t) * (size_t)ndim);
-  memcpy(t->dims, dims, sizeof(int64_t) * (size_t)ndim);
+  if (ndim > 0) memcpy(t->dims, dims, sizeof(int64_t) * (size_t)ndim);
   t->has_data_type = 1;
   g->inits = grow(g->inits, &g->cap_inits, g->n_inits + 1, sizeof(void *));
   g->inits[g->n_inits++] = t;
@@ -99,6 +99,15 @@ const char *onnx_int64s(OnnxGraph *g, const char *name, const int64_t *data, int
   t->n_int64_data = (size_t)n;
   t->int64_data = own(g, sizeof(int64_t) * (size_t)n);
   memcpy(t->int64_data, data, sizeof(int64_t) * (size_t)n);
+  return t->name;
+}
+
+const char *onnx_int64_scalar(OnnxGraph *g, const char *name, int64_t value) {
+  Onnx__TensorProto *t = add_initializer(g, name, 0, NULL);
+  t->data_type = ONNX__TENSOR_PROTO__DATA_TYPE__INT64;
+  t->n_int64_data = 1;
+  t->int64_data = own(g, sizeof(int64_t));
+  t->int64_data[0] = value;
   return t->name;
 }
 
@@ -153,14 +162,21 @@ void onnx_attr_float(OnnxNode *n, const char *name, float value) {
   a->f = value;
 }
 
+void onnx_attr_string(OnnxNode *n, const char *name, const char *value) {
+  Onnx__AttributeProto *a = add_attr(n, name, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING);
+  a->has_s = 1;
+  a->s.len = strlen(value);
+  a->s.data = (uint8_t *)own_string(n->g, value);
+}
+
 void onnx_reshape_to(OnnxGraph *g, const char *layer, const char *input, Dims d, const char *output) {
   const int64_t shape[4] = {0, d.c, d.h, d.w}; /* 0: the batch dimension as it is */
   const char *args[2] = {input, onnx_int64s(g, onnx_name(g, layer, output), shape, 4)};
   onnx_node(g, "Reshape", onnx_name(g, layer, "reshape"), args, 2, output);
 }
 
-/* A float tensor's type: [batch, dims...] with a symbolic batch. */
-static Onnx__ValueInfoProto *value_info(OnnxGraph *g, const char *name, int ndim, const int64_t *dims) {
+/* A float tensor's type: [first, dims...] with a symbolic first dimension. */
+static Onnx__ValueInfoProto *value_info(OnnxGraph *g, const char *name, const char *first, int ndim, const int64_t *dims) {
   Onnx__ValueInfoProto *v = own(g, sizeof *v);
   onnx__value_info_proto__init(v);
   v->name = own_string(g, name);
@@ -172,17 +188,17 @@ static Onnx__ValueInfoProto *value_info(OnnxGraph *g, const char *name, int ndim
   tensor->elem_type = ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT;
   Onnx__TensorShapeProto *shape = own(g, sizeof *shape);
   onnx__tensor_shape_proto__init(shape);
-  shape->n_dim = (size_t)ndim + 1;
+  shape->n_dim = (size_t)ndim + (first != NULL);
   shape->dim = own(g, sizeof(void *) * shape->n_dim);
   for (size_t i = 0; i < shape->n_dim; i++) {
     Onnx__TensorShapeProto__Dimension *d = own(g, sizeof *d);
     onnx__tensor_shape_proto__dimension__init(d);
-    if (i == 0) {
+    if (first && i == 0) {
       d->value_case = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM;
-      d->dim_param = own_string(g, "batch");
+      d->dim_param = own_string(g, first);
     } else {
       d->value_case = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE;
-      d->dim_value = dims[i - 1];
+      d->dim_value = dims[i - (first != NULL)];
     }
     shape->dim[i] = d;
   }
@@ -194,7 +210,7 @@ static Onnx__ValueInfoProto *value_info(OnnxGraph *g, const char *name, int ndim
 }
 
 /* The layers' nodes; returns the name of the last layer's output. */
-static const char *emit_layers(OnnxGraph *g, const Model *m, const char **outputs) {
+static const char *emit_layers(OnnxGraph *g, const Model *m, const char *input, const char **outputs) {
   for (int i = 0; i < m->n_layers; i++) {
     const Layer *L = &m->layers[i];
     if (!L->kind->to_onnx)
@@ -203,7 +219,7 @@ static const char *emit_layers(OnnxGraph *g, const Model *m, const char **output
                m->name, L->name, layer_type_name(L));
     const int reserved = !strcmp(L->name, "spectrogram") || !strcmp(L->name, "logits") || !strcmp(L->name, "probabilities");
     OnnxLayer x = {.g = g, .m = m, .L = L, .output = reserved ? own_printf(g, "%s_out", L->name) : own_string(g, L->name)};
-    for (int k = 0; k < L->n_inputs; k++) x.inputs[k] = L->inputs[k] == AT_INPUT ? "spectrogram" : outputs[L->inputs[k]];
+    for (int k = 0; k < L->n_inputs; k++) x.inputs[k] = L->inputs[k] == AT_INPUT ? input : outputs[L->inputs[k]];
     outputs[i] = L->kind->to_onnx(&x);
   }
   return outputs[m->n_layers - 1];
@@ -217,18 +233,25 @@ static Onnx__StringStringEntryProto *entry(OnnxGraph *g, const char *key, const 
   return e;
 }
 
-void onnx_export_model(const Model *m, const char *const *metadata, const char *producer_version, const char *path) {
+void onnx_export_model(const Model *m, const OnnxFrontEnd *front_end, const char *const *metadata,
+                       const char *producer_version, const char *path) {
   OnnxGraph g = {0};
+  const char *input = front_end ? onnx_front_end(&g, front_end, m->input.w) : "spectrogram";
   const char **outputs = at_calloc((size_t)m->n_layers, sizeof(char *), "layer outputs");
-  const char *last = emit_layers(&g, m, outputs);
+  const char *last = emit_layers(&g, m, input, outputs);
   free(outputs);
   /* [batch, classes, 1, 1] -> [batch, classes], then the output activation */
-  OnnxNode *flat = onnx_node(&g, "Flatten", "logits", &last, 1, "logits");
+  const char *logits = front_end ? "crop_logits" : "logits", *probs = front_end ? "crop_probabilities" : "probabilities";
+  OnnxNode *flat = onnx_node(&g, "Flatten", logits, &last, 1, logits);
   onnx_attr_int(flat, "axis", 1);
-  const char *logits = "logits";
-  OnnxNode *act = onnx_node(&g, m->output == OUTPUT_SIGMOID ? "Sigmoid" : "Softmax", "probabilities", &logits, 1,
-                            "probabilities");
+  OnnxNode *act = onnx_node(&g, m->output == OUTPUT_SIGMOID ? "Sigmoid" : "Softmax", probs, &logits, 1, probs);
   if (m->output == OUTPUT_SOFTMAX) onnx_attr_int(act, "axis", 1);
+  if (front_end) { /* tag's answer: the mean over the crops */
+    OnnxNode *mean = onnx_node(&g, "ReduceMean", "probabilities", &probs, 1, "probabilities");
+    const int64_t axes[1] = {0};
+    onnx_attr_ints(mean, "axes", axes, 1);
+    onnx_attr_int(mean, "keepdims", 0);
+  }
 
   Onnx__GraphProto graph = ONNX__GRAPH_PROTO__INIT;
   graph.name = own_string(&g, m->name);
@@ -237,8 +260,14 @@ void onnx_export_model(const Model *m, const char *const *metadata, const char *
   graph.n_initializer = g.n_inits;
   graph.initializer = g.inits;
   const int64_t in_dims[3] = {m->input.c, m->input.h, m->input.w}, out_dims[1] = {m->classes};
-  Onnx__ValueInfoProto *in = value_info(&g, "spectrogram", 3, in_dims);
-  Onnx__ValueInfoProto *outs[2] = {value_info(&g, "logits", 1, out_dims), value_info(&g, "probabilities", 1, out_dims)};
+  Onnx__ValueInfoProto *in = front_end ? value_info(&g, "audio", "samples", 0, NULL)
+                                       : value_info(&g, "spectrogram", "batch", 3, in_dims);
+  Onnx__ValueInfoProto *outs[2] = {value_info(&g, "logits", "batch", 1, out_dims),
+                                   value_info(&g, "probabilities", "batch", 1, out_dims)};
+  if (front_end) {
+    outs[0] = value_info(&g, "probabilities", NULL, 1, out_dims);
+    outs[1] = value_info(&g, "crop_probabilities", "crops", 1, out_dims);
+  }
   graph.n_input = 1;
   graph.input = &in;
   graph.n_output = 2;

@@ -31,12 +31,14 @@ const char *onnx_name(OnnxGraph *g, const char *layer, const char *suffix);
 /* Initializers (data copied); return their name. */
 const char *onnx_floats(OnnxGraph *g, const char *name, const float *data, int ndim, const int64_t *dims);
 const char *onnx_int64s(OnnxGraph *g, const char *name, const int64_t *data, int n);
+const char *onnx_int64_scalar(OnnxGraph *g, const char *name, int64_t value); /* a 0-d tensor */
 /* A node; its attributes follow. */
 OnnxNode *onnx_node(OnnxGraph *g, const char *op, const char *name, const char *const *inputs, int n_inputs,
                     const char *output);
 void onnx_attr_int(OnnxNode *n, const char *name, int64_t value);
 void onnx_attr_ints(OnnxNode *n, const char *name, const int64_t *values, int count);
 void onnx_attr_float(OnnxNode *n, const char *name, float value);
+void onnx_attr_string(OnnxNode *n, const char *name, const char *value);
 
 /* A parameter tensor's values on the host (a layer's weight, bias, running_mean, ...). */
 static inline const float *onnx_layer_param(const OnnxLayer *x, int param_index) {

@@ -24,6 +24,16 @@ check() { # label weights args-for-synth...
     failed "$label: $(tail -3 "$work/out.txt") $(tail -3 "$work/check.txt")"
   fi
 }
+# fe_check LABEL WEIGHTS AUDIO...: --with-front-end's probabilities = `auratag tag`'s (1e-4)
+fe_check() {
+  local label=$1 weights=$2
+  shift 2
+  if "$AT" export "$weights" --with-front-end -o "$work/fe.onnx" >"$work/out.txt" 2>&1 &&
+     "$AT" tag "$weights" "$@" --json --top 1000 >"$work/tag.json" 2>>"$work/out.txt" &&
+     "$vpy" tests/export/onnx_front_end_check.py "$work/fe.onnx" "$work/tag.json" "$@" >"$work/check.txt" 2>&1; then
+    pass "$label, audio in: $(tail -1 "$work/check.txt")"
+  else failed "$label --with-front-end: $(tail -3 "$work/out.txt") $(tail -3 "$work/check.txt")"; fi
+}
 . "$(dirname "$0")/shipped_models.sh"  # seeded, narrow, quick, check_shipped_models
 check_shipped_models
 
@@ -77,7 +87,28 @@ elif bash scripts/fetch-musicnn.sh >"$work/fetch.txt" 2>&1 &&
       pass "$name (imported), real music: $(tail -1 "$work/check.txt")"
     else failed "$name (imported): $(tail -3 "$work/out.txt") $(tail -3 "$work/check.txt")"; fi
   done
+  sox -q "$work/race.wav" "$work/short.wav" trim 0 1
+  for name in musicnn-mtt vgg-mtt; do fe_check "$name" "$name" "$work/race.wav" "$work/short.wav"; done
 else failed "imported models: $(tail -2 "$work/fetch.txt") $(tail -2 "$work/out.txt")"; fi
+
+# a run trained on caches prep made (dB compression, global normalisation, 8 kHz) from tones
+mk=$BUILD/tests/oracle/make_audio
+t=$work/tones
+mkdir -p "$t" && echo "path,split,tags" >"$t/files.csv"
+for i in $(seq 0 11); do
+  f=$((250 + 600 * (i % 3)))
+  "$mk" "$t/$i.wav" --rate 8000 --seconds 3 --tone "0:3:$f:0.25" >/dev/null
+  echo "$i.wav,train,f$((i % 3))" >>"$t/files.csv"
+done
+if "$AT" prep tests/configs/prep_small.ini --list "$t/files.csv" --out "$t/caches" >"$work/out.txt" 2>&1 &&
+   "$AT" train tests/configs/prep_tag_experiment.ini --set "data.train=$t/caches/train.h5" --set data.valid= \
+     --set train.epochs=2 --set "train.root=$t/runs" --set train.run=tones >>"$work/out.txt" 2>&1 &&
+   sox -q /usr/share/games/chromium-bsu/wav/music_game.wav -r 8000 -c 1 "$t/game.wav" &&
+   "$mk" "$t/short.wav" --rate 8000 --seconds 0.5 --tone 0:1:900:0.25 >/dev/null; then
+  fe_check "a run on prep'd caches (dB, global normalisation)" "$t/runs/tones" "$t/game.wav" "$t/short.wav"
+else failed "the tone run for --with-front-end: $(tail -3 "$work/out.txt")"; fi
+fails "--with-front-end without a front end" "does not say how its input was computed from audio" \
+  "$AT" export "$work/w.h5" --with-front-end -o "$work/x.onnx"
 
 fails "export --format pytorch" "--format 'pytorch': the export writes onnx or h5" \
   "$AT" export "$work/w.h5" --format pytorch -o "$work/x.onnx"
