@@ -228,14 +228,14 @@ class AuratagNet(nn.Module):
         values = {"input": x}
         out = x
         for L in self.layers:
-            out = self._apply(L, [values[i] for i in L.inputs])
+            out = self.apply_layer(L, [values[i] for i in L.inputs])
             values[L.name] = out
         return out.reshape(out.shape[0], -1)
 
     def probabilities(self, logits):
         return torch.sigmoid(logits) if self.activation == "sigmoid" else torch.softmax(logits, dim=1)
 
-    def _apply(self, L, ins):
+    def apply_layer(self, L, ins):
         x = ins[0]
         if L.kind in ("conv", "conv1d"):
             kh, kw, sh, sw, pt, pb, pl, pr, one_d = L.geom
@@ -313,7 +313,15 @@ class AuratagNet(nn.Module):
 
 
 def load(path, dtype=torch.float32):
-    """The model of an auratag weights file (or checkpoint) with its weights."""
+    """The model of an auratag weights file or checkpoint (.h5), or of a file
+    `auratag export --format torch` wrote (.pt), with its weights and tags."""
+    if not str(path).endswith(".h5"):
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+        assert saved.get("format") == "auratag-torch", "not a file of auratag export --format torch"
+        net = AuratagNet(saved["config"], dtype=dtype)
+        net.load_state_dict(saved["state_dict"])
+        net.tags = saved["tags"]
+        return net
     import h5py
     import numpy as np
 

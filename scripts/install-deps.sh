@@ -11,6 +11,7 @@ PACKAGES=(
   libfftw3-dev python3-venv
   libsndfile1-dev libsoxr-dev libpng-dev
   libprotobuf-c-dev protobuf-c-compiler libonnx-dev  # ONNX export: protoc-c on ONNX's own onnx.proto
+  libzip-dev             # PyTorch export: a .pt file is a zip archive
   libopenmpi-dev openmpi-bin python3-matplotlib
   sox chromium-bsu-data  # real recorded music for the tests: a game soundtrack (WAV), sox to convert it
   drascula-music extremetuxracer-data fretsonfire-songs-muldjord fretsonfire-songs-sectoid  # soundtracks: the few-data task

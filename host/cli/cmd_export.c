@@ -4,8 +4,9 @@
  * input "spectrogram" [batch, channels, frequency, time], outputs "logits"
  * and "probabilities" [batch, classes]; what the outputs mean and the front
  * end the spectrogram must come from travel in its metadata_props.
+ * torch: a state dict with the model config and tags (export/torch_file.h).
  * h5: a clean weights file (parameters, statistics, tags; no optimiser or
- * loader state). Both write the model card FILE.json beside the file. */
+ * loader state). Each writes the model card FILE.json beside the file. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,7 @@
 #include "data/cache.h"
 #include "export/model_card.h"
 #include "export/onnx_file.h"
+#include "export/torch_file.h"
 #include "io/weights_h5.h"
 #include "train/experiment.h"
 
@@ -32,16 +34,16 @@ typedef struct ExportArgs {
 } ExportArgs;
 
 static const CliOption k_options[] = {
-    {"format", 0, "onnx|h5", "onnx", "ONNX (opset 17), or a clean auratag weights file"},
+    {"format", 0, "onnx|torch|h5", "onnx", "ONNX (opset 17), a PyTorch state dict with its config (torch.load), or a clean auratag weights file"},
     {"out", 'o', "FILE", NULL, "the file to write (required); its model card goes beside it as FILE.json"},
     {"with-front-end", 0, NULL, NULL,
      "onnx: from a mono waveform at the model's sample rate to tag probabilities, as `auratag tag` computes them"},
     {0},
 };
 const CliCommand k_cli_export = {
-    "export", "WEIGHTS.h5|RUN_DIR|NAME [--format onnx|h5] -o FILE",
-    "Writes a trained model in inference mode as ONNX (tag names and front end in its metadata), or as a clean "
-    "weights file; and its model card (FILE.json).",
+    "export", "WEIGHTS.h5|RUN_DIR|NAME [--format onnx|torch|h5] [--with-front-end] -o FILE",
+    "Writes a trained model in inference mode as ONNX (tag names and front end in its metadata), as a PyTorch "
+    "state dict, or as a clean weights file; and its model card (FILE.json).",
     k_options, "auratag export musicnn-mtt --format onnx -o musicnn-mtt.onnx"};
 
 static void parse(int argc, char **argv, ExportArgs *a) {
@@ -58,8 +60,8 @@ static void parse(int argc, char **argv, ExportArgs *a) {
   }
   if (a->with_front_end && strcmp(a->format, "onnx") != 0)
     cli_usage_error(&k_cli_export, "--with-front-end builds an ONNX graph: it goes with --format onnx");
-  if (strcmp(a->format, "onnx") != 0 && strcmp(a->format, "h5") != 0)
-    cli_usage_error(&k_cli_export, "--format '%s': the export writes onnx or h5", a->format);
+  if (strcmp(a->format, "onnx") != 0 && strcmp(a->format, "torch") != 0 && strcmp(a->format, "h5") != 0)
+    cli_usage_error(&k_cli_export, "--format '%s': the export writes onnx, torch or h5", a->format);
   if (!a->out) cli_usage_error(&k_cli_export, "-o FILE is required");
   const char *inputs[] = {a->weights, NULL};
   cli_refuse_output_over_inputs(&k_cli_export, "-o", a->out, inputs);
@@ -130,6 +132,11 @@ int cmd_export(int argc, char **argv) {
     if (dataset_config) weights_save_with_front_end(m, a.out, dataset_config);
     else weights_save(m, a.out);
     printf("wrote %s: weights of model %s (%zu parameters)\n", a.out, m->name, m->n_weights);
+  }
+  if (!strcmp(a.format, "torch")) {
+    torch_export_model(m, a.out);
+    printf("wrote %s: the state dict of model %s with its config and tags (scripts/auratag_torch.py loads it)\n",
+           a.out, m->name);
   }
   char input[256];
   snprintf(input, sizeof input, "spectrogram: float32 [batch, %d channel(s), %d frequency bands, %d frames]",

@@ -35,7 +35,7 @@ def forward_macs(model):
     macs = 0
     with torch.no_grad():
         for L in model.layers:
-            out = model._apply(L, [values[i] for i in L.inputs])
+            out = model.apply_layer(L, [values[i] for i in L.inputs])
             values[L.name] = out
             if L.kind in ("conv", "conv1d", "dense"):
                 macs += out.numel() * L.params["weight"][0].numel()

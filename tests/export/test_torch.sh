@@ -3,7 +3,8 @@
 # gives an nn.Module whose logits equal `auratag predict`'s (1e-5 relative)
 # for every shipped architecture (seeded weights; the FCNs narrowed to 8
 # channels) and a trained run, and that trains (an Adam step changes every
-# parameter); docs/export.md's onnxruntime and PyTorch snippets run as written
+# parameter); `export --format torch` writes what torch.load reads, the same
+# state; docs/export.md's onnxruntime and PyTorch snippets run as written
 # and print the same tags.
 set -u
 . "$(dirname "$0")/../lib.sh"  # BUILD, AT, PY, $work, pass, failed, $fail
@@ -45,8 +46,31 @@ PYEOF
 check_shipped_models
 "$AT" synth "$work/g" --bins 6 --frames 10 --tags 5 --train 64 --valid 16 --test 16 --seed 9 >/dev/null
 if "$AT" train tests/configs/graph_small_transfer.ini --set "data.train=$work/g/train.h5" --set "data.valid=$work/g/valid.h5" \
-     --set train.epochs=1 --set "train.root=$work/runs" --set train.run=g >"$work/out.txt" 2>&1; then
+     --set train.freeze= --set train.lr_scale= --set train.epochs=1 --set "train.root=$work/runs" --set train.run=g \
+     >"$work/out.txt" 2>&1; then
   check "graph_small (every layer type, trained; its run's best.h5)" "$work/runs/g/best.h5" --bins 6 --frames 10 --tags 5
+  # export --format torch: torch.load (weights_only) reads it; the same module, tags and batch counts as the .h5
+  if "$AT" export "$work/runs/g" --format torch -o "$work/g.pt" >"$work/out.txt" 2>&1 &&
+     $PY - "$work/g.pt" "$work/runs/g/best.h5" >"$work/check.txt" 2>&1 <<'PYEOF'
+import sys
+sys.path.insert(0, "scripts")
+import h5py, torch
+import auratag_torch
+saved = torch.load(sys.argv[1], map_location="cpu", weights_only=True)
+assert saved["format"] == "auratag-torch" and saved["config"].startswith("[model]")
+a, b = auratag_torch.load(sys.argv[1]).eval(), auratag_torch.load(sys.argv[2]).eval()
+assert a.tags == b.tags and a.tags is not None
+assert list(a.state_dict()) == list(b.state_dict()), (list(a.state_dict())[:4], list(b.state_dict())[:4])
+for k, v in b.state_dict().items():
+    assert torch.equal(a.state_dict()[k], v), k
+tracked = int(h5py.File(sys.argv[2], "r")["params/in_bn/num_batches_tracked"][()])
+assert tracked > 0 and int(a.in_bn.num_batches_tracked) == tracked
+x = torch.randn(3, 1, 6, 10)
+assert torch.equal(a(x), b(x))
+print("%d tensors under PyTorch's names, equal to the .h5's; num_batches_tracked %d; tags %s" % (len(saved["state_dict"]), tracked, a.tags))
+PYEOF
+  then pass "export --format torch: $(tail -1 "$work/check.txt")"
+  else failed "export --format torch: $(tail -1 "$work/out.txt") $(tail -4 "$work/check.txt")"; fi
 else failed "graph_small training: $(tail -2 "$work/out.txt")"; fi
 
 # the snippets of docs/export.md, as written, beside the files they name

@@ -38,7 +38,7 @@ def main():
     problems = []
     with torch.no_grad():
         for L in model.layers:
-            values[L.name] = model._apply(L, [values[i] for i in L.inputs])
+            values[L.name] = model.apply_layer(L, [values[i] for i in L.inputs])
             if L.kind == "maxpool":
                 kh, kw, sh, sw = L.geom
                 ref, _ = F.max_pool2d(values[L.inputs[0]], (kh, kw), (sh, sw), return_indices=True)
