@@ -3,8 +3,9 @@
 # per tag of the demo set (through musicnn's front end), fine-tuning the
 # published musicnn-msd model beats training musicnn from scratch, and so does
 # a linear probe on its penultimate embedding. Test macro ROC-AUC, mean over
-# two draws of the examples: measured 0.696 (fine-tuned), 0.680 (probe),
-# 0.625 (from scratch) on 2026-12-04; the test asks for half of each margin.
+# two draws of the examples: measured 0.701 (fine-tuned), 0.679 (probe),
+# 0.610 (from scratch) on 2026-12-04 (scripts/few_data.py --task demo, the
+# margins +0.092 and +0.070); the test asks for half of each margin.
 # Runs scripts/few_data.py itself (the demo set and models/ are made when
 # missing). Skipped by the sanitizer run (AURATAG_QUICK=1): it is training.
 set -u
@@ -22,9 +23,9 @@ import csv, sys, statistics
 rows = list(csv.DictReader(open(sys.argv[1])))
 mean = lambda m: statistics.mean(float(r["macro_roc_auc"]) for r in rows if r["method"] == m and r["k"] == "5")
 finetune, probe, scratch = mean("finetune"), mean("probe"), mean("scratch")
-print("finetune - scratch = %+.3f (needs >= +0.035), probe - scratch = %+.3f (needs >= +0.025)"
+print("finetune - scratch = %+.3f (needs >= +0.046), probe - scratch = %+.3f (needs >= +0.035)"
       % (finetune - scratch, probe - scratch))
-sys.exit(0 if finetune - scratch >= 0.035 and probe - scratch >= 0.025 else 1)
+sys.exit(0 if finetune - scratch >= 0.046 and probe - scratch >= 0.035 else 1)
 PYEOF
 then pass "k = 5 per tag: fine-tuning musicnn-msd and a linear probe on its embedding beat musicnn from scratch"
 else failed "k = 5 per tag: transfer learning does not beat training from scratch by the measured margins"; fi
