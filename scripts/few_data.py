@@ -99,7 +99,7 @@ def prepare(task_name, task):
             files = quiet_demo(data)
         run([AURATAG, "prep", task["dataset"], "--list", files, "--out", cache])
     if not os.path.exists(PRETRAINED):
-        run(["bash", "scripts/fetch-musicnn.sh"])
+        run(["bash", "scripts/fetch-musicnn.sh"], env=dict(os.environ, AURATAG=AURATAG))
 
 
 def quiet_demo(data):

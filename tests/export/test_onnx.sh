@@ -75,7 +75,7 @@ else failed "graph_small training: $(tail -2 "$work/out.txt")"; fi
 # patches, embed --layer output gives auratag's logits for the same patches
 if [ "$quick" = 1 ]; then
   echo "(the imported models: normal run only)"
-elif bash scripts/fetch-musicnn.sh >"$work/fetch.txt" 2>&1 &&
+elif AURATAG=$AT bash scripts/fetch-musicnn.sh >"$work/fetch.txt" 2>&1 &&
    sox -q /usr/share/games/etr/music/race1-jt.ogg -r 16000 -c 1 "$work/race.wav" vol -20dB trim 0 30 &&
    printf 'path,split,tags\nrace.wav,train,music\n' >"$work/race.csv" &&
    "$AT" prep configs/datasets/musicnn.ini --list "$work/race.csv" --out "$work/race_cache" >"$work/out.txt" 2>&1; then
@@ -110,7 +110,7 @@ else failed "the tone run for --with-front-end: $(tail -3 "$work/out.txt")"; fi
 fails "--with-front-end without a front end" "does not say how its input was computed from audio" \
   "$AT" export "$work/w.h5" --with-front-end -o "$work/x.onnx"
 
-fails "export --format pytorch" "--format 'pytorch': the export writes onnx or h5" \
+fails "export --format pytorch" "--format 'pytorch': the export writes onnx, torch or h5" \
   "$AT" export "$work/w.h5" --format pytorch -o "$work/x.onnx"
 fails "export without -o" "-o FILE is required" "$AT" export "$work/w.h5"
 fails "export of a model name not installed" "no_such_model" "$AT" export no_such_model -o "$work/n.onnx"

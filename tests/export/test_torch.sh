@@ -75,7 +75,7 @@ else failed "graph_small training: $(tail -2 "$work/out.txt")"; fi
 
 # the snippets of docs/export.md, as written, beside the files they name
 if [ "$quick" = 1 ]; then exit $fail; fi
-bash scripts/fetch-musicnn.sh >/dev/null 2>&1 || failed "scripts/fetch-musicnn.sh"
+AURATAG=$AT bash scripts/fetch-musicnn.sh >"$work/fetch.txt" 2>&1 || failed "scripts/fetch-musicnn.sh: $(tail -2 "$work/fetch.txt")"
 mkdir -p "$work/snippets" && ln -s "$root/scripts" "$work/snippets/scripts" && ln -s "$root/models" "$work/snippets/models"
 "$AT" export musicnn-mtt -o "$work/snippets/musicnn-mtt.onnx" >/dev/null || failed "export musicnn-mtt"
 awk -v out="$work/snippets/snippet" '/^```python/{n++; on=1; next} /^```/{on=0; next} on{print > (out n ".py")}' docs/export.md

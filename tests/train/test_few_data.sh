@@ -12,7 +12,7 @@ set -u
 . "$(dirname "$0")/../lib.sh"  # BUILD, AT, PY, $work, pass, failed, $fail
 if [ "${AURATAG_QUICK:-0}" = 1 ]; then echo "skipped under AURATAG_QUICK=1"; exit 0; fi
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
-bash scripts/fetch-musicnn.sh >"$work/fetch.txt" 2>&1 || { failed "scripts/fetch-musicnn.sh: $(tail -2 "$work/fetch.txt")"; exit 1; }
+AURATAG=$AT bash scripts/fetch-musicnn.sh >"$work/fetch.txt" 2>&1 || { failed "scripts/fetch-musicnn.sh: $(tail -2 "$work/fetch.txt")"; exit 1; }
 if ! AURATAG=$AT $PY scripts/few_data.py --task demo --k 5 --seeds 1,2 --root "$work/runs" >"$work/fd.txt" 2>&1; then
   failed "scripts/few_data.py --task demo --k 5: $(tail -3 "$work/fd.txt")"
   exit 1
