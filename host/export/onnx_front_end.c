@@ -162,7 +162,6 @@ static const char *compressed(OnnxGraph *g, const OnnxFrontEnd *f, const char *x
  * indices [K, width] of the frames to gather. */
 static const char *crop_indices(OnnxGraph *g, const char *features, int width) {
   const int64_t two[1] = {2}, one[1] = {1}, w[1] = {width}, w1[1] = {width - 1}, axis0[1] = {0};
-  OnnxNode *n;
   const char *shape = node1(g, "Shape", features, "features_shape");
   const int64_t frames_at[1] = {2};
   const char *frames = node2(g, "Gather", shape, int64s(g, "frames_at", frames_at, 1), "frames"); /* [1] */
@@ -182,7 +181,7 @@ static const char *crop_indices(OnnxGraph *g, const char *features, int width) {
   const int64_t axis1[1] = {1};
   const char *column = node2(g, "Unsqueeze", starts, int64s(g, "axis1", axis1, 1), "starts_column"); /* [K, 1] */
   const char *offsets_in[3] = {int64_scalar(g, "zero_s1", 0), int64_scalar(g, "width_s", width), int64_scalar(g, "one_s1", 1)};
-  const char *offsets = node(g, "Range", offsets_in, 3, "crop_offsets", &n); /* [width] */
+  const char *offsets = node(g, "Range", offsets_in, 3, "crop_offsets", NULL); /* [width] */
   return node2(g, "Add", column, offsets, "crop_frames"); /* [K, width] */
 }
 

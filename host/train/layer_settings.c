@@ -14,8 +14,8 @@ static int match_layers(const Model *m, const char *pattern, unsigned char *hit,
     char first[64];
     snprintf(first, sizeof first, "%.*s", (int)(dots - pattern), pattern);
     const int a = model_layer_index(m, first), b = model_layer_index(m, dots + 2);
-    char names[2048];
-    model_layer_names(m, names, sizeof names);
+    char names[2048] = "";
+    if (a < 0 || b < 0) model_layer_names(m, names, sizeof names);
     if (a < 0 || b < 0)
       ini_fail(s, e, "'%s': model '%s' has no layer '%s'; its layers: %s", pattern, m->name, a < 0 ? first : dots + 2,
                names);

@@ -27,3 +27,13 @@ check_shipped_models() {
   seeded configs/models/pons_timefreq.ini -- --bins 40 --frames 80 --classes 8
   seeded configs/models/musicnn.ini -- --bins 96 --frames 187 --tags 50
 }
+
+# A graph of every layer type (tests/configs/graph_small.ini) trained for an
+# epoch into $work/runs/g on a synthetic 6x10 set in $work/g; fails when the
+# training does.
+train_graph_small() {
+  "$AT" synth "$work/g" --bins 6 --frames 10 --tags 5 --train 64 --valid 16 --test 16 --seed 9 >/dev/null &&
+    "$AT" train tests/configs/graph_small_transfer.ini --set "data.train=$work/g/train.h5" \
+      --set "data.valid=$work/g/valid.h5" --set train.freeze= --set train.lr_scale= --set train.epochs=1 \
+      --set "train.root=$work/runs" --set train.run=g >"$work/out.txt" 2>&1
+}

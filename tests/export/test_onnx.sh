@@ -34,14 +34,11 @@ fe_check() {
     pass "$label, audio in: $(tail -1 "$work/check.txt")"
   else failed "$label --with-front-end: $(tail -3 "$work/out.txt") $(tail -3 "$work/check.txt")"; fi
 }
-. "$(dirname "$0")/shipped_models.sh"  # seeded, narrow, quick, check_shipped_models
+. "$(dirname "$0")/shipped_models.sh"  # seeded, narrow, quick, check_shipped_models, train_graph_small
 check_shipped_models
 
 # every layer type, after training steps, exported from the run folder (its tags named)
-"$AT" synth "$work/g" --bins 6 --frames 10 --tags 5 --train 64 --valid 16 --test 16 --seed 9 >/dev/null
-if "$AT" train tests/configs/graph_small_transfer.ini --set "data.train=$work/g/train.h5" --set "data.valid=$work/g/valid.h5" \
-     --set train.freeze= --set train.lr_scale= --set train.epochs=1 --set "train.root=$work/runs" --set train.run=g \
-     >"$work/out.txt" 2>&1; then
+if train_graph_small; then
   check "graph_small (trained an epoch; run folder)" "$work/runs/g" --bins 6 --frames 10 --tags 5
   # the model card beside the export; --format h5: a clean weights file that predicts as the run does
   if "$AT" export "$work/runs/g" --format h5 -o "$work/clean.h5" >"$work/out.txt" 2>&1 &&

@@ -42,12 +42,9 @@ PYEOF
   then pass "$label: $(tail -1 "$work/check.txt")"
   else failed "$label: $(tail -2 "$work/out.txt") $(tail -3 "$work/check.txt")"; fi
 }
-. "$(dirname "$0")/shipped_models.sh"  # seeded, narrow, quick, check_shipped_models
+. "$(dirname "$0")/shipped_models.sh"  # seeded, narrow, quick, check_shipped_models, train_graph_small
 check_shipped_models
-"$AT" synth "$work/g" --bins 6 --frames 10 --tags 5 --train 64 --valid 16 --test 16 --seed 9 >/dev/null
-if "$AT" train tests/configs/graph_small_transfer.ini --set "data.train=$work/g/train.h5" --set "data.valid=$work/g/valid.h5" \
-     --set train.freeze= --set train.lr_scale= --set train.epochs=1 --set "train.root=$work/runs" --set train.run=g \
-     >"$work/out.txt" 2>&1; then
+if train_graph_small; then
   check "graph_small (every layer type, trained; its run's best.h5)" "$work/runs/g/best.h5" --bins 6 --frames 10 --tags 5
   # export --format torch: torch.load (weights_only) reads it; the same module, tags and batch counts as the .h5
   if "$AT" export "$work/runs/g" --format torch -o "$work/g.pt" >"$work/out.txt" 2>&1 &&
