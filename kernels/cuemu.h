@@ -87,6 +87,10 @@ inline int order_mode = CUEMU_ORDER_FORWARD;
 inline uint64_t order_seed = 1;
 inline unsigned long launches = 0;
 inline unsigned long shared_epoch = 0; /* bumped per launch: __shared__ is refilled with NaN */
+/* Set by the CUDA runtime's test double: checks a launch's stream as the
+ * runtime does and runs the work queued before it; non-zero: the launch
+ * fails (the double has recorded the error) and the kernel does not run. */
+inline int (*launch_hook)(void *stream, const char *kernel) = nullptr;
 
 [[noreturn]] inline void fail(const char *what, const char *kernel) {
   fprintf(stderr, "cuemu: %s in kernel %s\n", what, kernel ? kernel : "?");
@@ -383,7 +387,8 @@ inline float __uint_as_float(unsigned u) { float f; memcpy(&f, &u, 4); return f;
 inline int __popc(unsigned x) { return __builtin_popcount(x); }
 
 template <typename F>
-inline void cuemu_launch(const char *kernel, dim3 grid, dim3 block, size_t shared_bytes, F body) {
+inline void cuemu_launch(const char *kernel, dim3 grid, dim3 block, size_t shared_bytes, cudaStream_t stream, F body) {
+  if (cuemu::launch_hook && cuemu::launch_hook((void *)stream, kernel) != 0) return;
   std::function<void()> fn(body);
   cuemu::launch(kernel, grid, block, shared_bytes, fn);
 }

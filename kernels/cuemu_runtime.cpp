@@ -9,3 +9,5 @@ extern "C" void cuemu_set_order(int order, unsigned long seed) {
 }
 
 extern "C" unsigned long cuemu_launch_count(void) { return cuemu::launches; }
+
+extern "C" void cuemu_set_launch_hook(int (*hook)(void *stream, const char *kernel)) { cuemu::launch_hook = hook; }

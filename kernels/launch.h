@@ -16,7 +16,7 @@
 #elif defined(AT_CUEMU)
 #include "cuemu.h"
 #define KLAUNCH(kernel, grid, block, smem, stream, ...) \
-  cuemu_launch(#kernel, dim3(grid), dim3(block), (smem), [&]() { kernel(__VA_ARGS__); })
+  cuemu_launch(#kernel, dim3(grid), dim3(block), (smem), (stream), [&]() { kernel(__VA_ARGS__); })
 #else
 #error "kernel sources build with nvcc or with -DAT_CUEMU (tests)"
 #endif

@@ -45,6 +45,12 @@ int cuda_device_count(char *why, size_t why_size) {
   return n;
 }
 
+void at_cuda_select_device(void) {
+  int now = -1;
+  if (cudaGetDevice(&now) == cudaSuccess && now == at_cuda.opt.device) return;
+  CUDA_CHECK(cudaSetDevice(at_cuda.opt.device), "making the configured GPU current on this thread");
+}
+
 /* ---- scratch on the device ---- */
 
 float *at_cuda_scratch(int slot, size_t floats) {
@@ -71,6 +77,7 @@ void at_cuda_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha, c
 /* ---- memory ---- */
 
 static void *cuda_alloc(size_t bytes) {
+  at_cuda_select_device();
   void *p = NULL;
   if (bytes == 0) bytes = 1;
   bytes = (bytes + 63) & ~(size_t)63;
@@ -88,32 +95,40 @@ static void *cuda_alloc(size_t bytes) {
 }
 
 static void cuda_release(void *p) {
+  at_cuda_select_device();
   if (!p) return;
   CUDA_CHECK(cudaStreamSynchronize(at_cuda.stream), "waiting before freeing GPU memory");
   CUDA_CHECK(cudaFree(p), "freeing GPU memory");
 }
 
 static void cuda_to_device(void *dst, const void *src, size_t bytes) {
+  at_cuda_select_device();
   CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, at_cuda.stream), "copying to the GPU");
   /* the caller may reuse its host buffer at once */
   CUDA_CHECK(cudaStreamSynchronize(at_cuda.stream), "copying to the GPU");
 }
 
 static void cuda_to_host(void *dst, const void *src, size_t bytes) {
+  at_cuda_select_device();
   CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, at_cuda.stream), "copying from the GPU");
   CUDA_CHECK(cudaStreamSynchronize(at_cuda.stream), "copying from the GPU");
 }
 
 static void cuda_copy(void *dst, const void *src, size_t bytes) {
+  at_cuda_select_device();
   if (dst == src || bytes == 0) return;
   CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, at_cuda.stream), "copying on the GPU");
 }
 
-static void cuda_synchronize(void) { CUDA_CHECK(cudaStreamSynchronize(at_cuda.stream), "waiting for the GPU"); }
+static void cuda_synchronize(void) {
+  at_cuda_select_device();
+  CUDA_CHECK(cudaStreamSynchronize(at_cuda.stream), "waiting for the GPU");
+}
 
 /* ---- input pipelining: page-locked staging, a copy stream, an event per slot ---- */
 
 static void *cuda_host_alloc(size_t bytes) {
+  at_cuda_select_device();
   void *p = NULL;
   cudaError_t err = cudaMallocHost(&p, bytes ? bytes : 1);
   if (err != cudaSuccess)
@@ -124,16 +139,27 @@ static void *cuda_host_alloc(size_t bytes) {
 }
 
 static void cuda_host_release(void *p) {
+  at_cuda_select_device();
   if (p) CUDA_CHECK(cudaFreeHost(p), "freeing page-locked host memory");
 }
 
 static void cuda_upload_async(int slot, void *dst, const void *src, size_t bytes) {
+  at_cuda_select_device();
   AT_ASSERT(slot == 0 || slot == 1);
+  /* The copy stream runs beside the compute stream: without this wait the
+   * upload could land before work already queued there (the zeroing of a new
+   * buffer, the last step still reading dst) and be overwritten or read
+   * half-written. The event covers only what is queued now, so the next
+   * batch still uploads while this step computes. */
+  CUDA_CHECK(cudaEventRecord(at_cuda.compute_mark, at_cuda.stream), "marking the compute stream before an upload");
+  CUDA_CHECK(cudaStreamWaitEvent(at_cuda.copy_stream, at_cuda.compute_mark, 0),
+             "ordering an upload after the compute stream");
   CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, at_cuda.copy_stream), "uploading a batch");
   CUDA_CHECK(cudaEventRecord(at_cuda.uploaded[slot], at_cuda.copy_stream), "recording an upload");
 }
 
 static void cuda_upload_wait(int slot) {
+  at_cuda_select_device();
   AT_ASSERT(slot == 0 || slot == 1);
   /* issued a whole step earlier, the copy is normally long done */
   CUDA_CHECK(cudaEventSynchronize(at_cuda.uploaded[slot]), "waiting for a batch upload");
@@ -142,6 +168,7 @@ static void cuda_upload_wait(int slot) {
 /* ---- elementwise and reductions ---- */
 
 double at_cuda_sum_squares(const float *x, size_t n) {
+  at_cuda_select_device();
   atk_sum_squares(x, n, at_cuda.reduce, at_cuda.reduce + ATK_REDUCE_BLOCKS, at_cuda.stream);
   KERNEL_CHECK("sum_squares");
   double s = 0;
@@ -150,6 +177,7 @@ double at_cuda_sum_squares(const float *x, size_t n) {
 }
 
 int at_cuda_all_finite(const float *x, size_t n) {
+  at_cuda_select_device();
   atk_count_nonfinite(x, n, at_cuda.count, at_cuda.stream);
   KERNEL_CHECK("count_nonfinite");
   unsigned bad = 0;
@@ -160,21 +188,25 @@ int at_cuda_all_finite(const float *x, size_t n) {
 /* ---- pooling ---- */
 
 void at_cuda_maxpool_forward(const PoolShape *s, const float *x, float *y, int32_t *sw) {
+  at_cuda_select_device();
   atk_maxpool_forward(*s, x, y, sw, at_cuda.stream);
   KERNEL_CHECK("maxpool_forward");
 }
 
 void at_cuda_maxpool_backward(const PoolShape *s, const float *dy, const int32_t *sw, float *dx) {
+  at_cuda_select_device();
   atk_maxpool_backward(*s, dy, sw, dx, at_cuda.stream);
   KERNEL_CHECK("maxpool_backward");
 }
 
 void at_cuda_avgpool_forward(const PoolShape *s, const float *x, float *y) {
+  at_cuda_select_device();
   atk_avgpool_forward(*s, x, y, at_cuda.stream);
   KERNEL_CHECK("avgpool_forward");
 }
 
 void at_cuda_avgpool_backward(const PoolShape *s, const float *dy, float *dx) {
+  at_cuda_select_device();
   atk_avgpool_backward(*s, dy, dx, at_cuda.stream);
   KERNEL_CHECK("avgpool_backward");
 }
@@ -186,6 +218,7 @@ static int bn_uses_cudnn(const BatchNormShape *s) { return at_cuda.cudnn && s->a
 void at_cuda_batchnorm_forward_train(const BatchNormShape *s, const float *x, const float *gamma, const float *beta,
                                   float *y, float *save_mean, float *save_invstd, float *running_mean,
                                   float *running_var) {
+  at_cuda_select_device();
   if (bn_uses_cudnn(s) && x != y) {
     cudnn_bn_forward_train(s, x, gamma, beta, y, save_mean, save_invstd, running_mean, running_var);
     return;
@@ -197,6 +230,7 @@ void at_cuda_batchnorm_forward_train(const BatchNormShape *s, const float *x, co
 
 void at_cuda_batchnorm_forward_infer(const BatchNormShape *s, const float *x, const float *gamma, const float *beta,
                                   const float *running_mean, const float *running_var, float *y) {
+  at_cuda_select_device();
   if (bn_uses_cudnn(s) && x != y) {
     cudnn_bn_forward_infer(s, x, gamma, beta, running_mean, running_var, y);
     return;
@@ -208,6 +242,7 @@ void at_cuda_batchnorm_forward_infer(const BatchNormShape *s, const float *x, co
 void at_cuda_batchnorm_backward(const BatchNormShape *s, const float *x, const float *dy, const float *gamma,
                              const float *save_mean, const float *save_invstd, float *dx, float *dgamma,
                              float *dbeta) {
+  at_cuda_select_device();
   if (bn_uses_cudnn(s) && dgamma && dbeta) {
     /* cuDNN always writes dx: a scratch one when the caller needs none */
     float *dx_out = dx ? dx : at_cuda_scratch(AT_SCRATCH_BN, (size_t)s->n * s->c * s->h * s->w);
@@ -223,6 +258,7 @@ void at_cuda_batchnorm_backward(const BatchNormShape *s, const float *x, const f
 /* ---- dense: y[n, out] = x[n, in] . w[out, in]^T + b ---- */
 
 void at_cuda_dense_forward(int n, int in, int out, const float *x, const float *w, const float *b, float *y) {
+  at_cuda_select_device();
   at_cuda_sgemm(0, 1, n, out, in, 1.0f, x, in, w, in, 0.0f, y, out);
   if (b) {
     atk_bias_add(n, out, 1, b, y, at_cuda.stream);
@@ -232,6 +268,7 @@ void at_cuda_dense_forward(int n, int in, int out, const float *x, const float *
 
 void at_cuda_dense_backward(int n, int in, int out, const float *x, const float *w, const float *dy, float *dx,
                                 float *dw, float *db) {
+  at_cuda_select_device();
   if (dx) at_cuda_sgemm(0, 0, n, in, out, 1.0f, dy, out, w, in, 0.0f, dx, in);
   if (dw) at_cuda_sgemm(1, 0, out, in, n, 1.0f, dy, out, x, in, 0.0f, dw, in);
   if (db) {
@@ -243,6 +280,7 @@ void at_cuda_dense_backward(int n, int in, int out, const float *x, const float 
 /* ---- concatenation ---- */
 
 void at_cuda_concat_forward(int n, int plane, int k, const int *channels, const float *const *xs, float *y) {
+  at_cuda_select_device();
   int total = 0, off = 0;
   for (int i = 0; i < k; i++) total += channels[i];
   for (int i = 0; i < k; i++) {
@@ -253,6 +291,7 @@ void at_cuda_concat_forward(int n, int plane, int k, const int *channels, const 
 }
 
 void at_cuda_concat_backward(int n, int plane, int k, const int *channels, const float *dy, float *const *dxs) {
+  at_cuda_select_device();
   int total = 0, off = 0;
   for (int i = 0; i < k; i++) total += channels[i];
   for (int i = 0; i < k; i++) {
@@ -267,6 +306,7 @@ void at_cuda_concat_backward(int n, int plane, int k, const int *channels, const
 /* ---- outputs and losses ---- */
 
 double at_cuda_bce_with_logits(int n, int classes, const float *logits, const float *targets, float *dlogits) {
+  at_cuda_select_device();
   atk_bce_with_logits(n, classes, logits, targets, dlogits, at_cuda.reduce, at_cuda.stream);
   KERNEL_CHECK("bce_with_logits");
   double loss = 0;
@@ -275,6 +315,7 @@ double at_cuda_bce_with_logits(int n, int classes, const float *logits, const fl
 }
 
 double at_cuda_softmax_cross_entropy(int n, int classes, const float *logits, const int32_t *labels, float *dlogits) {
+  at_cuda_select_device();
   atk_softmax_cross_entropy(n, classes, logits, labels, dlogits, at_cuda.reduce, at_cuda.stream);
   KERNEL_CHECK("softmax_cross_entropy");
   double loss = 0;
@@ -286,11 +327,13 @@ double at_cuda_softmax_cross_entropy(int n, int classes, const float *logits, co
 
 void at_cuda_sgd_update(const SgdConfig *c, float *param, const float *grad, float *momentum_buf, size_t n,
                             int first_step) {
+  at_cuda_select_device();
   atk_sgd_update(*c, param, grad, momentum_buf, n, first_step, at_cuda.stream);
   KERNEL_CHECK("sgd_update");
 }
 
 void at_cuda_adam_update(const AdamConfig *c, float *param, const float *grad, float *m, float *v, size_t n) {
+  at_cuda_select_device();
   atk_adam_update(*c, param, grad, m, v, n, at_cuda.stream);
   KERNEL_CHECK("adam_update");
 }
@@ -300,6 +343,7 @@ void at_cuda_adam_update(const AdamConfig *c, float *param, const float *grad, f
 #define AT_CUDA_WRAP_CUSTOM(ret, name, params, args)
 #define AT_CUDA_WRAP_KERNEL(ret, name, params, args) \
   static ret at_cuda_##name params {                 \
+    at_cuda_select_device();                         \
     atk_##name(AT_UNPAREN args, at_cuda.stream);     \
     KERNEL_CHECK(#name);                             \
   }
@@ -329,6 +373,41 @@ static const Backend cuda_backend = {
 
 /* ---- set-up ---- */
 
+/* The kernels' architectures, as the Makefile's CUDA_ARCH built them: SASS
+ * for each (it runs on that major version at an equal or higher minor) and
+ * PTX for the newest (compiled at load time for it and anything newer). */
+#ifndef AT_CUDA_ARCHS
+#define AT_CUDA_ARCHS "80 90"
+#endif
+
+static int architecture_supported(int cc, char *list, size_t list_size) {
+  int newest = 0, ok = 0;
+  size_t used = 0;
+  list[0] = 0;
+  for (const char *p = AT_CUDA_ARCHS; *p;) {
+    char *end;
+    long a = strtol(p, &end, 10);
+    if (end == p) break;
+    p = end;
+    if (a / 10 == cc / 10 && cc % 10 >= a % 10) ok = 1;
+    if (a > newest) newest = (int)a;
+    used += (size_t)snprintf(list + used, used < list_size ? list_size - used : 0, "%ssm_%ld", used ? ", " : "", a);
+  }
+  return ok || (newest && cc >= newest);
+}
+
+/* A GPU the binary has no kernels for fails at its first launch with "no
+ * kernel image is available": say so before, with the way out. */
+static void check_architecture(const struct cudaDeviceProp *prop, int device) {
+  char list[128];
+  const int cc = prop->major * 10 + prop->minor;
+  if (architecture_supported(cc, list, sizeof list)) return;
+  at_fatal("GPU %d (%s) has compute capability %d.%d, but this auratag carries GPU code for %s only (each runs on "
+           "its major version; the newest also on later GPUs). Rebuild for this GPU with make CUDA_ARCH=\"%d%d %s\" "
+           "(the toolkit must support it), or use backend = cpu",
+           device, prop->name, prop->major, prop->minor, list, prop->major, prop->minor, AT_CUDA_ARCHS);
+}
+
 static void init(const CudaOptions *opt) {
   char why[512] = "";
   int count = cuda_device_count(why, sizeof why);
@@ -341,10 +420,12 @@ static void init(const CudaOptions *opt) {
   CUDA_CHECK(cudaSetDevice(opt->device), "selecting the GPU");
   struct cudaDeviceProp prop;
   CUDA_CHECK(cudaGetDeviceProperties(&prop, opt->device), "reading the GPU's properties");
+  check_architecture(&prop, opt->device);
   CUDA_CHECK(cudaStreamCreateWithFlags(&at_cuda.stream, cudaStreamNonBlocking), "creating a stream");
   CUDA_CHECK(cudaStreamCreateWithFlags(&at_cuda.copy_stream, cudaStreamNonBlocking), "creating a copy stream");
   for (int i = 0; i < 2; i++)
     CUDA_CHECK(cudaEventCreateWithFlags(&at_cuda.uploaded[i], cudaEventDisableTiming), "creating an event");
+  CUDA_CHECK(cudaEventCreateWithFlags(&at_cuda.compute_mark, cudaEventDisableTiming), "creating an event");
   CUBLAS_CHECK(cublasCreate(&at_cuda.blas), "creating the cuBLAS handle");
   CUBLAS_CHECK(cublasSetStream(at_cuda.blas, at_cuda.stream), "binding cuBLAS to the stream");
   CUBLAS_CHECK(cublasSetMathMode(at_cuda.blas, at_cuda.opt.tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH),
@@ -373,10 +454,14 @@ static void init(const CudaOptions *opt) {
 const Backend *at_backend_cuda(const CudaOptions *opt) {
   CudaOptions defaults = at_cuda_default_options();
   if (!opt) opt = &defaults;
-  if (!at_cuda.ready) init(opt);
-  else if (opt->device != at_cuda.opt.device || opt->conv != at_cuda.opt.conv ||
-           opt->deterministic != at_cuda.opt.deterministic)
+  if (!at_cuda.ready) {
+    init(opt);
+    return &cuda_backend;
+  }
+  if (opt->device != at_cuda.opt.device || opt->conv != at_cuda.opt.conv ||
+      opt->deterministic != at_cuda.opt.deterministic)
     at_fatal("internal: the CUDA backend was started with other options (one process drives one GPU)");
+  at_cuda_select_device(); /* a caller on another thread */
   return &cuda_backend;
 }
 

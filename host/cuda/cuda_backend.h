@@ -7,7 +7,17 @@
  *    engine: kernels/batchnorm.cu;
  *  - dense layers: cuBLAS (row-major through the operand swap);
  *  - everything else: the hand-written kernels of kernels/ (kernels.h).
- * All work is queued on one stream; to_host waits for it. */
+ * All work is queued on one stream; to_host waits for it. Batch uploads
+ * run on a second stream, ordered after the work queued before them.
+ *
+ * Threads: the current GPU is a property of each host thread (it starts at
+ * device 0), while the backend's streams, memory, cuBLAS/cuDNN handles and
+ * cuFFT plans belong to the configured device. So every entry point — the
+ * Backend table's operations, at_backend_cuda, the GPU front end
+ * (cuda_frontend.h) and the NCCL all-reduce — first makes the configured
+ * device current on the calling thread (at_cuda_select_device), and any
+ * thread may call them; calls must not overlap (one stream, one caller at a
+ * time: prep's workers take turns). A new entry point does the same. */
 #ifndef AT_CUDA_BACKEND_H
 #define AT_CUDA_BACKEND_H
 

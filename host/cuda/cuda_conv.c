@@ -54,6 +54,7 @@ static void gemm_backward(const ConvShape *s, const float *x, const float *w, co
 }
 
 void at_cuda_conv2d_forward(const ConvShape *s, const float *x, const float *w, const float *bias, float *y) {
+  at_cuda_select_device();
   if (!at_cuda.cudnn) {
     gemm_forward(s, x, w, y);
   } else if (asymmetric(s)) {
@@ -74,6 +75,7 @@ void at_cuda_conv2d_forward(const ConvShape *s, const float *x, const float *w, 
 
 void at_cuda_conv2d_backward(const ConvShape *s, const float *x, const float *w, const float *dy, float *dx, float *dw,
                              float *dbias) {
+  at_cuda_select_device();
   if (dbias) {
     atk_bias_grad(s->n, s->c_out, s->h_out * s->w_out, dy, dbias, at_cuda.stream);
     KERNEL_CHECK("bias_grad");

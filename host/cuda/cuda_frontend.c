@@ -64,11 +64,28 @@ typedef struct {
   size_t floats;
 } DevBuf;
 
-/* One batched 1-D plan, remade when the batch size changes. */
+/* One batched 1-D plan. */
 typedef struct {
   cufftHandle h;
   int batch; /* 0: no plan */
 } FftPlan;
+
+/* The plans of one direction, by batch size. A signal of F frames runs in
+ * batches of the next power of two >= F, or of the cap when F reaches it
+ * (batch_for), padded with silent frames whose outputs nobody reads; slot k
+ * holds the plan of 2^k frames, or of the cap when 2^(k-1) < cap < 2^k. So
+ * files of every length make at most ceil(log2 cap) + 1 plans per direction,
+ * each once, instead of one per new frame count (each with a work area and a
+ * wait on the stream), and a short file pads at most to twice its frames.
+ * Not one plan at the cap: the default cap is 16384 frames at n_fft 512,
+ * which would pad a 30 s clip's 1875 frames (16 kHz, hop 256) 8x in FFT
+ * work and buffers (and the emulated tests run every padded FFT on the
+ * CPU); the work areas of the kept plans add up to at most twice the
+ * largest one's. */
+enum { PLAN_SLOTS = 32 }; /* ceil(log2 INT_MAX) + 1 */
+typedef struct {
+  FftPlan at[PLAN_SLOTS];
+} FftPlans;
 
 struct CudaFrontEnd {
   FrontEndSpec spec;
@@ -83,7 +100,7 @@ struct CudaFrontEnd {
   double *delta_w;   /* [2][DELTA_WIDTH^2 + SHORT_WEIGHTS]: edge fits, then whole-row fits */
   float *reduce;     /* [ATK_REDUCE_BLOCKS + 1] the dB maximum */
   DevBuf in, real, cplx, power, melspec, out;
-  FftPlan r2c, c2r;
+  FftPlans r2c, c2r;
 };
 
 /* A constant table to the GPU, once (waits: the host copy is freed next). */
@@ -144,6 +161,7 @@ static void delta_weights(float *c, double *w) {
 
 CudaFrontEnd *cuda_frontend_create(const FrontEndSpec *s) {
   AT_ASSERT(at_cuda.ready && "start the CUDA backend (at_backend_cuda) before the GPU front end");
+  at_cuda_select_device(); /* after the check: it selects the backend's configured GPU */
   FrontEndPlan *cpu = frontend_plan_create(s); /* checks the spec; lends the mel filterbank */
   CudaFrontEnd *f = at_calloc(1, sizeof *f, "GPU front end");
   f->spec = *s;
@@ -207,11 +225,17 @@ static void plan_destroy(FftPlan *p) {
   p->batch = 0;
 }
 
+/* The caller has waited for the stream. */
+static void plans_destroy(FftPlans *ps) {
+  for (int k = 0; k < PLAN_SLOTS; k++) plan_destroy(&ps->at[k]);
+}
+
 void cuda_frontend_free(CudaFrontEnd *f) {
-  if (!f) return;
+  if (!f) return; /* nothing on the GPU */
+  at_cuda_select_device();
   CUDA_CHECK(cudaStreamSynchronize(at_cuda.stream), "waiting before freeing the front end");
-  plan_destroy(&f->r2c);
-  plan_destroy(&f->c2r);
+  plans_destroy(&f->r2c);
+  plans_destroy(&f->c2r);
   dev_free(f->window);
   dev_free(f->mel);
   dev_free(f->dct);
@@ -225,18 +249,30 @@ void cuda_frontend_free(CudaFrontEnd *f) {
 
 void cuda_frontend_set_max_batch(CudaFrontEnd *f, long frames) { f->max_batch = frames > 0 ? frames : 0; }
 
-/* Frames per FFT batch for a signal of `frames` frames. */
+/* The smallest k with 2^k >= n (n >= 1). */
+static int ceil_log2(long n) {
+  int k = 0;
+  while ((1L << k) < n) k++;
+  return k;
+}
+
+/* Frames per FFT batch for a signal of `frames` frames (FftPlans): the
+ * plan's batch, which the buffers are sized for; the last batch is padded. */
 static int batch_for(const CudaFrontEnd *f, long frames) {
   long cap = f->max_batch ? f->max_batch : BATCH_FLOATS / f->n_fft;
   if (cap < 1) cap = 1;
   if (cap > INT_MAX) cap = INT_MAX;
-  return (int)(frames < cap ? frames : cap);
+  if (frames >= cap) return (int)cap;
+  const long pow2 = 1L << ceil_log2(frames);
+  return (int)(pow2 < cap ? pow2 : cap);
 }
 
-/* The plan for this batch size, on the backend's stream. */
-static cufftHandle plan_for(FftPlan *p, cufftType type, int n_fft, int batch) {
+/* The plan for this batch size (from batch_for), on the backend's stream,
+ * made on first use and kept. */
+static cufftHandle plan_for(FftPlans *ps, cufftType type, int n_fft, int batch) {
+  FftPlan *p = &ps->at[ceil_log2(batch)];
   if (p->batch == batch) return p->h;
-  if (p->batch) {
+  if (p->batch) { /* the cap changed (set_max_batch): queued FFTs may still use the old plan */
     CUDA_CHECK(cudaStreamSynchronize(at_cuda.stream), "waiting before replacing an FFT plan");
     plan_destroy(p);
   }
@@ -335,6 +371,7 @@ static void result_down(void *host, const float *dev, size_t floats, const char 
 }
 
 void cuda_frontend_compute(CudaFrontEnd *f, const float *signal, long samples, float *features) {
+  at_cuda_select_device();
   const FrontEndSpec *s = &f->spec;
   const long frames = frontend_frames(s, samples);
   if (frames == 0) return;
@@ -365,6 +402,7 @@ void cuda_frontend_compute(CudaFrontEnd *f, const float *signal, long samples, f
 }
 
 void cuda_frontend_stft(CudaFrontEnd *f, const float *signal, long samples, float *spectrum) {
+  at_cuda_select_device();
   const long frames = frontend_frames(&f->spec, samples);
   if (frames == 0) return;
   check_frames(frames);
@@ -377,6 +415,7 @@ void cuda_frontend_stft(CudaFrontEnd *f, const float *signal, long samples, floa
 /* ---- synthesis ---- */
 
 void cuda_frontend_istft(CudaFrontEnd *f, const float *spectrum, long frames, float *signal, long samples) {
+  at_cuda_select_device();
   if (samples <= 0) return;
   const int n = f->n_fft, hop = f->hop;
   /* the frames that reach the output, as frontend_istft counts them */
@@ -396,7 +435,8 @@ void cuda_frontend_istft(CudaFrontEnd *f, const float *spectrum, long frames, fl
   CUDA_CHECK(cudaMemcpyAsync(in, spectrum, sizeof(float) * 2 * (size_t)f->n_freq * (size_t)frames,
                              cudaMemcpyHostToDevice, at_cuda.stream),
              "copying the spectrum to the GPU");
-  /* every batch's frames, the last one padded, stay for the overlap-add */
+  /* every batch's frames, the last one padded, stay for the overlap-add,
+   * which reads the first `used` (padded frames' C2R output is never read) */
   float *real = grow(&f->real, (size_t)batches * batch * n, "inverse FFTs");
   float *cplx = grow(&f->cplx, (size_t)batch * f->n_freq * 2, "spectra");
   cufftHandle plan = plan_for(&f->c2r, CUFFT_C2R, n, batch);

@@ -8,7 +8,9 @@
  *
  * The CUDA backend must be started first (at_backend_cuda): the front end
  * queues its work on the backend's stream and cuBLAS handle. One call at a
- * time per front end, from the thread that drives the backend. */
+ * time per front end, from the thread that drives the backend; each entry
+ * point but set_max_batch first makes the backend's GPU current on the
+ * calling thread (at_cuda_select_device). */
 #ifndef AT_CUDA_FRONTEND_H
 #define AT_CUDA_FRONTEND_H
 
@@ -29,10 +31,12 @@ void cuda_frontend_stft(CudaFrontEnd *f, const float *signal, long samples, floa
 /* frontend_istft: `frames` is the spectrum's column count; writes `samples`. */
 void cuda_frontend_istft(CudaFrontEnd *f, const float *spectrum, long frames, float *signal, long samples);
 
-/* The FFTs run over batches of at most this many frames (cuFFT plans are
- * made for one batch size and kept; a last partial batch is padded with
- * silent frames). 0: the default, about 32 MiB of frames. For tests, which
- * use it to cross batch boundaries on short signals. */
+/* The FFTs run over batches of at most this many frames: a signal of F
+ * frames in batches of the next power of two >= F, or of this cap, the last
+ * batch padded with silent frames; cuFFT plans are made once per batch size
+ * and kept (at most ceil(log2 cap) + 1 per direction). 0: the default, about
+ * 32 MiB of frames. For tests, which use it to cross batch boundaries on
+ * short signals. */
 void cuda_frontend_set_max_batch(CudaFrontEnd *f, long frames);
 
 /* The table main() registers (at_frontend_register_gpu). */

@@ -24,6 +24,7 @@ typedef struct CudaContext {
   cudaStream_t stream;
   cudaStream_t copy_stream;  /* input uploads beside the computation */
   cudaEvent_t uploaded[2];   /* per upload slot */
+  cudaEvent_t compute_mark;  /* uploads wait for the compute stream's work queued before them */
   cublasHandle_t blas;
   int cudnn;          /* convolutions and per-channel BN through cuDNN */
   double *reduce;     /* ATK_REDUCE_BLOCKS partial sums + 1 result */
@@ -34,6 +35,12 @@ typedef struct CudaContext {
 } CudaContext;
 
 extern CudaContext at_cuda;
+
+/* Makes the configured GPU current on the calling thread. The current
+ * device is per host thread and starts at 0, so every entry point of the
+ * backend and the front end calls this first: work reached from another
+ * thread (prep's workers, an MPI rank's local GPU N) must not land on GPU 0. */
+void at_cuda_select_device(void);
 
 float *at_cuda_scratch(int slot, size_t floats);
 /* Row-major GEMM with at_cpu_sgemm's arguments, on cuBLAS. */

@@ -23,6 +23,7 @@ static ncclComm_t g_comm;
 static int g_ready;
 
 int cuda_nccl_allreduce(float *buf, size_t n, double timeout) {
+  at_cuda_select_device();
   if (!g_ready) {
     ncclUniqueId id;
     if (dist_rank() == 0) NCCL_CHECK(ncclGetUniqueId(&id), "creating the communicator id");
@@ -36,6 +37,10 @@ int cuda_nccl_allreduce(float *buf, size_t n, double timeout) {
     cudaError_t e = cudaStreamQuery(at_cuda.stream);
     if (e == cudaSuccess) return 0;
     if (e != cudaErrorNotReady) CUDA_CHECK(e, "waiting for the NCCL all-reduce");
+    /* "not ready" is an answer, not a failure, but the runtime keeps it as
+     * the last error: cleared here, or the next kernel launch's check
+     * would report it as its own */
+    (void)cudaGetLastError();
     ncclResult_t async = ncclSuccess;
     NCCL_CHECK(ncclCommGetAsyncError(g_comm, &async), "polling the communicator");
     NCCL_CHECK(async, "in the all-reduce (reported asynchronously)");

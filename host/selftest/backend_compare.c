@@ -169,31 +169,44 @@ static void elementwise(Ctx *c, size_t n) {
   for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) pair_free(c, all[i]);
 }
 
-static void conv(Ctx *c, ConvShape s, int with_bias) {
+/* A convolution forward and backward on both backends. backward_first: the
+ * backward pass meets the shape first (cuDNN's algorithm search in benchmark
+ * mode then runs inside it, on its own buffers: the inputs must be left as
+ * they were, which is checked). */
+static void conv(Ctx *c, ConvShape s, int with_bias, int backward_first) {
   s.h_out = (s.h_in + s.pad_top + s.pad_bottom - s.kh) / s.stride_h + 1;
   s.w_out = (s.w_in + s.pad_left + s.pad_right - s.kw) / s.stride_w + 1;
   const size_t nx = (size_t)s.n * s.c_in * s.h_in * s.w_in, nw = (size_t)s.c_out * s.c_in * s.kh * s.kw;
   const size_t ny = (size_t)s.n * s.c_out * s.h_out * s.w_out;
-  char what[96], name[64];
-  snprintf(name, sizeof name, "%dx%dx%dx%d k%dx%d s%d pad%d/%d/%d/%d", s.n, s.c_in, s.h_in, s.w_in, s.kh, s.kw,
-           s.stride_h, s.pad_top, s.pad_bottom, s.pad_left, s.pad_right);
+  char what[112], name[64];
+  snprintf(name, sizeof name, "%dx%dx%dx%d k%dx%d s%d pad%d/%d/%d/%d%s", s.n, s.c_in, s.h_in, s.w_in, s.kh, s.kw,
+           s.stride_h, s.pad_top, s.pad_bottom, s.pad_left, s.pad_right, backward_first ? " (backward first)" : "");
   Pair x = pair_random(c, nx, -1, 1), w = pair_random(c, nw, -0.5f, 0.5f), b = pair_random(c, (size_t)s.c_out, -1, 1);
   Pair y = pair_alloc(c, sizeof(float) * ny), dy = pair_random(c, ny, -1, 1);
   Pair dx = pair_alloc(c, sizeof(float) * nx), dw = pair_alloc(c, sizeof(float) * nw),
        db = pair_alloc(c, sizeof(float) * (size_t)s.c_out);
-  c->ref->conv2d_forward(&s, F(x.r), F(w.r), with_bias ? F(b.r) : NULL, F(y.r));
-  c->dev->conv2d_forward(&s, F(x.d), F(w.d), with_bias ? F(b.d) : NULL, F(y.d));
-  snprintf(what, sizeof what, "conv forward %s", name);
-  compare_floats(c, what, &y, ny, c->tol);
-  c->ref->conv2d_backward(&s, F(x.r), F(w.r), F(dy.r), F(dx.r), F(dw.r), with_bias ? F(db.r) : NULL);
-  c->dev->conv2d_backward(&s, F(x.d), F(w.d), F(dy.d), F(dx.d), F(dw.d), with_bias ? F(db.d) : NULL);
-  snprintf(what, sizeof what, "conv backward dx %s", name);
-  compare_floats(c, what, &dx, nx, c->tol);
-  snprintf(what, sizeof what, "conv backward dw %s", name);
-  compare_floats(c, what, &dw, nw, c->tol);
-  if (with_bias) {
-    snprintf(what, sizeof what, "conv backward dbias %s", name);
-    compare_floats(c, what, &db, (size_t)s.c_out, c->tol);
+  for (int pass = 0; pass < 2; pass++) {
+    if ((pass == 0) != (backward_first != 0)) {
+      c->ref->conv2d_forward(&s, F(x.r), F(w.r), with_bias ? F(b.r) : NULL, F(y.r));
+      c->dev->conv2d_forward(&s, F(x.d), F(w.d), with_bias ? F(b.d) : NULL, F(y.d));
+      snprintf(what, sizeof what, "conv forward %s", name);
+      compare_floats(c, what, &y, ny, c->tol);
+      continue;
+    }
+    c->ref->conv2d_backward(&s, F(x.r), F(w.r), F(dy.r), F(dx.r), F(dw.r), with_bias ? F(db.r) : NULL);
+    c->dev->conv2d_backward(&s, F(x.d), F(w.d), F(dy.d), F(dx.d), F(dw.d), with_bias ? F(db.d) : NULL);
+    snprintf(what, sizeof what, "conv backward dx %s", name);
+    compare_floats(c, what, &dx, nx, c->tol);
+    snprintf(what, sizeof what, "conv backward dw %s", name);
+    compare_floats(c, what, &dw, nw, c->tol);
+    snprintf(what, sizeof what, "conv backward leaves dy %s", name);
+    compare_floats(c, what, &dy, ny, 0);
+    snprintf(what, sizeof what, "conv backward leaves x %s", name);
+    compare_floats(c, what, &x, nx, 0);
+    if (with_bias) {
+      snprintf(what, sizeof what, "conv backward dbias %s", name);
+      compare_floats(c, what, &db, (size_t)s.c_out, c->tol);
+    }
   }
   Pair *all[] = {&x, &w, &b, &y, &dy, &dx, &dw, &db};
   for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) pair_free(c, all[i]);
@@ -403,10 +416,11 @@ static void elementwise_sizes(Ctx *c) {
 
 static void convolutions(Ctx *c) {
   /* n, c_in, h, w, c_out, h_out, w_out (computed), kh, kw, stride, pads t/b/l/r */
-  conv(c, (ConvShape){2, 3, 9, 11, 4, 0, 0, 3, 3, 1, 1, 1, 1, 1, 1}, 1);
-  conv(c, (ConvShape){3, 2, 5, 17, 3, 0, 0, 1, 6, 1, 1, 0, 0, 2, 3}, 1); /* Pons-style 1xn, "same" uneven */
-  conv(c, (ConvShape){2, 1, 12, 7, 5, 0, 0, 4, 1, 2, 1, 0, 0, 0, 0}, 0); /* mx1, stride 2, valid */
-  conv(c, (ConvShape){1, 4, 8, 8, 2, 0, 0, 2, 2, 2, 2, 0, 1, 0, 1}, 1);
+  conv(c, (ConvShape){2, 3, 9, 11, 4, 0, 0, 3, 3, 1, 1, 1, 1, 1, 1}, 1, 0);
+  conv(c, (ConvShape){3, 2, 5, 17, 3, 0, 0, 1, 6, 1, 1, 0, 0, 2, 3}, 1, 0); /* Pons-style 1xn, "same" uneven */
+  conv(c, (ConvShape){2, 1, 12, 7, 5, 0, 0, 4, 1, 2, 1, 0, 0, 0, 0}, 0, 0); /* mx1, stride 2, valid */
+  conv(c, (ConvShape){1, 4, 8, 8, 2, 0, 0, 2, 2, 2, 2, 0, 1, 0, 1}, 1, 0);
+  conv(c, (ConvShape){2, 3, 7, 10, 5, 0, 0, 3, 3, 1, 1, 1, 1, 1, 1}, 1, 1); /* a shape met backward first */
 }
 
 static void pools(Ctx *c) {

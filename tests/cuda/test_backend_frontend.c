@@ -10,8 +10,10 @@
  *  - ISTFT: the CPU's ISTFT within 1e-5 (where the window sum is not tiny),
  *    and the round trip istft(stft(x)) within 1e-5 of x;
  * and be identical under every thread order of the emulated kernels. Also:
- * memory and cuFFT plans balance, plans are cached, and failures (the backend
+ * memory and cuFFT plans balance, plans are cached (over files of every
+ * length too: one per power-of-two batch size), and failures (the backend
  * not started, a bad spec, cuFFT refusing) stop with clear messages. */
+#include <cuda_runtime.h>
 #include <cufft.h>
 #include <float.h>
 #include <math.h>
@@ -338,6 +340,81 @@ static int build_cases(Case *cs) {
   return k;
 }
 
+/* ---- many lengths through one front end ---- */
+
+static int ceil_log2(long n) {
+  int k = 0;
+  while ((1L << k) < n) k++;
+  return k;
+}
+
+/* tag and prep run one front end over files of every length: its cuFFT plans
+ * must not be remade per frame count. With a cap of 12 frames per batch, 20
+ * signals of 1 .. 60 frames (most in one short batch, some over several),
+ * in an order that revisits small and large sizes: each matches the CPU
+ * (features, STFT, the ISTFT round trip), and the plans made stay within one
+ * per power-of-two batch size up to the cap (and the cap) per direction;
+ * a second pass over the same lengths makes none. */
+static void run_lengths(void) {
+  enum { CAP = 12, N_LEN = 20 };
+  static const int frame_counts[N_LEN] = {5, 1, 41, 3, 12, 7, 60, 2, 9, 13, 4, 25, 6, 11, 30, 10, 14, 47, 17, 23};
+  const char *name = "lengths 1 .. 60 frames, batches of 12";
+  FrontEndSpec s = mel(8000, 128, 32, 16, MEL_SLANEY, MEL_NORM_SLANEY);
+  s.compression = COMPRESS_LOG10_1P, s.log_c = 10000; /* dB: the emulated maximum would add seconds */
+  const int rows = frontend_rows(&s), n_freq = s.n_fft / 2 + 1;
+  FrontEndPlan *cpu = frontend_plan_create(&s);
+  CudaFrontEnd *gpu = cuda_frontend_create(&s);
+  cuda_frontend_set_max_batch(gpu, CAP);
+  const long made0 = fake_cufft_plans_made, live0 = fake_cufft_live_plans;
+  const long bound = 2L * (ceil_log2(CAP) + 1); /* R2C and C2R */
+  long most_live = 0, after_first = 0;
+  for (int pass = 0; pass < 2; pass++) {
+    for (int i = 0; i < N_LEN; i++) {
+      const long f = frame_counts[i], n = (f - 1) * s.hop + (f * 13) % s.hop; /* centred: f frames */
+      const long frames = frontend_frames(&s, n);
+      AT_ASSERT(frames == f);
+      const size_t nf = (size_t)rows * frames, ns = (size_t)2 * n_freq * frames;
+      float *x = malloc(sizeof(float) * n);
+      make_signal(x, n, s.sample_rate, (uint64_t)n);
+      float *want = kt_alloc_nan(nf), *got = kt_alloc_nan(nf), *spec_cpu = kt_alloc_nan(ns),
+            *spec_gpu = kt_alloc_nan(ns), *y = kt_alloc_nan((size_t)n);
+      double *wss = malloc(sizeof(double) * n);
+      char what[64];
+      frontend_compute(cpu, x, n, want);
+      cuda_frontend_compute(gpu, x, n, got);
+      snprintf(what, sizeof what, "features [%d x %ld]", rows, frames);
+      expect_close(what, name, got, want, nf, 1e-4, 1e-5);
+      frontend_stft(cpu, x, n, spec_cpu);
+      cuda_frontend_stft(gpu, x, n, spec_gpu);
+      snprintf(what, sizeof what, "STFT, %ld frames", frames);
+      expect_close(what, name, spec_gpu, spec_cpu, ns, 0, 1e-5);
+      cuda_frontend_istft(gpu, spec_gpu, frames, y, n);
+      window_sums(&s, frames, n, wss);
+      snprintf(what, sizeof what, "ISTFT round trip, %ld fr", frames);
+      expect_close_conditioned(what, name, y, x, wss, n, 1e-5);
+      if (fake_cufft_live_plans - live0 > most_live) most_live = fake_cufft_live_plans - live0;
+      free(x);
+      free(want);
+      free(got);
+      free(spec_cpu);
+      free(spec_gpu);
+      free(y);
+      free(wss);
+    }
+    const long made = fake_cufft_plans_made - made0;
+    /* the first pass plans within the bound, the second not at all */
+    const int ok = made <= bound && most_live <= bound && (pass == 0 || made == after_first);
+    checks++;
+    CHECK(ok, "%s: pass %d: %ld cuFFT plans made (%ld after pass 1), at most %ld live; the bound is %ld", name,
+          pass + 1, made, after_first, most_live, bound);
+    printf("%s  %-44s pass %d: %ld cuFFT plans made in all (bound %ld), at most %ld live\n", ok ? "PASS" : "FAIL", name,
+           pass + 1, made, bound, most_live);
+    after_first = made;
+  }
+  cuda_frontend_free(gpu);
+  frontend_plan_free(cpu);
+}
+
 /* ---- failures, each in a child ---- */
 
 static void before_backend_child(const void *arg) {
@@ -377,8 +454,12 @@ static void cufft_failure_child(const void *arg) {
 static void double_checks(void) {
   int n = 64, small = 16, zero = 0;
   cufftHandle h = 0;
-  float in[64] = {0};
-  cufftComplex out[33];
+  float *in = NULL, host_in[64];
+  cufftComplex *out = NULL, host_out[33];
+  /* the double executes on device memory only (as cuFFT does) */
+  CHECK(cudaMalloc((void **)&in, sizeof host_in) == cudaSuccess &&
+            cudaMalloc((void **)&out, sizeof host_out) == cudaSuccess,
+        "cuFFT double: allocating its arrays");
   EXPECT_STATUS(cufftPlanMany(&h, 2, &n, NULL, 1, 64, NULL, 1, 33, CUFFT_R2C, 1), CUFFT_NOT_IMPLEMENTED);
   EXPECT_STATUS(cufftPlanMany(&h, 0, &n, NULL, 1, 64, NULL, 1, 33, CUFFT_R2C, 1), CUFFT_INVALID_VALUE);
   EXPECT_STATUS(cufftPlanMany(&h, 1, &n, NULL, 1, 64, NULL, 1, 33, CUFFT_R2C, 0), CUFFT_INVALID_SIZE);
@@ -394,14 +475,20 @@ static void double_checks(void) {
   EXPECT_STATUS(cufftExecC2R(h, NULL, in), CUFFT_INVALID_VALUE);
   EXPECT_STATUS(cufftSetStream(h, NULL), CUFFT_SUCCESS);
   /* a unit impulse's spectrum: all ones, back to n times the impulse (unnormalised) */
-  for (int k = 0; k < 33; k++) out[k].x = 1, out[k].y = 0;
+  for (int k = 0; k < 33; k++) host_out[k].x = 1, host_out[k].y = 0;
+  cudaMemcpyAsync(out, host_out, sizeof host_out, cudaMemcpyHostToDevice, NULL);
   EXPECT_STATUS(cufftExecC2R(h, out, in), CUFFT_SUCCESS);
+  cudaMemcpyAsync(host_in, in, sizeof host_in, cudaMemcpyDeviceToHost, NULL);
+  cudaStreamSynchronize(NULL);
   checks++;
-  CHECK(fabsf(in[0] - 64) < 1e-4f && fabsf(in[1]) < 1e-4f && fabsf(in[63]) < 1e-4f,
-        "cuFFT double: C2R is unnormalised: %g %g %g", in[0], in[1], in[63]);
+  CHECK(fabsf(host_in[0] - 64) < 1e-4f && fabsf(host_in[1]) < 1e-4f && fabsf(host_in[63]) < 1e-4f,
+        "cuFFT double: C2R is unnormalised: %g %g %g", host_in[0], host_in[1], host_in[63]);
+  EXPECT_STATUS(cufftExecC2R(h, host_out, in), CUFFT_EXEC_FAILED); /* host memory */
   EXPECT_STATUS(cufftDestroy(h), CUFFT_SUCCESS);
   EXPECT_STATUS(cufftDestroy(h), CUFFT_INVALID_PLAN);
   EXPECT_STATUS(cufftSetStream(h, NULL), CUFFT_INVALID_PLAN);
+  cudaFree(in);
+  cudaFree(out);
   printf("cuFFT double: argument checks done\n");
 }
 
@@ -430,6 +517,7 @@ int main(void) {
   Case cs[MAX_CASES];
   const int n = build_cases(cs);
   for (int i = 0; i < n; i++) run_case(&cs[i]);
+  run_lengths();
   checks++;
   CHECK(fake_cuda_live_allocations == live0 && fake_cufft_live_plans == plans0,
         "GPU memory or cuFFT plans leaked: %ld allocations (%ld before), %ld plans (%ld before)",

@@ -1,9 +1,17 @@
 /* The CUDA backend's host code, run on the CPU: its Backend table drives the
  * emulated kernels (kernels/cuemu.h), cuBLAS calls go to the OpenBLAS test
- * double and the CUDA runtime to a malloc-based one (tests/cuda/fake/);
- * cuDNN is absent, so convolutions take the gemm engine. The same op-by-op
- * and training comparisons run against a real GPU in `auratag selftest`.
- * Also: freed memory balances, running out of GPU memory names the cause. */
+ * double and the CUDA runtime to one that models devices, per-thread current
+ * devices and stream queues (tests/cuda/fake/). Convolutions take the gemm
+ * engine here (the cuDNN path: test_backend_cudnn.c). The same op-by-op and
+ * training comparisons run against a real GPU in `auratag selftest`.
+ * The backend runs on device 1 of the double's two, and every comparison
+ * runs again from a second host thread (whose current device is 0): an entry
+ * point that forgets to select the device fails its first launch there.
+ * Also: freed memory balances, running out of GPU memory, a GPU the binary
+ * has no kernels for and a sticky error name the cause. */
+#include <cuda_runtime_api.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cuda/cuda_backend.h"
@@ -25,9 +33,37 @@ static void bad_device_child(const void *arg) {
   at_backend_cuda(&o);
 }
 
+static void old_gpu_child(const void *arg) {
+  setenv("CUEMU_CC", "75", 1); /* a Turing card: no sm_75 code in the binary */
+  at_backend_cuda((const CudaOptions *)arg);
+}
+
+static void sticky_error_child(const void *arg) {
+  const Backend *be = at_backend_cuda((const CudaOptions *)arg);
+  float *x = be->alloc(sizeof(float) * 64);
+  fake_cuda_set_sticky_error(cudaErrorIllegalAddress); /* an earlier kernel's fault */
+  be->fill(x, 64, 1.0f);
+}
+
+/* The comparisons of this test, from a thread of its own. */
+typedef struct {
+  const Backend *cpu, *cuda;
+  CompareResult ops, training;
+} ThreadRun;
+
+static void *compare_on_a_new_thread(void *arg) {
+  ThreadRun *r = arg;
+  r->ops = backend_compare_ops(r->cpu, r->cuda, 1e-5, NULL, NULL);
+  r->training = backend_compare_training(r->cpu, r->cuda, "configs/models/pons_frequency.ini", NULL, 0, 2, 1, 1e-4,
+                                         NULL, NULL, NULL);
+  return NULL;
+}
+
 int main(void) {
   CudaOptions opt = at_cuda_default_options();
   opt.deterministic = 1;
+  opt.conv = AT_CONV_GEMM;
+  opt.device = 1; /* the second of the double's devices: the first is where a thread starts */
   /* failures first, in children, before this process starts the backend */
   char msg[2048];
   int status = run_in_child(oom_child, &opt, msg, sizeof msg);
@@ -35,11 +71,18 @@ int main(void) {
         "allocation failure: status %d, message: %s", status, msg);
   status = run_in_child(bad_device_child, NULL, msg, sizeof msg);
   CHECK(status == 1 && strstr(msg, "cuda.device = 3"), "bad device: status %d, message: %s", status, msg);
+  status = run_in_child(old_gpu_child, &opt, msg, sizeof msg);
+  CHECK(status == 1 && strstr(msg, "compute capability 7.5") && strstr(msg, "make CUDA_ARCH=") &&
+            strstr(msg, "sm_80"),
+        "GPU without kernels: status %d, message: %s", status, msg);
+  status = run_in_child(sticky_error_child, &opt, msg, sizeof msg);
+  CHECK(status == 1 && strstr(msg, "illegal memory access"),
+        "sticky error: status %d, message: %s", status, msg);
 
   const Backend *cuda = at_backend_cuda(&opt), *cpu = at_backend_cpu();
   printf("backend: %s\n", cuda_backend_description());
-  CHECK(strstr(cuda_backend_description(), "im2col + cuBLAS") != NULL, "without cuDNN the gemm engine runs: %s",
-        cuda_backend_description());
+  CHECK(strstr(cuda_backend_description(), "im2col + cuBLAS") != NULL && strstr(cuda_backend_description(), "device 1"),
+        "the gemm engine on device 1: %s", cuda_backend_description());
 
   long live0 = fake_cuda_live_allocations;
   CompareResult ops = backend_compare_ops(cpu, cuda, 1e-5, compare_print_sink, stdout);
@@ -85,6 +128,17 @@ int main(void) {
   CHECK(again.failed == 0 && fake_cuda_live_allocations == live1, "GPU allocations leaked: %ld live, %ld before",
         fake_cuda_live_allocations, live1);
 
-  printf("%d checks, %d failed\n", ops.checks + tr.checks + tf3.checks + 3, failures);
+  /* every entry point from a thread whose current device is 0 */
+  ThreadRun run = {.cpu = cpu, .cuda = cuda};
+  pthread_t thread;
+  CHECK(pthread_create(&thread, NULL, compare_on_a_new_thread, &run) == 0, "pthread_create");
+  pthread_join(thread, NULL);
+  CHECK(run.ops.failed == 0 && run.ops.checks == ops.checks && run.training.failed == 0,
+        "from another thread: %d of %d op comparisons and %d training comparisons failed", run.ops.failed,
+        run.ops.checks, run.training.failed);
+  printf("from a second host thread: %d op and %d training comparisons, %d failed\n", run.ops.checks,
+         run.training.checks, run.ops.failed + run.training.failed);
+
+  printf("%d checks, %d failed\n", ops.checks + tr.checks + tf3.checks + run.ops.checks + 6, failures);
   return failures ? 1 : 0;
 }

@@ -6,7 +6,11 @@
 #    (auratag_emu): selftest --quick passes, and `train --backend cuda` ends
 #    with the same weights as `train --backend cpu` (within 1e-4);
 #  - --backend / --device / [train] backend reach the trainer, bad values
-#    are refused.
+#    are refused;
+#  - the test double has two devices and a current device per thread that
+#    starts at 0: selftest, training and prep (with decoding threads calling
+#    the GPU front end) run on --device 1 too, and a GPU the binary has no
+#    kernels for is refused with the way out.
 set -u
 . "$(dirname "$0")/../lib.sh"  # BUILD, AT, PY, $work, pass, failed, $fail
 EMU=$BUILD/tests/cuda/auratag_emu
@@ -28,12 +32,20 @@ if [ ! -x "$EMU" ]; then
   failed "$EMU is not built (make test builds it when the CUDA toolkit's headers are present)"
   exit 1
 fi
-if "$EMU" selftest --quick --json "$work/st.json" >"$work/emu.txt" 2>&1 &&
-  $PY -c "import json,sys; r=json.load(open(sys.argv[1])); sys.exit(0 if r['failed']==0 and len(r['comparisons'])>100 else 1)" "$work/st.json"; then
-  pass "selftest on the emulated GPU: $(grep -E '^(ops|pons)' "$work/emu.txt" | tr -s ' ' | tr '\n' ';')"
+# --device 1 runs the comparisons on the second device, then the TF32 and
+# benchmark variants there and an FP32 run on device 0, each in a process
+if "$EMU" selftest --quick --device 1 --json "$work/st.json" >"$work/emu.txt" 2>&1 &&
+  $PY -c "import json,sys; r=json.load(open(sys.argv[1])); sys.exit(0 if r['failed']==0 and len(r['comparisons'])>100 and len(r['variants'])==3 else 1)" "$work/st.json" &&
+  grep -q "(device 1," "$work/emu.txt" && grep -q "variant fp32 .*device 0: passed" "$work/emu.txt"; then
+  pass "selftest on the emulated GPU 1 (and the variants): $(grep -E '^(ops|pons|variant)' "$work/emu.txt" | tr -s ' ' | tr '\n' ';')"
 else
-  failed "selftest on the emulated GPU: $(tail -5 "$work/emu.txt")"
+  failed "selftest on the emulated GPUs: $(grep -E 'FAIL|error' "$work/emu.txt" | head -5) $(tail -3 "$work/emu.txt")"
 fi
+CUEMU_CC=75 "$EMU" selftest --quick >"$work/old.txt" 2>&1
+rc=$?
+[ $rc = 1 ] && grep -q "compute capability 7.5" "$work/old.txt" && grep -q "make CUDA_ARCH=" "$work/old.txt" &&
+  pass "a GPU without kernels in the binary (sm_75) is refused: $(grep -o 'compute capability 7.5.*' "$work/old.txt" | head -c 160)" ||
+  failed "sm_75 GPU: exit $rc: $(tail -2 "$work/old.txt")"
 
 # training through the CUDA backend (emulated) against the CPU backend
 "$AT" synth "$work/d" --tags 8 --train 64 --valid 16 --test 16 --seed 9 >/dev/null || failed "synth"
@@ -71,6 +83,7 @@ PYEOF
   fi
 }
 same_training "synth_pons_frequency" configs/experiments/synth_pons_frequency.ini plain
+same_training "synth_pons_frequency on device 1" configs/experiments/synth_pons_frequency.ini dev1 --device 1
 grep -q "cuemu" "$work/cuda.txt" && pass "the trainer says which device it runs on" ||
   failed "the trainer's log does not name the CUDA device: $(head -5 "$work/cuda.txt")"
 # transfer learning: frozen batch norms (inference-mode backward) and dropout, per-layer learning rates
@@ -83,10 +96,12 @@ MK=$BUILD/tests/oracle/make_audio
 "$MK" "$work/a.wav" --rate 22050 --seconds 1.5 --tone 0:1.5:440:0.3 --noise 0.05 --seed 1 || failed "make_audio"
 "$MK" "$work/b.wav" --rate 16000 --seconds 1.5 --tone 0:1.5:1500:0.3 --noise 0.05 --seed 2 || failed "make_audio"
 printf 'path,split,tags\na.wav,train,x\nb.wav,train,y\n' >"$work/files.csv"
+for i in 1 2 3 4; do cp "$work/a.wav" "$work/a$i.wav"; echo "a$i.wav,train,x" >>"$work/files.csv"; done
+# two decoding threads: files reach the GPU front end from a worker thread too
 if "$AT" prep tests/explain/mel_small.ini --list "$work/files.csv" --out "$work/cpu_cache" --backend cpu \
   >"$work/p1.txt" 2>&1 &&
   "$EMU" prep tests/explain/mel_small.ini --list "$work/files.csv" --out "$work/gpu_cache" --backend cuda \
-    >"$work/p2.txt" 2>&1 && grep -q "front end on the cuemu" "$work/p2.txt" &&
+    --device 1 --threads 2 >"$work/p2.txt" 2>&1 && grep -q "front end on the cuemu device 1" "$work/p2.txt" &&
   $PY - "$work/cpu_cache/train.h5" "$work/gpu_cache/train.h5" >"$work/pc.txt" 2>&1 <<'PYEOF'; then
 import sys, h5py, numpy as np
 a, b = (np.asarray(h5py.File(p)["features"], dtype=np.float64) for p in sys.argv[1:3])
@@ -95,7 +110,7 @@ err = np.abs(a - b).max() / np.abs(a).max()
 assert err <= 1e-3, err   # float16 caches: one half-precision ulp is ~5e-4
 print(f"features {a.shape}, largest difference {err:.2e} of the range (float16 cache)")
 PYEOF
-  pass "prep --backend cuda (emulated GPU front end) = prep on the CPU: $(cat "$work/pc.txt")"
+  pass "prep --backend cuda --device 1 --threads 2 (emulated GPU front end) = prep on the CPU: $(cat "$work/pc.txt")"
 else
   failed "prep on the GPU front end: $(tail -2 "$work/p1.txt") $(tail -2 "$work/p2.txt") $(cat "$work/pc.txt" 2>/dev/null)"
 fi

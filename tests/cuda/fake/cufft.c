@@ -6,10 +6,16 @@
  * FFTW_UNALIGNED, executed on the caller's arrays ("device" memory is host
  * memory here). Arguments are checked as cuFFT documents; what cuFFT supports
  * but the front end does not use (C2C, doubles, rank > 1, in-place) answers
- * CUFFT_NOT_IMPLEMENTED, so a new use shows up as a clear failure. */
+ * CUFFT_NOT_IMPLEMENTED, so a new use shows up as a clear failure. A plan
+ * belongs to the device current when it was made: executing it with another
+ * device current answers CUFFT_INVALID_DEVICE ("execution of a plan was on
+ * different GPU than plan creation"); a stream or memory of another device
+ * fails too. Execution runs the stream's queued work first (stream order). */
 #include <cufft.h>
 #include <fftw3.h>
 #include <stdlib.h>
+
+#include "fake_cuda.h"
 
 enum { MAX_PLANS = 64 };
 
@@ -17,6 +23,9 @@ typedef struct {
   int live;
   cufftType type;
   int n, batch, istride, idist, ostride, odist; /* the layout, for C2R's Hermitian check */
+  size_t in_bytes, out_bytes;                   /* the extents the transforms read and write */
+  int device;
+  cudaStream_t stream;
   fftwf_plan plan;
 } FakePlan;
 
@@ -72,7 +81,9 @@ cufftResult cufftPlanMany(cufftHandle *plan, int rank, int *n, int *inembed, int
   fftwf_free(in);
   fftwf_free(out);
   if (!p) return CUFFT_SETUP_FAILED;
-  plans[slot] = (FakePlan){.live = 1, .type = type, .n = n[0], .batch = batch, .istride = istride, .idist = idist, .ostride = ostride, .odist = odist, .plan = p};
+  plans[slot] = (FakePlan){.live = 1, .type = type, .n = n[0], .batch = batch, .istride = istride, .idist = idist,
+                           .ostride = ostride, .odist = odist, .in_bytes = in_bytes, .out_bytes = out_bytes,
+                           .device = fake_cuda_current_device(), .plan = p};
   *plan = slot + 1;
   fake_cufft_live_plans++;
   fake_cufft_plans_made++;
@@ -80,8 +91,20 @@ cufftResult cufftPlanMany(cufftHandle *plan, int rank, int *n, int *inembed, int
 }
 
 cufftResult cufftSetStream(cufftHandle plan, cudaStream_t stream) {
-  (void)stream; /* the emulated work is synchronous */
-  return plan_of(plan) ? CUFFT_SUCCESS : CUFFT_INVALID_PLAN;
+  FakePlan *p = plan_of(plan);
+  if (!p) return CUFFT_INVALID_PLAN;
+  if (fake_cuda_stream_device(stream) != p->device) return CUFFT_INVALID_VALUE;
+  p->stream = stream;
+  return CUFFT_SUCCESS;
+}
+
+/* The device checks of an execution; then the stream's queued work runs. */
+static cufftResult ready_to_run(FakePlan *p, const void *in, const void *out) {
+  if (fake_cuda_current_device() != p->device) return CUFFT_INVALID_DEVICE;
+  if (fake_cuda_memory_device(in, p->in_bytes) != p->device || fake_cuda_memory_device(out, p->out_bytes) != p->device)
+    return CUFFT_EXEC_FAILED;
+  fake_cuda_stream_run(p->stream);
+  return CUFFT_SUCCESS;
 }
 
 cufftResult cufftExecR2C(cufftHandle plan, cufftReal *idata, cufftComplex *odata) {
@@ -89,6 +112,8 @@ cufftResult cufftExecR2C(cufftHandle plan, cufftReal *idata, cufftComplex *odata
   if (!p || p->type != CUFFT_R2C) return CUFFT_INVALID_PLAN;
   if (!idata || !odata) return CUFFT_INVALID_VALUE;
   if ((void *)idata == (void *)odata) return CUFFT_NOT_IMPLEMENTED; /* planned out of place */
+  cufftResult r = ready_to_run(p, idata, odata);
+  if (r != CUFFT_SUCCESS) return r;
   fftwf_execute_dft_r2c(p->plan, idata, (fftwf_complex *)odata);
   fake_cufft_exec_calls++;
   return CUFFT_SUCCESS;
@@ -99,6 +124,8 @@ cufftResult cufftExecC2R(cufftHandle plan, cufftComplex *idata, cufftReal *odata
   if (!p || p->type != CUFFT_C2R) return CUFFT_INVALID_PLAN;
   if (!idata || !odata) return CUFFT_INVALID_VALUE;
   if ((void *)idata == (void *)odata) return CUFFT_NOT_IMPLEMENTED;
+  cufftResult r = ready_to_run(p, idata, odata);
+  if (r != CUFFT_SUCCESS) return r;
   /* cuFFT's C2R assumes Hermitian input: a non-zero imaginary part at DC or
    * (n even) Nyquist gives undefined results, where FFTW ignores it. Such a
    * transform's output is NaN here, so that a caller passing one shows. */
