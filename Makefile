@@ -134,30 +134,42 @@ else
 endif
 CUDA_INC  := $(CUDA_HOME)/include
 CUDA_LIBDIR := $(CUDA_HOME)/lib64
-# Kernel targets: A100 (sm_80), H100/H200 (sm_90) SASS, plus sm_90 PTX that
-# newer GPUs compile at load time.
-NVCC_ARCH ?= -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 \
-             -gencode arch=compute_90,code=compute_90
+# Kernel targets: SASS for each compute capability in CUDA_ARCH (ascending;
+# 80: A100 and the other 8.x GPUs, 90: H100/H200) plus PTX of the last, which
+# newer GPUs compile at load time. Another GPU: make CUDA_ARCH="75 80 90".
+# The backend checks the GPU against the same list at start-up.
+CUDA_ARCH ?= 80 90
+NVCC_ARCH ?= $(foreach a,$(CUDA_ARCH),-gencode arch=compute_$(a),code=sm_$(a)) \
+             -gencode arch=compute_$(lastword $(CUDA_ARCH)),code=compute_$(lastword $(CUDA_ARCH))
+empty :=
+CUDA_ARCH_STAMP := $(BUILD)/cuda-arch-$(subst $(empty) $(empty),-,$(strip $(CUDA_ARCH)))
 NVCCFLAGS := -std=c++17 -O3 $(NVCC_ARCH) -Xptxas -v -Werror all-warnings -Xcompiler -Wall,-Wextra,-Werror \
              -Ikernels -Ihost
-CUDA_HOST_SRC := $(sort $(filter-out host/cuda/cudnn_ops.c,$(wildcard host/cuda/*.c)))
+# The backend's host code, cudnn_ops.c included: ./auratag links it with the
+# real libraries, the emulated builds below with the test doubles.
+CUDA_HOST_SRC := $(sort $(wildcard host/cuda/*.c))
 CUDA_HOST_OBJ := $(CUDA_HOST_SRC:%.c=$(BUILD)/%.o)
 CUDA_LIB      := $(BUILD)/libauratag_cuda.a
 NVCC_OBJ      := $(KERNEL_SRC:%.cu=$(BUILD)/cuda/%.o)
 FAKE_OBJ      := $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/cuda/fake/*.c))
-# The backend tests need the toolkit's headers (not nvcc, not a GPU).
-ifeq ($(wildcard $(CUDA_INC)/cuda_runtime_api.h),)
+# The backend tests need the toolkit's and cuDNN's headers (not nvcc, not a GPU).
+CUDA_HEADERS  := $(and $(wildcard $(CUDA_INC)/cuda_runtime_api.h),$(wildcard $(CUDA_INC)/cudnn.h))
+ifeq ($(CUDA_HEADERS),)
   CUDA_TEST_BIN := $(filter-out $(BUILD)/tests/cuda/test_backend_%,$(CUDA_TEST_BIN))
 endif
 
-$(CUDA_HOST_OBJ) $(BUILD)/host/cuda/cudnn_ops.o $(FAKE_OBJ): CFLAGS += -I$(CUDA_INC) -Ikernels
+$(CUDA_HOST_OBJ) $(FAKE_OBJ): CFLAGS += -I$(CUDA_INC) -Ikernels
+$(BUILD)/host/cuda/cuda_backend.o: CFLAGS += -DAT_CUDA_ARCHS='"$(strip $(CUDA_ARCH))"'
+$(BUILD)/host/cuda/cuda_backend.o $(NVCC_OBJ): $(CUDA_ARCH_STAMP)
+$(CUDA_ARCH_STAMP):
+	@mkdir -p $(BUILD) && rm -f $(BUILD)/cuda-arch-* && touch $@
 $(FAKE_OBJ): CFLAGS += $(MPI_CFLAGS)
 $(CUDA_LIB): $(CUDA_HOST_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
 # The CUDA backend's host code on the CPU: emulated kernels + test doubles of
-# the CUDA runtime and cuBLAS (cuDNN absent: the gemm engine).
+# the CUDA runtime, cuBLAS, cuFFT, NCCL and cuDNN (tests/cuda/fake/).
 $(BUILD)/tests/cuda/test_backend_%: tests/cuda/test_backend_%.c $(LIB) $(EMU_LIB) $(CUDA_LIB) $(FAKE_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -I$(CUDA_INC) -Itests -Ikernels -o $@ $< $(FAKE_OBJ) $(CUDA_LIB) $(EMU_LIB) $(LIB) $(LDLIBS) -lstdc++
@@ -171,7 +183,7 @@ $(BUILD)/tests/cuda/main_emu.o: host/cli/main.c
 $(BUILD)/tests/cuda/auratag_emu: $(BUILD)/tests/cuda/main_emu.o $(LIB) $(EMU_LIB) $(CUDA_LIB) $(FAKE_OBJ)
 	$(CC) $(CFLAGS) -o $@ $< $(FAKE_OBJ) $(CUDA_LIB) $(EMU_LIB) $(LIB) $(LDLIBS) -lstdc++
 
-ifneq ($(wildcard $(CUDA_INC)/cuda_runtime_api.h),)
+ifneq ($(CUDA_HEADERS),)
   CUDA_TEST_BIN += $(BUILD)/tests/cuda/auratag_emu
 endif
 
@@ -182,7 +194,7 @@ $(BUILD)/cuda/%.o: %.cu $(KERNEL_HDR) host/nn/backend.h host/core/philox.h host/
 	$(NVCC) $(NVCCFLAGS) -c -o $@ $< 2> $(@:.o=.ptxas.txt) || { cat $(@:.o=.ptxas.txt); exit 1; }
 
 ifeq ($(CUDA),1)
-AURATAG_CUDA_OBJ := $(CUDA_LIB) $(BUILD)/host/cuda/cudnn_ops.o $(NVCC_OBJ)
+AURATAG_CUDA_OBJ := $(CUDA_LIB) $(NVCC_OBJ)
 AURATAG_CUDA_LIBS := -L$(CUDA_LIBDIR) -Wl,-rpath,$(CUDA_LIBDIR) -lcudnn -lcublas -lcufft -lnccl -lcudart -lstdc++
 $(BUILD)/host/cli/main.o: CFLAGS += -DAT_WITH_CUDA -I$(CUDA_INC)
 $(BUILD)/host/cli/main.o: $(BUILD)/cuda-on
@@ -285,4 +297,4 @@ check: deps
 clean:
 	rm -rf build build-asan build-fuzz auratag
 
--include $(HOST_OBJ:.o=.d) $(CUDA_HOST_OBJ:.o=.d) $(BUILD)/host/cli/main.d
+-include $(HOST_OBJ:.o=.d) $(CUDA_HOST_OBJ:.o=.d) $(FAKE_OBJ:.o=.d) $(BUILD)/host/cli/main.d

@@ -1,10 +1,10 @@
 /* Every cuDNN call of auratag lives in cudnn_ops.c (the legacy C API, whose
  * convolution and batch-norm entry points cuDNN 9 marks deprecated but
  * ships; see engineering.md §5). The rest of the CUDA backend reaches cuDNN
- * only through these functions, so a build or test without cuDNN links
- * another definition of them (tests/cuda/fake/cudnn_absent.c) and uses the
- * gemm engine. Convolutions here take symmetric padding (the caller pads
- * asymmetric cases itself) and no bias (added by a kernel). */
+ * only through these functions. The emulated tests link the same file
+ * against a test double of cuDNN (tests/cuda/fake/cudnn.c). Convolutions
+ * here take symmetric padding (the caller pads asymmetric cases itself) and
+ * no bias (added by a kernel). */
 #ifndef AT_CUDNN_OPS_H
 #define AT_CUDNN_OPS_H
 
