@@ -170,9 +170,13 @@ $(CUDA_LIB): $(CUDA_HOST_OBJ)
 
 # The CUDA backend's host code on the CPU: emulated kernels + test doubles of
 # the CUDA runtime, cuBLAS, cuFFT, NCCL and cuDNN (tests/cuda/fake/).
+EMU_LINK = @mkdir -p $(dir $@) && \
+  $(CC) $(CFLAGS) -I$(CUDA_INC) -Itests -Ikernels -o $@ $< $(FAKE_OBJ) $(CUDA_LIB) $(EMU_LIB) $(LIB) $(LDLIBS) -lstdc++
 $(BUILD)/tests/cuda/test_backend_%: tests/cuda/test_backend_%.c $(LIB) $(EMU_LIB) $(CUDA_LIB) $(FAKE_OBJ)
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -I$(CUDA_INC) -Itests -Ikernels -o $@ $< $(FAKE_OBJ) $(CUDA_LIB) $(EMU_LIB) $(LIB) $(LDLIBS) -lstdc++
+	$(EMU_LINK)
+# make bench's count of device memory (every cudaMalloc of the double)
+$(BUILD)/tests/cuda/gpu_memory: tests/cuda/gpu_memory.c $(LIB) $(EMU_LIB) $(CUDA_LIB) $(FAKE_OBJ)
+	$(EMU_LINK)
 
 # ./auratag with the CUDA backend on emulated kernels and the test doubles:
 # the commands themselves (selftest, train --backend cuda) run here.
@@ -278,7 +282,7 @@ $(BUILD)/tests/fuzz/%: tests/fuzz/%.c $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests -o $@ $< $(LIB) $(LDLIBS)
 
-bench: $(BUILD)/auratag $(BENCH_BIN)
+bench: $(BUILD)/auratag $(BENCH_BIN) $(if $(CUDA_HEADERS),$(BUILD)/tests/cuda/gpu_memory)
 	AURATAG_BUILD=$(BUILD) bash tests/bench/run_bench.sh
 
 # The README's two commands: each installs missing packages, builds and runs.

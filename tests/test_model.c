@@ -211,7 +211,27 @@ static void weights_round_trip(const char *config) {
   remove(path);
 }
 
+/* The gradient buffers are shared by layers whose gradients never live at
+ * the same time (model.c: allocate_gradients): a chain needs two of the
+ * largest layer's size and no scratch; a graph with branches needs more,
+ * and the gradient checks above run on it. */
+static void gradient_memory(const char *config, int want_slots, int want_scratch) {
+  Model *m = model_from_config(config, NULL, 0);
+  model_allocate(m, at_backend_cpu(), 3);
+  size_t largest = 0;
+  for (int i = 0; i < m->n_layers; i++)
+    if (at_dims_count(m->layers[i].out) > largest) largest = at_dims_count(m->layers[i].out);
+  char what[160];
+  snprintf(what, sizeof what, "%s: %d gradient buffers (want %d), %zu floats (want %s 2 x 3 x %zu), scratch %zu", config,
+           m->n_grad_slots, want_slots, m->grad_floats, want_slots == 2 ? "" : ">", largest, m->scratch_floats);
+  const int sized = want_slots == 2 ? m->grad_floats == 2 * 3 * largest : m->grad_floats > 2 * 3 * largest;
+  report(m->n_grad_slots == want_slots && sized && (m->scratch_floats > 0) == want_scratch, what, 0);
+  model_free(m);
+}
+
 int main(void) {
+  gradient_memory("configs/models/pons_time.ini", 2, 1); /* the model input's spare gradient: a small scratch */
+  gradient_memory("tests/configs/graph_small.ini", 4, 1);
   gradient_check("tests/configs/graph_small.ini", NULL);
   gradient_check("configs/models/pons_timefreq.ini", NULL);
   /* transfer learning's freeze: BN in inference mode (its backward too), dropout off, layers below skipped */

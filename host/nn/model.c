@@ -21,6 +21,57 @@ static int writes_over_input(const Model *m, const Layer *L) {
          m->layers[src].consumers == 1;
 }
 
+/* d loss / d out of layer i is written when the backward pass reaches i's
+ * last consumer (the loss, for the last layer) and read for the last time
+ * by i's own backward: buffers whose lives do not overlap can share memory.
+ * Greedy interval colouring in backward order gives each gradient a slot;
+ * a chain (conv, BN, ReLU, pool, ...) needs two, so the gradients cost two
+ * of the largest activations instead of one per layer. */
+static int better_slot(size_t a, size_t b, size_t need) { /* the tightest fit, else the largest to grow */
+  if ((a >= need) != (b >= need)) return a >= need;
+  return a >= need ? a < b : a > b;
+}
+
+static void allocate_gradients(Model *m, const Backend *be, size_t nb) {
+  const int n = m->n_layers;
+  int *born = at_malloc(sizeof(int) * (size_t)n, "gradient plan"); /* backward step that first writes it */
+  int *slot_of = at_malloc(sizeof(int) * (size_t)n, "gradient plan");
+  int *slot_until = at_malloc(sizeof(int) * (size_t)n, "gradient plan"); /* the step its holder is last read */
+  size_t *slot_count = at_calloc((size_t)n, sizeof(size_t), "gradient plan");
+  for (int i = 0; i < n; i++) born[i] = i == n - 1 ? n : i;
+  for (int j = 0; j < n; j++)
+    for (int k = 0; k < m->layers[j].n_inputs; k++) {
+      int src = m->layers[j].inputs[k];
+      if (src != AT_INPUT && j > born[src]) born[src] = j;
+    }
+  int slots = 0;
+  /* the step index falls during backward: visit gradients by birth, latest first */
+  for (int t = n; t >= 0; t--)
+    for (int i = n - 1; i >= 0; i--) {
+      if (born[i] != t) continue;
+      const size_t count = nb * at_dims_count(m->layers[i].out);
+      int pick = -1;
+      for (int s = 0; s < slots; s++) /* free: its holder was last read before step t */
+        if (slot_until[s] > t && (pick < 0 || better_slot(slot_count[s], slot_count[pick], count))) pick = s;
+      if (pick < 0) pick = slots++;
+      slot_until[pick] = i;
+      if (count > slot_count[pick]) slot_count[pick] = count;
+      slot_of[i] = pick;
+    }
+  m->grad_slots = at_calloc((size_t)(slots ? slots : 1), sizeof(float *), "gradient buffers");
+  m->n_grad_slots = slots;
+  m->grad_floats = 0;
+  for (int s = 0; s < slots; s++) {
+    m->grad_slots[s] = be->alloc(sizeof(float) * slot_count[s]);
+    m->grad_floats += slot_count[s];
+  }
+  for (int i = 0; i < n; i++) m->buffers[i].grad = m->grad_slots[slot_of[i]];
+  free(born);
+  free(slot_of);
+  free(slot_until);
+  free(slot_count);
+}
+
 void model_allocate(Model *m, const Backend *be, int max_batch) {
   AT_ASSERT(!m->be && max_batch > 0);
   m->be = be;
@@ -32,19 +83,28 @@ void model_allocate(Model *m, const Backend *be, int max_batch) {
   for (int i = 0; i < m->n_layers; i++) {
     const Layer *L = &m->layers[i];
     size_t count = nb * at_dims_count(L->out);
+    /* scratch holds, during this layer's backward, the gradients of inputs
+     * that others also feed (summed afterwards) and the spare gradient of
+     * the model input: only such layers need it (a chain never does) */
     size_t in_total = 0;
-    for (int k = 0; k < L->n_inputs; k++) in_total += nb * at_dims_count(dims_of(m, L->inputs[k]));
-    if (in_total > scratch) scratch = in_total;
+    int uses_scratch = 0;
+    for (int k = 0; k < L->n_inputs; k++) {
+      const int src = L->inputs[k];
+      in_total += nb * at_dims_count(dims_of(m, src));
+      uses_scratch |= src == AT_INPUT || m->layers[src].consumers > 1;
+    }
+    if (uses_scratch && in_total > scratch) scratch = in_total;
 
     LayerBuffers *B = &m->buffers[i];
     B->in_place = writes_over_input(m, L);
     if (B->in_place) B->out = m->buffers[L->inputs[0]].out;
     else if (L->kind->output == LAYER_OUT_VIEW) B->out = NULL; /* set at each forward */
     else B->out = be->alloc(sizeof(float) * count);
-    B->grad = be->alloc(sizeof(float) * count);
     if (L->kind->allocate) L->kind->allocate(L, B, be, count);
   }
+  allocate_gradients(m, be, nb);
   m->scratch = be->alloc(sizeof(float) * (scratch ? scratch : 1));
+  m->scratch_floats = scratch;
   m->logit_grad = m->buffers[m->n_layers - 1].grad;
 }
 
@@ -55,17 +115,18 @@ void model_free(Model *m) {
     for (int i = 0; i < m->n_layers; i++) {
       LayerBuffers *B = &m->buffers[i];
       if (!B->in_place && m->layers[i].kind->output != LAYER_OUT_VIEW) be->release(B->out);
-      be->release(B->grad);
       be->release(B->switches);
       be->release(B->mask);
       be->release(B->save_mean);
       be->release(B->save_invstd);
     }
+    for (int s = 0; s < m->n_grad_slots; s++) be->release(m->grad_slots[s]);
     be->release(m->weights);
     be->release(m->grads);
     be->release(m->state);
     be->release(m->scratch);
   }
+  free(m->grad_slots);
   free(m->layers);
   free(m->buffers);
   free(m->params);
@@ -220,9 +281,10 @@ void model_backward(Model *m, int n, const float *dlogits) {
     int adds[AT_MAX_INPUTS];
     size_t offset = 0;
     for (int k = 0; k < L->n_inputs; k++) {
+      const size_t count = (size_t)n * at_dims_count(dims_of(m, L->inputs[k]));
       p.dx[k] = grad_target(m, L, k, offset, &adds[k]);
-      p.spare[k] = m->scratch + offset;
-      offset += (size_t)n * at_dims_count(dims_of(m, L->inputs[k]));
+      p.spare[k] = offset + count <= m->scratch_floats ? m->scratch + offset : NULL; /* sized for the layers that need it */
+      offset += count;
     }
     L->kind->backward(&p);
     for (int k = 0; k < L->n_inputs; k++) finish_grad(m, L, k, p.dx[k], adds[k], n);

@@ -80,7 +80,7 @@ typedef struct Layer {
 /* A layer's memory on the backend (model_allocate) and its run-time state. */
 typedef struct LayerBuffers {
   float *out;        /* [max_batch, out] (aliases the input's for in-place layers; a view for reshapes) */
-  float *grad;       /* d loss / d out */
+  float *grad;       /* d loss / d out (one of Model.grad_slots, shared by layers whose gradients never live together) */
   int32_t *switches; /* max-pool winners */
   uint8_t *mask;     /* dropout's kept elements */
   float *save_mean, *save_invstd; /* batch norm's batch statistics, for backward */
@@ -114,6 +114,10 @@ typedef struct Model {
   int max_batch;
   float *weights, *grads, *state;
   float *scratch;   /* for gradients of tensors with several consumers */
+  size_t scratch_floats;
+  float **grad_slots; /* the gradient buffers the layers share (model.c: allocate_gradients) */
+  int n_grad_slots;
+  size_t grad_floats; /* all of them together */
   float *logit_grad;
   const float *input_ptr; /* input of the last forward pass */
 } Model;

@@ -182,6 +182,13 @@ if [ -z "${BENCH_MODELS:-}" ] || has prep; then run prep -- bash tests/bench/ben
 # data parallelism: FCN-4-sized all-reduce on 2 ranks, 1 vs 2 ranks of training (bench_dist.sh)
 if [ -z "${BENCH_MODELS:-}" ] || has dist; then run dist -- bash tests/bench/bench_dist.sh; fi
 
+# GPU memory of training (FCN-4 and musicnn at batch 32): every cudaMalloc of
+# the CUDA backend counted by the runtime's test double, nothing run
+# (tests/cuda/gpu_memory.c; docs/gpu-throughput.md section 3).
+if [ -x "$BUILD/tests/cuda/gpu_memory" ] && { [ -z "${BENCH_MODELS:-}" ] || has gpumem; }; then
+  run gpu-memory -- "$BUILD/tests/cuda/gpu_memory" configs/models/fcn4.ini 32 configs/models/musicnn.ini 32
+fi
+
 # ---- summary table + JSON lines ----
 echo
 # Our children's CPU seconds (bash `times`, second line) vs the machine's.
@@ -214,8 +221,12 @@ ceiling = {d["model"]: num(d, "gflops") for d in rows if d.get("impl") == "openb
 sgemm_peak = ceiling.get("sgemm2048") or (max(ceiling.values()) if ceiling else None)
 base = {(d["model"], d["batch"]): num(d, "ms_per_step") for d in rows if d.get("impl") == "pytorch"}
 
-table = []
+table, memory = [], []
 for d in rows:
+    if "device_bytes" in d:  # gpu_memory's counts, a table of their own
+        memory.append({"model": d["model"], "impl": d["impl"],
+                       **{k: int(v) for k, v in d.items() if k not in ("model", "impl")}})
+        continue
     if d.get("impl", "").startswith("openblas"):
         rec = {"model": d["model"], "impl": d["impl"], "batch": None, "ms_per_step": num(d, "ms_per_call"),
                "ms_min": None, "samples_per_s": None, "gflops": num(d, "gflops"), "speed_vs_pytorch": None}
@@ -232,7 +243,7 @@ for d in rows:
     table.append(rec)
 
 with open(sys.argv[2], "w") as f:
-    for rec in table:
+    for rec in table + memory:
         f.write(json.dumps(rec) + "\n")
 
 def fmt(v, spec):
@@ -253,6 +264,10 @@ print(" | ".join(h.ljust(w[i]) for i, h in enumerate(hdr)))
 print("-+-".join("-" * x for x in w))
 for l in lines:
     print(" | ".join(c.ljust(w[i]) if i < 2 else c.rjust(w[i]) for i, c in enumerate(l)))
+for m in memory:
+    print(f"GPU memory, {m['model']} batch {m['batch']}: {m['device_bytes'] / 1e9:.2f} GB on the device "
+          f"({m['gradient_buffers']} shared gradient buffers; {m['device_bytes_before_sharing'] / 1e9:.2f} GB with one per "
+          f"layer), counted on the CUDA runtime's test double")
 for d in failed:
     print(f"FAILED: {d.get('model')} (exit {d.get('rc')}) — see its log")
 print(f"\nJSON lines: {sys.argv[2]}")

@@ -190,18 +190,31 @@ static void untrack(Allocation *a) { *a = allocs[--n_allocs]; }
 
 static void run_all_streams(void);
 
+/* CUEMU_LAZY_MEMORY=1: memory starts zeroed and untouched (no NaN fill, zero
+ * memsets skipped), so that the allocations of a large model can be counted
+ * without the host paying for them (tests/cuda/gpu_memory.c). */
+static int lazy_memory(void) { return env_int("CUEMU_LAZY_MEMORY", 0) == 1; }
+
+size_t fake_cuda_device_bytes(void) {
+  size_t total = 0;
+  for (int d = 0; d < device_count(); d++) total += device_bytes[d];
+  return total;
+}
+
 cudaError_t cudaMalloc(void **ptr, size_t size) {
   STICKY_GUARD;
   *ptr = NULL;
   size_t total = 0;
   for (int d = 0; d < device_count(); d++) total += device_bytes[d];
   if (total + size > fake_cuda_fail_after_bytes) return fail(cudaErrorMemoryAllocation);
-  float *p = malloc(size ? size : 1);
+  const int lazy = lazy_memory();
+  float *p = lazy ? calloc(1, size ? size : 1) : malloc(size ? size : 1);
   if (!p || track((char *)p, size, KIND_DEVICE, current) != 0) {
     free(p);
     return fail(cudaErrorMemoryAllocation);
   }
-  for (size_t i = 0; i < size / sizeof(float); i++) p[i] = __builtin_nanf("");
+  if (!lazy)
+    for (size_t i = 0; i < size / sizeof(float); i++) p[i] = __builtin_nanf("");
   device_bytes[current] += size;
   if (total + size > fake_cuda_high_water_bytes) fake_cuda_high_water_bytes = total + size;
   fake_cuda_live_allocations++;
@@ -447,6 +460,7 @@ cudaError_t cudaMemsetAsync(void *dst, int value, size_t count, cudaStream_t str
   FakeStream *st = stream_of(stream);
   if (!st) return fail(cudaErrorInvalidResourceHandle);
   if (fake_cuda_memory_device(dst, count) < 0) return fail(cudaErrorInvalidValue);
+  if (value == 0 && lazy_memory()) return cudaSuccess; /* already zero */
   enqueue(st, (Op){.kind = OP_SET, .dst = dst, .bytes = count, .value = value});
   return cudaSuccess;
 }

@@ -25,6 +25,7 @@ extern size_t fake_cuda_fail_after_bytes; /* cudaMalloc fails beyond this total 
 extern long fake_cublas_gemm_calls;
 extern long fake_cuda_pinned_allocations; /* cudaMallocHost'd and not yet freed */
 extern size_t fake_cuda_high_water_bytes; /* most device bytes live at once */
+size_t fake_cuda_device_bytes(void);      /* device bytes live now, all devices */
 
 /* ---- for the doubles of the libraries ---- */
 
