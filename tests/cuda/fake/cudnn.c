@@ -461,21 +461,9 @@ static int operands_on_device(cudnnHandle_t h, const ConvArgs *c) {
   return on_device(h, c->a, na) && on_device(h, c->b, nb) && on_device(h, c->out, nout);
 }
 
-/* TF32: 10 mantissa bits, rounded to nearest even (what a tensor core reads). */
-static float tf32(float v) {
-  uint32_t u;
-  memcpy(&u, &v, sizeof u);
-  if ((u & 0x7f800000u) != 0x7f800000u) {
-    u += 0xfffu + ((u >> 13) & 1u);
-    u &= 0xffffe000u;
-  }
-  memcpy(&v, &u, sizeof v);
-  return v;
-}
-
 static float *tf32_copy(const float *p, size_t n) {
   float *r = at_malloc(n * sizeof(float), "TF32 operand");
-  for (size_t i = 0; i < n; i++) r[i] = tf32(p[i]);
+  for (size_t i = 0; i < n; i++) r[i] = fake_tf32(p[i]);
   return r;
 }
 

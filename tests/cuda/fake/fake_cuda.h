@@ -15,6 +15,8 @@
 #define AT_FAKE_CUDA_H
 
 #include <stddef.h>
+#include <stdint.h>
+#include <string.h>
 
 typedef struct CUstream_st *cudaStream_t;
 
@@ -47,5 +49,16 @@ void fake_cuda_stream_busy(cudaStream_t stream, int polls);
 /* Records an error as the runtime does for a failed asynchronous operation
  * (sticky: every later call returns it) — for tests of error paths. */
 void fake_cuda_set_sticky_error(int cuda_error);
+
+/* TF32, what a tensor core reads: 10 mantissa bits, rounded to nearest even
+ * (the cuBLAS and cuDNN doubles round their operands with it under
+ * tensor-op math). */
+static inline float fake_tf32(float v) {
+  uint32_t u;
+  memcpy(&u, &v, sizeof u);
+  if ((u & 0x7f800000u) != 0x7f800000u) u = (u + 0xfffu + ((u >> 13) & 1u)) & 0xffffe000u;
+  memcpy(&v, &u, sizeof v);
+  return v;
+}
 
 #endif
