@@ -1,30 +1,54 @@
 #!/usr/bin/env bash
 # auratag benchmark suite (`make bench`): the OpenBLAS sgemm ceiling, then full
 # training steps (forward, loss, backward, Adam) of auratag's CPU backend next
-# to the same step in PyTorch 1.13, all on the same threads, in one run.
+# to the same step in four PyTorch configurations, all on the same threads, in
+# one run; then the loader, prep, data-parallel and GPU sections.
 #
 #   sgemm 1024^3, 2048^3                         OpenBLAS, the ceiling
-#   fcn4 (96x1366, batch 8)                      auratag | PyTorch default | PyTorch, glibc malloc tuned
-#   pons_timefreq (40x80, batch 10 and 64)       auratag | PyTorch
+#   fcn4 (96x1366, batch 8)                      the five step implementations below
+#   pons_timefreq (40x80, batch 10 and 64)       the five step implementations below
+#
+# Step implementations, each run BENCH_ROUNDS times, interleaved (round 1: every
+# implementation once, round 2: every implementation once, ...), each run a
+# fresh process:
+#   auratag                          tests/bench/bench_step.c
+#   pytorch-1.13                     Debian's PyTorch 1.13 ($PYTHON, default /usr/bin/python3)
+#   pytorch-1.13-tuned-malloc        the same with MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=100000000000
+#   pytorch-2.X                      PyPI's PyTorch 2 in .venv-bench (scripts/bench-venv.sh, made once)
+#   pytorch-2.X-tuned-malloc         the same with the tuned glibc malloc
+# The summary gives per model and implementation the min / median / max of
+# examples/s over the rounds and the peak RSS (max over the rounds), and
+# auratag's speed relative to the fastest PyTorch configuration (the one with
+# the highest median examples/s) and to PyTorch 2 with its default allocator.
 #
 # FLOPs = 6 x forward MACs per example for both sides (see bench_step.c).
 # Environment:
 #   AURATAG_BUILD       build directory (default build)
-#   BENCH_THREADS       threads for both sides (default 2)
-#   BENCH_STEPS         timed fcn4 steps (default 3; warmup BENCH_WARMUP, default 1)
-#   BENCH_SMALL_STEPS   timed steps of the small models (default 200, warmup 10)
+#   BENCH_THREADS       threads of sgemm, loader and the other sections (default 2)
+#   BENCH_THREADS_LIST  thread counts the step benchmarks loop over (default
+#                       $BENCH_THREADS), e.g. "1 2": the summary then prints
+#                       auratag FCN-4's 2-thread / 1-thread ratio
+#   BENCH_ROUNDS        rounds of the step benchmarks (default 3)
+#   BENCH_STEPS         timed fcn4 steps per run (default 3; warmup BENCH_WARMUP, default 1)
+#   BENCH_SMALL_STEPS   timed steps of the small models per run (default 200, warmup 10)
 #   BENCH_MODELS        subset, e.g. "sgemm pons" (default "sgemm fcn4 pons"; "conv"
-#                       adds bench_conv, the per-direction conv timings, if built)
-#   PYTHON              the interpreter with torch (default /usr/bin/python3)
+#                       adds bench_conv, the per-direction conv timings, if built;
+#                       "loader", "prep", "dist", "gpumem" pick those sections,
+#                       which run by default only when BENCH_MODELS is unset)
+#   PYTHON              the interpreter with PyTorch 1.13 (default /usr/bin/python3)
+#   PYTHON2             the interpreter with PyTorch 2 (default: the one that
+#                       scripts/bench-venv.sh prints, installing it the first time)
+#   BENCH_TORCH2=0      no PyTorch 2 rows (and no .venv-bench)
 #   BENCH_KEEP_OPENBLAS_ENV=1  keep OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE from the
 #                       caller's environment (by default they are unset so that
 #                       OpenBLAS detects the CPU itself: a forced Haswell core
 #                       halves sgemm on AVX-512 Zen; the forced value gets its own
 #                       sgemm row so the cost shows)
-# Output: the logs and a summary table on stdout; the table as JSON lines in
+# Output: the logs and a summary table on stdout; every run as a JSON line, and
+# one summary line per (model, batch, threads, implementation), in
 # $AURATAG_BUILD/bench/results.jsonl, every run's log beside it.
 set -u
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 
 BUILD=${AURATAG_BUILD:-build}
 THREADS=${BENCH_THREADS:-2}
@@ -34,11 +58,19 @@ SMALL_STEPS=${BENCH_SMALL_STEPS:-200}
 SMALL_WARMUP=10
 MODELS=${BENCH_MODELS:-"sgemm fcn4 pons"}
 PY=${PYTHON:-/usr/bin/python3}
+ROUNDS=${BENCH_ROUNDS:-3}
+THREADS_LIST=${BENCH_THREADS_LIST:-$THREADS}
+case $ROUNDS in '' | *[!0-9]* | 0) echo "run_bench: BENCH_ROUNDS must be a positive integer, not '$ROUNDS'" >&2; exit 2 ;; esac
+for t in $THREADS_LIST; do
+  case $t in '' | *[!0-9]* | 0) echo "run_bench: BENCH_THREADS_LIST must hold positive integers, not '$t'" >&2; exit 2 ;; esac
+done
 BIN=$BUILD/tests/bench
 OUT=$BUILD/bench
 mkdir -p "$OUT"
 RAW=$OUT/results.raw
+CMDS=$OUT/commands.tsv  # log name <TAB> command, for the JSON lines
 : >"$RAW"
+: >"$CMDS"
 FAILED=0
 
 # Same threading for both sides: one OpenMP pool of $THREADS, threads that
@@ -65,15 +97,19 @@ else
 fi
 
 overrides=""
-for v in BENCH_THREADS BENCH_STEPS BENCH_WARMUP BENCH_SMALL_STEPS BENCH_MODELS BENCH_KEEP_OPENBLAS_ENV; do
+for v in BENCH_THREADS BENCH_THREADS_LIST BENCH_ROUNDS BENCH_STEPS BENCH_WARMUP BENCH_SMALL_STEPS BENCH_MODELS \
+  PYTHON PYTHON2 BENCH_TORCH2 BENCH_KEEP_OPENBLAS_ENV; do
   [ -n "${!v:-}" ] && overrides+="$v=${!v} "
 done
 echo "================================================================================"
 echo "auratag benchmark — reproduce with:  cd $(pwd) && ${overrides}make bench"
 echo "  (each run below also prints its own command line)"
-echo "date:     $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
-echo "commit:   $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD 2>/dev/null || echo ' (+ uncommitted changes)')"
-echo "cpu:      $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(nproc) cores online," \
+DATE=$(date -u '+%Y-%m-%d %H:%M:%S UTC')
+COMMIT="$(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD 2>/dev/null || echo ' (+ uncommitted changes)')"
+CPU_MODEL=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
+echo "date:     $DATE"
+echo "commit:   $COMMIT"
+echo "cpu:      $CPU_MODEL, $(nproc) cores online," \
      "$(grep -m1 -o 'avx512f' /proc/cpuinfo || echo 'no avx512')," \
      "$(awk '/MemTotal/ {printf "%.1f GiB RAM", $2/1048576}' /proc/meminfo)"
 # The model name is often a bare "AMD EPYC" under a hypervisor: name the core
@@ -89,18 +125,53 @@ if grep -q -m1 AuthenticAMD /proc/cpuinfo; then
 fi
 echo "          family $fam model $mod stepping $step${uarch:+ = $uarch}, $(awk -F: '/cpu MHz/ {printf "%.0f MHz", $2; exit}' /proc/cpuinfo) nominal"
 echo "load:     $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min load average before the run)"
-echo "threads:  $THREADS (OMP_NUM_THREADS=$OMP_NUM_THREADS OMP_WAIT_POLICY=$OMP_WAIT_POLICY; torch.set_num_threads($THREADS))"
+echo "threads:  training steps at ${THREADS_LIST// /, } thread(s) (each run: OMP_NUM_THREADS = OPENBLAS_NUM_THREADS = torch.set_num_threads = N," \
+     "OMP_WAIT_POLICY=$OMP_WAIT_POLICY); sgemm, loader and the rest at $THREADS"
+echo "rounds:   $ROUNDS of every training-step implementation, interleaved, one fresh process per run;" \
+     "steps per run: fcn4 $WARMUP warmup + $STEPS timed, pons_timefreq $SMALL_WARMUP + $SMALL_STEPS"
 echo "compiler: $(${CC:-gcc} --version | head -1); flags of the build: see Makefile (OPT)"
 if [ -x "$BIN/bench_sgemm" ]; then
   echo "libs:     $("$BIN/bench_sgemm" --version | grep '^LIBS' | cut -d' ' -f2-)"
 fi
 echo "openblas env: $openblas_env_note"
-HAVE_TORCH=1
-if torch_info=$("$PY" -c 'import torch; print("torch=%s mkldnn=%s" % (torch.__version__, torch.backends.mkldnn.is_available()))' 2>/dev/null); then
-  echo "pytorch:  $torch_info ($PY)"
-else
-  echo "pytorch:  not importable with $PY — PyTorch rows skipped"
-  HAVE_TORCH=0
+has() { case " $MODELS " in *" $1 "*) return 0 ;; esac; return 1; }
+torch_info() { # interpreter -> "VERSION MKLDNN" or nothing
+  "$1" -c 'import torch; print(torch.__version__, torch.backends.mkldnn.is_available())' 2>/dev/null | tail -1
+}
+mm() { local v=${1%%+*}; echo "${v%.*}"; } # 2.15.0+cu132 -> 2.15, 1.13.0a0 -> 1.13
+# The step implementations: roles (auratag torch1 torch1-malloc torch2 torch2-malloc) and their names.
+STEP_ROLES=(auratag)
+declare -A IMPL=([auratag]=auratag)
+T1_VERSION="" T2_VERSION="" PY2=""
+if has fcn4 || has pons; then
+  if read -r T1_VERSION t1_mkldnn <<<"$(torch_info "$PY")" && [ -n "$T1_VERSION" ]; then
+    echo "pytorch 1: torch $T1_VERSION, mkldnn $t1_mkldnn ($PY)"
+    IMPL[torch1]=pytorch-$(mm "$T1_VERSION") IMPL[torch1-malloc]=pytorch-$(mm "$T1_VERSION")-tuned-malloc
+    STEP_ROLES+=(torch1 torch1-malloc)
+  else
+    echo "pytorch 1: not importable with $PY (Debian: apt-get install python3-torch) — its rows skipped"
+  fi
+  if [ "${BENCH_TORCH2:-1}" = 0 ]; then
+    echo "pytorch 2: skipped (BENCH_TORCH2=0)"
+  else
+    if [ -n "${PYTHON2:-}" ]; then
+      PY2=$PYTHON2
+    else
+      echo "pytorch 2: bash scripts/bench-venv.sh (makes .venv-bench from PyPI the first time; reused after)"
+      PY2=$(bash scripts/bench-venv.sh) || PY2=""
+    fi
+    if [ -n "$PY2" ] && read -r T2_VERSION t2_mkldnn <<<"$(torch_info "$PY2")" && [ -n "$T2_VERSION" ]; then
+      echo "pytorch 2: torch $T2_VERSION, mkldnn $t2_mkldnn ($PY2)"
+      n2=pytorch-$(mm "$T2_VERSION")
+      [ "$n2" = "${IMPL[torch1]:-}" ] && n2=$n2-py2 # the same version under both interpreters
+      IMPL[torch2]=$n2 IMPL[torch2-malloc]=$n2-tuned-malloc
+      STEP_ROLES+=(torch2 torch2-malloc)
+    else
+      echo "pytorch 2: NOT AVAILABLE (${PY2:-scripts/bench-venv.sh failed, see above}) — its rows skipped (BENCH_TORCH2=0 skips them on purpose)"
+      FAILED=1
+    fi
+  fi
+  echo "step implementations: $(for r in "${STEP_ROLES[@]}"; do printf '%s ' "${IMPL[$r]}"; done)"
 fi
 echo "================================================================================"
 
@@ -111,12 +182,15 @@ BUSY0=$(busy_ticks)
 WALL0=$(date +%s.%N)
 
 # run NAME -- command...: prints the command, runs it (log in $OUT/NAME.log),
-# keeps its RESULT lines.
+# keeps its RESULT lines with log=NAME (and $EXTRA, e.g. "round=2 role=torch2")
+# appended, and the command in $CMDS.
+EXTRA=""
 run() {
   local name=$1
   shift 2
   echo
   echo "---- $name: $*"
+  printf '%s\t%s\n' "$name" "$*" >>"$CMDS"
   local t0=$SECONDS
   "$@" 2>&1 | tee "$OUT/$name.log"
   local rc=${PIPESTATUS[0]}
@@ -125,16 +199,44 @@ run() {
     FAILED=1
     echo "FAILED impl=? model=$name rc=$rc" >>"$RAW"
   fi
-  grep '^RESULT ' "$OUT/$name.log" >>"$RAW"
+  grep '^RESULT ' "$OUT/$name.log" | sed "s/\$/ log=$name${EXTRA:+ $EXTRA}/" >>"$RAW"
 }
 
-torch_step() { # torch_step NAME [env ...] -- args...
-  local name=$1
-  shift
-  if [ "$HAVE_TORCH" = 1 ]; then run "$name" -- "$@"; fi
+# step_cmd ROLE CONFIG BATCH STEPS WARMUP THREADS: the command of one run, in CMD.
+TUNED_MALLOC=(MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=100000000000)
+step_cmd() {
+  local role=$1 cfg=$2 b=$3 s=$4 w=$5 t=$6
+  local thr=(env OMP_NUM_THREADS="$t" OPENBLAS_NUM_THREADS="$t")
+  local torch_args=(tests/bench/torch_step.py "$cfg" --batch "$b" --steps "$s" --warmup "$w" --threads "$t"
+    --impl "${IMPL[$role]}")
+  case $role in
+    auratag) CMD=("${thr[@]}" "$BIN/bench_step" "$cfg" --batch "$b" --steps "$s" --warmup "$w") ;;
+    torch1) CMD=("${thr[@]}" "$PY" "${torch_args[@]}") ;;
+    torch2) CMD=("${thr[@]}" "$PY2" "${torch_args[@]}") ;;
+    # glibc malloc never returning big blocks to the kernel: half of PyTorch's
+    # default step time is mmap/munmap of huge tensors (docs/cpu-performance.md).
+    torch1-malloc) CMD=("${thr[@]}" "${TUNED_MALLOC[@]}" "$PY" "${torch_args[@]}") ;;
+    torch2-malloc) CMD=("${thr[@]}" "${TUNED_MALLOC[@]}" "$PY2" "${torch_args[@]}") ;;
+  esac
 }
 
-has() { case " $MODELS " in *" $1 "*) return 0 ;; esac; return 1; }
+# step_rounds TAG CONFIG BATCH STEPS WARMUP: every implementation at every
+# thread count of BENCH_THREADS_LIST, BENCH_ROUNDS rounds, interleaved.
+step_rounds() {
+  local tag=$1 cfg=$2 b=$3 s=$4 w=$5 t r role
+  for t in $THREADS_LIST; do
+    for ((r = 1; r <= ROUNDS; r++)); do
+      echo
+      echo "==== $tag batch $b, $t thread(s): round $r of $ROUNDS (${#STEP_ROLES[@]} implementations)"
+      for role in "${STEP_ROLES[@]}"; do
+        step_cmd "$role" "$cfg" "$b" "$s" "$w" "$t"
+        EXTRA="round=$r role=$role"
+        run "$tag-b$b-t$t-r$r-${IMPL[$role]}" -- "${CMD[@]}"
+        EXTRA=""
+      done
+    done
+  done
+}
 
 if has sgemm; then
   run sgemm -- "$BIN/bench_sgemm" 1024 2048
@@ -150,25 +252,12 @@ if has conv && [ -x "$BIN/bench_conv" ]; then
 fi
 
 if has fcn4; then
-  CFG=configs/models/fcn4.ini
-  run fcn4-auratag -- "$BIN/bench_step" "$CFG" --batch 8 --steps "$STEPS" --warmup "$WARMUP"
-  torch_step fcn4-pytorch env -u MALLOC_MMAP_MAX_ -u MALLOC_TRIM_THRESHOLD_ \
-    "$PY" tests/bench/torch_step.py "$CFG" --batch 8 --steps "$STEPS" --warmup "$WARMUP" \
-    --threads "$THREADS" --impl pytorch
-  # glibc malloc never returning big blocks to the kernel: half of PyTorch's
-  # default step time is mmap/munmap of huge tensors (docs/cpu-performance.md).
-  torch_step fcn4-pytorch-tuned env MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=100000000000 \
-    "$PY" tests/bench/torch_step.py "$CFG" --batch 8 --steps "$STEPS" --warmup "$WARMUP" \
-    --threads "$THREADS" --impl pytorch-tuned-malloc
+  step_rounds fcn4 configs/models/fcn4.ini 8 "$STEPS" "$WARMUP"
 fi
 
 if has pons; then
-  CFG=configs/models/pons_timefreq.ini
   for B in 10 64; do
-    run "pons_timefreq-b$B-auratag" -- "$BIN/bench_step" "$CFG" --batch "$B" --steps "$SMALL_STEPS" \
-      --warmup "$SMALL_WARMUP"
-    torch_step "pons_timefreq-b$B-pytorch" "$PY" tests/bench/torch_step.py "$CFG" --batch "$B" \
-      --steps "$SMALL_STEPS" --warmup "$SMALL_WARMUP" --threads "$THREADS" --impl pytorch
+    step_rounds pons_timefreq configs/models/pons_timefreq.ini "$B" "$SMALL_STEPS" "$SMALL_WARMUP"
   done
 fi
 
@@ -202,77 +291,179 @@ awk -v b0="$BUSY0" -v b1="$(busy_ticks)" -v w0="$WALL0" -v w1="$(date +%s.%N)" -
          (other > 0.05 * wall * cores) ? " -- the figures are disturbed, rerun on a quiet machine" : ""
 }'
 echo "load:    $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min load average after the run)"
-"$PY" - "$RAW" "$OUT/results.jsonl" <<'EOF'
-import json, sys
+SUMMARY_PY=/usr/bin/python3
+[ -x "$SUMMARY_PY" ] || SUMMARY_PY=python3
+BENCH_DATE="$DATE" BENCH_COMMIT="$COMMIT" BENCH_CPU="$CPU_MODEL, $(nproc) cores" BENCH_THREADS_LIST_="$THREADS_LIST" \
+  BENCH_OTHER_THREADS="$THREADS" BENCH_ROUNDS_="$ROUNDS" BENCH_T1="$T1_VERSION" BENCH_T2="$T2_VERSION" \
+  BENCH_PY1="$PY" BENCH_PY2="$PY2" \
+  "$SUMMARY_PY" - "$RAW" "$OUT/results.jsonl" "$CMDS" <<'EOF'
+import json, os, statistics, sys
 
+env = os.environ
 rows, failed = [], []
 for line in open(sys.argv[1]):
     kind, *fields = line.split()
     d = dict(f.split("=", 1) for f in fields if "=" in f)
     (failed if kind == "FAILED" else rows).append(d)
+commands = {}
+for line in open(sys.argv[3]):
+    name, _, cmd = line.rstrip("\n").partition("\t")
+    commands[name] = cmd
+
 
 def num(d, k):
     try:
         return float(d[k])
-    except (KeyError, ValueError):
+    except (KeyError, ValueError, TypeError):
         return None
+
+
+def fmt(v, spec, suffix=""):
+    return "-" if v is None else format(v, spec) + suffix
+
+
+def table(hdr, lines, left=2):
+    w = [max(len(h), *(len(l[i]) for l in lines)) if lines else len(h) for i, h in enumerate(hdr)]
+    print(" | ".join(h.ljust(w[i]) for i, h in enumerate(hdr)))
+    print("-+-".join("-" * x for x in w))
+    for l in lines:
+        print(" | ".join(c.ljust(w[i]) if i < left else c.rjust(w[i]) for i, c in enumerate(l)))
+
 
 ceiling = {d["model"]: num(d, "gflops") for d in rows if d.get("impl") == "openblas"}
 sgemm_peak = ceiling.get("sgemm2048") or (max(ceiling.values()) if ceiling else None)
-base = {(d["model"], d["batch"]): num(d, "ms_per_step") for d in rows if d.get("impl") == "pytorch"}
 
-table, memory = [], []
+meta = {"kind": "meta", "date": env.get("BENCH_DATE"), "commit": env.get("BENCH_COMMIT"), "cpu": env.get("BENCH_CPU"),
+        "step_threads": [int(t) for t in env.get("BENCH_THREADS_LIST_", "").split()],
+        "other_threads": int(env.get("BENCH_OTHER_THREADS") or 0), "rounds": int(env.get("BENCH_ROUNDS_") or 0),
+        "torch1": env.get("BENCH_T1") or None, "python1": env.get("BENCH_PY1") or None,
+        "torch2": env.get("BENCH_T2") or None, "python2": env.get("BENCH_PY2") or None,
+        "sgemm2048_gflops": sgemm_peak}
+
+# ---- the training-step runs: one record each, then one summary per (model, batch, threads, impl)
+runs, other, memory = [], [], []
 for d in rows:
     if "device_bytes" in d:  # gpu_memory's counts, a table of their own
-        memory.append({"model": d["model"], "impl": d["impl"],
-                       **{k: int(v) for k, v in d.items() if k not in ("model", "impl")}})
-        continue
-    if d.get("impl", "").startswith("openblas"):
-        rec = {"model": d["model"], "impl": d["impl"], "batch": None, "ms_per_step": num(d, "ms_per_call"),
-               "ms_min": None, "samples_per_s": None, "gflops": num(d, "gflops"), "speed_vs_pytorch": None}
-    else:
-        b = base.get((d["model"], d["batch"]))
-        ms = num(d, "ms_per_step")
-        rec = {"model": d["model"], "impl": d["impl"], "batch": int(d["batch"]), "ms_per_step": ms,
-               "ms_min": num(d, "ms_min"), "samples_per_s": num(d, "samples_per_s"), "gflops": num(d, "gflops"),
-               "speed_vs_pytorch": (b / ms) if b and ms else None,
-               "fwd_ms": num(d, "fwd_ms"), "bwd_ms": num(d, "bwd_ms"), "update_ms": num(d, "update_ms"),
-               "steps": int(d.get("steps", 0)), "peak_rss_mb": num(d, "peak_rss_mb")}
-    rec["threads"] = int(d["threads"]) if d.get("threads") else None
-    rec["of_sgemm_peak"] = rec["gflops"] / sgemm_peak if sgemm_peak and rec["gflops"] else None
-    table.append(rec)
+        memory.append({"kind": "gpu_memory", "model": d["model"], "impl": d["impl"],
+                       **{k: int(v) for k, v in d.items() if k not in ("model", "impl", "log")}})
+    elif "round" in d:
+        runs.append({"kind": "run", "model": d["model"], "impl": d["impl"], "role": d.get("role"),
+                     "batch": int(d["batch"]), "threads": int(d["threads"]), "round": int(d["round"]),
+                     "steps": int(d.get("steps", 0)), "ms_per_step": num(d, "ms_per_step"), "ms_min": num(d, "ms_min"),
+                     "samples_per_s": num(d, "samples_per_s"), "gflops": num(d, "gflops"),
+                     "fwd_ms": num(d, "fwd_ms"), "bwd_ms": num(d, "bwd_ms"), "update_ms": num(d, "update_ms"),
+                     "peak_rss_mb": num(d, "peak_rss_mb"), "torch": d.get("torch"),
+                     "command": commands.get(d.get("log")), "log": d.get("log")})
+    elif d.get("impl", "").startswith("openblas"):
+        other.append({"kind": "run", "model": d["model"], "impl": d["impl"], "batch": None,
+                      "threads": int(d["threads"]) if d.get("threads") else None,
+                      "ms_per_step": num(d, "ms_per_call"), "samples_per_s": None, "gflops": num(d, "gflops"),
+                      "command": commands.get(d.get("log")), "log": d.get("log")})
+    else:  # the loader and anything else with one RESULT per run
+        other.append({"kind": "run", "model": d.get("model"), "impl": d.get("impl"),
+                      "batch": int(d["batch"]) if d.get("batch") else None,
+                      "threads": int(d["threads"]) if d.get("threads") else None,
+                      "ms_per_step": num(d, "ms_per_step"), "samples_per_s": num(d, "samples_per_s"),
+                      "gflops": num(d, "gflops"), "command": commands.get(d.get("log")), "log": d.get("log")})
+
+groups = {}
+for r in runs:
+    groups.setdefault((r["model"], r["batch"], r["threads"]), {}).setdefault(r["impl"], []).append(r)
+
+
+def med(v):
+    return statistics.median(v) if v else None
+
+
+summaries = []
+for (model, batch, threads), impls in groups.items():
+    recs = []
+    for impl, rs in impls.items():
+        sps = [r["samples_per_s"] for r in rs if r["samples_per_s"] is not None]
+        gf = [r["gflops"] for r in rs if r["gflops"] is not None]
+        rss = [r["peak_rss_mb"] for r in rs if r["peak_rss_mb"] is not None]
+        recs.append({"kind": "summary", "model": model, "impl": impl, "role": rs[0]["role"], "batch": batch,
+                     "threads": threads, "rounds": len(rs), "samples_per_s_min": min(sps) if sps else None,
+                     "samples_per_s_median": med(sps), "samples_per_s_max": max(sps) if sps else None,
+                     "ms_per_step_median": med([r["ms_per_step"] for r in rs if r["ms_per_step"] is not None]),
+                     "gflops_median": med(gf), "peak_rss_mb_max": max(rss) if rss else None,
+                     "of_sgemm_peak": med(gf) / sgemm_peak if gf and sgemm_peak else None,
+                     "torch": rs[0]["torch"], "command": rs[0]["command"]})
+    torch_recs = [s for s in recs if (s["role"] or "").startswith("torch") and s["samples_per_s_median"]]
+    fastest = max(torch_recs, key=lambda s: s["samples_per_s_median"]) if torch_recs else None
+    t2 = next((s for s in recs if s["role"] == "torch2" and s["samples_per_s_median"]), None)
+    for s in recs:
+        m = s["samples_per_s_median"]
+        s["fastest_pytorch"] = fastest["impl"] if fastest else None
+        s["vs_fastest_pytorch"] = m / fastest["samples_per_s_median"] if fastest and m else None
+        s["vs_pytorch2_default"] = m / t2["samples_per_s_median"] if t2 and m else None
+    summaries += recs
+
+# thread scaling of auratag FCN-4: 2 threads / 1 thread (medians), when both ran
+scaling = []
+for s2 in summaries:
+    if s2["role"] == "auratag" and s2["model"] == "fcn4" and s2["threads"] == 2:
+        s1 = next((s for s in summaries if s["role"] == "auratag" and s["model"] == "fcn4" and s["threads"] == 1
+                   and s["batch"] == s2["batch"]), None)
+        if s1 and s1["samples_per_s_median"] and s2["samples_per_s_median"]:
+            scaling.append({"kind": "thread_scaling", "model": "fcn4", "impl": "auratag", "batch": s2["batch"],
+                            "samples_per_s_1": s1["samples_per_s_median"], "samples_per_s_2": s2["samples_per_s_median"],
+                            "ratio_2_over_1": s2["samples_per_s_median"] / s1["samples_per_s_median"]})
 
 with open(sys.argv[2], "w") as f:
-    for rec in table + memory:
+    for rec in [meta] + other + runs + summaries + scaling + memory:
         f.write(json.dumps(rec) + "\n")
 
-def fmt(v, spec):
-    return "-" if v is None else format(v, spec)
-
-hdr = ["model", "impl", "batch", "ms/step", "min ms", "fwd ms", "bwd ms", "samples/s", "GFLOP/s",
-       "of sgemm", "vs PyTorch default"]
-lines = []
-for r in table:
-    lines.append([r["model"], r["impl"], fmt(r["batch"], "d"), fmt(r["ms_per_step"], ".1f"), fmt(r["ms_min"], ".1f"),
-                  fmt(r.get("fwd_ms"), ".1f"), fmt(r.get("bwd_ms"), ".1f"), fmt(r["samples_per_s"], ".2f"),
-                  fmt(r["gflops"], ".1f"), fmt(r["of_sgemm_peak"] and 100 * r["of_sgemm_peak"], ".0f") + ("%" if r["of_sgemm_peak"] else ""),
-                  fmt(r["speed_vs_pytorch"], ".2f") + ("x" if r["speed_vs_pytorch"] else "")])
-w = [max(len(h), *(len(l[i]) for l in lines)) if lines else len(h) for i, h in enumerate(hdr)]
-print("SUMMARY (median step; GFLOP/s = 6 x forward MACs x batch / median step; fwd = forward, "
-      "bwd = loss + backward; 'of sgemm' = fraction of OpenBLAS sgemm 2048^3)")
-print(" | ".join(h.ljust(w[i]) for i, h in enumerate(hdr)))
-print("-+-".join("-" * x for x in w))
-for l in lines:
-    print(" | ".join(c.ljust(w[i]) if i < 2 else c.rjust(w[i]) for i, c in enumerate(l)))
+print(f"torch: {meta['torch1'] or 'PyTorch 1 not run'} ({meta['python1']}); "
+      f"{meta['torch2'] or 'PyTorch 2 not run'} ({meta['python2'] or '-'})")
+if other:
+    print("\nSUMMARY, one run each (sgemm: GFLOP/s of one call; loader: examples/s from the page cache)")
+    table(["model", "impl", "batch", "threads", "ms/step or call", "examples/s", "GFLOP/s"],
+          [[r["model"] or "?", r["impl"] or "?", fmt(r["batch"], "d"), fmt(r["threads"], "d"),
+            fmt(r["ms_per_step"], ".2f"), fmt(r["samples_per_s"], ".1f"), fmt(r["gflops"], ".1f")] for r in other])
+if summaries:
+    print(f"\nSUMMARY, training steps: {meta['rounds']} round(s), interleaved; examples/s of each run = batch / its "
+          "median step; min / median / max over the rounds; peak RSS = the largest of the rounds;\n"
+          "GFLOP/s = 6 x forward MACs x batch / step (median over rounds); 'of sgemm' = fraction of OpenBLAS sgemm "
+          f"2048^3 at {meta['other_threads']} threads; vs fastest = median examples/s / that of the fastest PyTorch configuration (marked *)")
+    lines = []
+    for s in summaries:
+        lines.append([s["model"], s["impl"] + (" *" if s["impl"] == s["fastest_pytorch"] else ""), fmt(s["batch"], "d"),
+                      fmt(s["threads"], "d"), fmt(s["rounds"], "d"), fmt(s["samples_per_s_min"], ".2f"),
+                      fmt(s["samples_per_s_median"], ".2f"), fmt(s["samples_per_s_max"], ".2f"),
+                      fmt(s["ms_per_step_median"], ".1f"), fmt(s["gflops_median"], ".1f"),
+                      fmt(s["of_sgemm_peak"] and 100 * s["of_sgemm_peak"], ".0f", "%"), fmt(s["peak_rss_mb_max"], ".0f"),
+                      fmt(s["vs_fastest_pytorch"], ".2f", "x"), fmt(s["vs_pytorch2_default"], ".2f", "x")])
+    table(["model", "impl", "batch", "thr", "rounds", "ex/s min", "ex/s median", "ex/s max", "ms/step", "GFLOP/s",
+           "of sgemm", "peak RSS MB", "vs fastest PT", "vs PT2 default"], lines)
+    print()
+    for s in summaries:
+        if s["role"] != "auratag":
+            continue
+        t2 = next((x for x in summaries if x["role"] == "torch2" and (x["model"], x["batch"], x["threads"]) ==
+                   (s["model"], s["batch"], s["threads"])), None)
+        head = f"{s['model']} batch {s['batch']}, {s['threads']} thread(s): auratag {fmt(s['samples_per_s_median'], '.2f')} examples/s"
+        if not s["fastest_pytorch"]:
+            print(head + ", no PyTorch ran")
+            continue
+        print(head + f" = {fmt(s['vs_fastest_pytorch'], '.2f', 'x')} the fastest PyTorch ({s['fastest_pytorch']})"
+              + (f", {fmt(s['vs_pytorch2_default'], '.2f', 'x')} PyTorch 2 default ({t2['impl']})" if t2 else
+                 ", PyTorch 2 not run"))
+    for x in scaling:
+        print(f"thread scaling, auratag fcn4 batch {x['batch']}: 2 threads / 1 thread = {x['ratio_2_over_1']:.2f}x "
+              f"({x['samples_per_s_2']:.2f} / {x['samples_per_s_1']:.2f} examples/s, medians)")
+    print("\ncommands (round 1; every run's command is printed above it and in the JSON lines):")
+    for s in summaries:
+        print(f"  {s['model']} b{s['batch']} t{s['threads']} {s['impl']}: {s['command']}")
 for m in memory:
     print(f"GPU memory, {m['model']} batch {m['batch']}: {m['device_bytes'] / 1e9:.2f} GB on the device "
           f"({m['gradient_buffers']} shared gradient buffers; {m['device_bytes_before_sharing'] / 1e9:.2f} GB with one per "
           f"layer), counted on the CUDA runtime's test double")
 for d in failed:
     print(f"FAILED: {d.get('model')} (exit {d.get('rc')}) — see its log")
-print(f"\nJSON lines: {sys.argv[2]}")
+print(f"\nJSON lines: {sys.argv[2]} (a meta record, one per run with its round, one summary per model, batch, "
+      "threads and implementation)")
 EOF
-
 # The GPU: auratag selftest times an fcn4 training step (batch 32, FP32) after
 # proving every op; on a machine without a GPU it says so (exit 77).
 echo
