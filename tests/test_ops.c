@@ -453,6 +453,23 @@ static void test_pool(void) {
   test_pool_case("ties 2x2 on 8x8", pool_shape(2, 3, 8, 8, 2, 2, 2, 2), 1, 0);
   test_pool_case("ties overlap 3x3 s1 on 6x7", pool_shape(1, 2, 6, 7, 3, 3, 1, 1), 1, 0);
   test_pool_case("threaded (2,4) on 48x341", pool_shape(2, 8, 48, 341, 2, 4, 2, 4), 0, 0);
+  /* long windows, few outputs (cpu_pool.c's window_max path) */
+  test_pool_case("global time, ties (2,16) on 4x16", pool_shape(1, 2, 4, 16, 2, 16, 2, 16), 1, 0);
+  test_pool_case("long windows (1,9) on 3x18", pool_shape(2, 2, 3, 18, 1, 9, 1, 9), 0, 1);
+  /* the same winners there as in the general loop: the last NaN, else the
+   * first maximum (its own sign for zeros), the first element when all are -inf */
+  {
+    PoolShape s = pool_shape(1, 3, 1, 12, 1, 12, 1, 12);
+    float x[36] = {1, 2, NAN, 4, 5, 6, 7, 8, NAN, 1, 2, 3};
+    for (int j = 0; j < 12; j++) x[12 + j] = j == 4 ? -0.0f : j == 7 ? 0.0f : -1.0f - j;
+    for (int j = 0; j < 12; j++) x[24 + j] = -INFINITY;
+    float y[3];
+    int32_t sw[3];
+    B->maxpool_forward(&s, x, y, sw);
+    int ok = isnan(y[0]) && sw[0] == 8 && y[1] == 0.0f && signbit(y[1]) && sw[1] == 4 && y[2] == -INFINITY &&
+             sw[2] == 0; /* switches index each plane */
+    report(ok, "maxpool long window: last NaN, first maximum (-0 before +0), all -inf", "ok", ok ? 0.0 : 1.0);
+  }
 
   /* NaN propagates and wins the switch */
   {
@@ -665,6 +682,7 @@ static void test_activations(void) {
   }
   {
     float *xa = fdup(x, n);
+    B->relu_forward(x, y, n); /* afresh: the gradient check's objective wrote y from perturbed inputs */
     B->relu_forward(xa, xa, n);
     int same = !memcmp(xa, y, n * sizeof(float));
     report(same, "relu in place (y aliases x)", "bitwise", same ? 0.0 : 1.0);

@@ -15,6 +15,47 @@ static void check_shape(const PoolShape *s) {
   AT_ASSERT(s->w_out == (s->w_in - s->kw) / s->stride_w + 1);
 }
 
+/* The winner of one window whose rows are long (a global pool over time:
+ * one output per row, where the general loop below would run scalar): a
+ * vectorised maximum per row, then the same winner the general loop picks —
+ * the last NaN if there is one (NaN propagates), else the first maximum in
+ * row-major order; y is that element itself (so -0 and +0 keep theirs). */
+static void window_max(const float *restrict xp, int w_in, int h0, int w0, int kh, int kw, float *y, int32_t *sw) {
+  float m = -INFINITY;
+  int nan_row = -1;
+  for (int i = 0; i < kh; i++) {
+    const float *restrict row = xp + (size_t)(h0 + i) * w_in + w0;
+    float rm = -INFINITY;
+    int nans = 0;
+#pragma omp simd reduction(max : rm) reduction(+ : nans)
+    for (int j = 0; j < kw; j++) {
+      rm = fmaxf(rm, row[j]); /* ignores NaN: counted apart */
+      nans += row[j] != row[j];
+    }
+    if (nans) nan_row = i;
+    m = fmaxf(m, rm);
+  }
+  int at = h0 * w_in + w0; /* all -inf: the first element, as the general loop */
+  if (nan_row >= 0) {
+    const float *row = xp + (size_t)(h0 + nan_row) * w_in + w0;
+    for (int j = kw - 1; j >= 0; j--)
+      if (row[j] != row[j]) {
+        at = (h0 + nan_row) * w_in + w0 + j;
+        break;
+      }
+  } else {
+    for (int i = 0, found = 0; i < kh && !found; i++)
+      for (int j = 0; j < kw; j++)
+        if (xp[(size_t)(h0 + i) * w_in + w0 + j] == m) {
+          at = (h0 + i) * w_in + w0 + j;
+          found = 1;
+          break;
+        }
+  }
+  *y = xp[at];
+  *sw = at;
+}
+
 void at_cpu_maxpool_forward(const PoolShape *s, const float *x, float *y, int32_t *switches) {
   check_shape(s);
   const int kh = s->kh, kw = s->kw, sh = s->stride_h, sw = s->stride_w;
@@ -30,6 +71,10 @@ void at_cpu_maxpool_forward(const PoolShape *s, const float *x, float *y, int32_
     float *restrict yrow = y + plane * out_plane + (size_t)oh * w_out;
     int32_t *restrict srow = switches + plane * out_plane + (size_t)oh * w_out;
     const int h0 = oh * sh;
+    if (kw >= 4 * w_out) { /* long windows, few outputs: reduce along the window */
+      for (int ow = 0; ow < w_out; ow++) window_max(xp, w_in, h0, ow * sw, kh, kw, &yrow[ow], &srow[ow]);
+      continue;
+    }
     /* window elements in row-major order, each across the whole output row
      * (branch-free, so gcc vectorises over ow) */
 #pragma omp simd
