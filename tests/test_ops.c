@@ -188,6 +188,10 @@ static double conv_obj(void *p, int *kink) {
   return dot_rd(c->r, c->y, conv_yn(&c->s));
 }
 
+/* Relative tolerance of the convolution cases: FP32 im2col + GEMM against
+ * the double reference; Winograd's transforms add about 1e-6 (set per case). */
+static double conv_tol = 2e-6;
+
 static void test_conv_case(const char *tag, ConvShape s, int with_bias, int do_gradcheck) {
   char name[128];
   const size_t xn = conv_xn(&s), yn = conv_yn(&s), wn = conv_wn(&s);
@@ -199,17 +203,17 @@ static void test_conv_case(const char *tag, ConvShape s, int with_bias, int do_g
   B->conv2d_forward(&s, x, w, b, y);
   ref_conv(&s, x, w, b, ry, NULL, NULL, NULL, NULL);
   snprintf(name, sizeof name, "conv %s forward", tag);
-  cmp(name, y, ry, yn, 2e-6);
+  cmp(name, y, ry, yn, conv_tol);
 
   B->conv2d_backward(&s, x, w, dy, dx, dw, with_bias ? db : NULL);
   ref_conv(&s, x, w, b, NULL, dy, rdx, rdw, rdb);
   snprintf(name, sizeof name, "conv %s backward dx", tag);
-  cmp(name, dx, rdx, xn, 2e-6);
+  cmp(name, dx, rdx, xn, conv_tol);
   snprintf(name, sizeof name, "conv %s backward dw", tag);
-  cmp(name, dw, rdw, wn, 2e-6);
+  cmp(name, dw, rdw, wn, conv_tol);
   if (with_bias) {
     snprintf(name, sizeof name, "conv %s backward dbias", tag);
-    cmp(name, db, rdb, s.c_out, 2e-6);
+    cmp(name, db, rdb, s.c_out, conv_tol);
   }
 
   /* NULL outputs are skipped and do not change the others */
@@ -291,6 +295,33 @@ static void test_conv(void) {
   /* K = c_in*kh*kw <= 16 takes the direct small-K loops (first layers), with
    * P = 851 > one 512-column tile and a ragged last tile */
   test_conv_case("3x3 same N2 c1->6 23x37 (small K)", conv_shape(2, 1, 23, 37, 6, 3, 3, 1, 1, 1, 1, 1, 1), 1, 1);
+  /* the large 3x3 layers take oneDNN's Winograd (cpu_conv_winograd.c): ~1e-6 of the scale */
+  conv_tol = 1e-5;
+  setenv("AURATAG_WINOGRAD", "1", 1); /* opt-in (cpu_conv_winograd.c) */
+  test_conv_case("3x3 same N2 c64->80 16x20 (Winograd)", conv_shape(2, 64, 16, 20, 80, 3, 3, 1, 1, 1, 1, 1, 1), 1, 0);
+  conv_tol = 2e-6;
+  { /* and reruns are bit-identical (a fixed rule picks Winograd, not a timing) */
+    ConvShape s = conv_shape(2, 64, 16, 20, 80, 3, 3, 1, 1, 1, 1, 1, 1);
+    const size_t xn = conv_xn(&s), yn = conv_yn(&s), wn = conv_wn(&s);
+    float *x = frand(xn, -1, 1), *w = frand(wn, -1, 1), *dy = frand(yn, -1, 1);
+    float *y[2] = {falloc(yn), falloc(yn)}, *dx[2] = {falloc(xn), falloc(xn)}, *dw[2] = {falloc(wn), falloc(wn)};
+    for (int r = 0; r < 2; r++) {
+      B->conv2d_forward(&s, x, w, NULL, y[r]);
+      B->conv2d_backward(&s, x, w, dy, dx[r], dw[r], NULL);
+    }
+    int same = !memcmp(y[0], y[1], yn * sizeof(float)) && !memcmp(dx[0], dx[1], xn * sizeof(float)) &&
+               !memcmp(dw[0], dw[1], wn * sizeof(float));
+    report(same, "conv (Winograd) reruns bit-identical", "bitwise", same ? 0.0 : 1.0);
+    /* and it did run: without it the same case gives other (im2col) numbers */
+    unsetenv("AURATAG_WINOGRAD");
+    float *y_im2col = falloc(yn);
+    B->conv2d_forward(&s, x, w, NULL, y_im2col);
+    const int other = memcmp(y_im2col, y[0], yn * sizeof(float)) != 0;
+    report(other, "conv (Winograd) is not the im2col path", "differs", other ? 0.0 : 1.0);
+    free(y_im2col);
+    free(x), free(w), free(dy);
+    for (int r = 0; r < 2; r++) free(y[r]), free(dx[r]), free(dw[r]);
+  }
   test_conv_case("2x2 valid N1 c2->3 9x9 no bias (small K)", conv_shape(1, 2, 9, 9, 3, 2, 2, 1, 1, 0, 0, 0, 0), 0, 1);
   test_conv_case("3x3 same threaded N2 c8->16 24x40", conv_shape(2, 8, 24, 40, 16, 3, 3, 1, 1, 1, 1, 1, 1), 1, 0);
   {

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "cpu/cpu_conv_winograd.h"
 #include "cpu/cpu_ops.h"
 
 static void check_shape(const ConvShape *s) {
@@ -302,6 +303,19 @@ static void block_of(int n, int t, int nt, int *n0, int *n1) {
   *n1 = *n0 + q + (t < r);
 }
 
+/* y[n, c, :] += bias[c] (the Winograd path leaves the bias to us). */
+static void add_bias(const ConvShape *s, const float *bias, float *y) {
+  const size_t P = (size_t)s->h_out * s->w_out;
+  const long planes = (long)s->n * s->c_out;
+#pragma omp parallel for schedule(static) if ((size_t)planes * P > AT_CPU_PAR_MIN)
+  for (long p = 0; p < planes; p++) {
+    const float b = bias[p % s->c_out];
+    float *restrict row = y + (size_t)p * P;
+#pragma omp simd
+    for (size_t i = 0; i < P; i++) row[i] += b;
+  }
+}
+
 void at_cpu_conv2d_forward(const ConvShape *s, const float *x, const float *w, const float *bias,
                            float *y) {
   check_shape(s);
@@ -312,6 +326,10 @@ void at_cpu_conv2d_forward(const ConvShape *s, const float *x, const float *w, c
   const int pointwise = is_pointwise(s);
   const int nt = batch_parallel_threads(s, K, P);
 
+  if (at_cpu_winograd_forward(s, x, w, y)) { /* the large 3x3 layers (cpu_conv_winograd.c) */
+    if (bias) add_bias(s, bias, y);
+    return;
+  }
   if (nt) {
     const size_t slice = pointwise ? 0 : line_floats((size_t)K * P);
     float *scratch = pointwise ? NULL : at_cpu_scratch_borrow(slice * nt);
@@ -356,6 +374,7 @@ void at_cpu_conv2d_backward(const ConvShape *s, const float *x, const float *w, 
     return;
   }
   if (!dw && !dx) return;
+  if (at_cpu_winograd_backward(s, x, w, dy, dx, dw)) return;
 
   const int small_k = K <= SMALL_K;
   const size_t wn = (size_t)c_out * K;

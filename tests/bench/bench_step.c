@@ -168,10 +168,13 @@ int main(int argc, char **argv) {
          4.0 * macs * batch / (bwd * 1e-3) * 1e-9, upd);
   printf("  %.2f samples/s, %.1f GFLOP/s (best step %.1f GFLOP/s), peak RSS %.0f MB\n", sps, gflops, gflops_best,
          rss_mb);
-  printf("RESULT impl=auratag model=%s batch=%d threads=%d steps=%d ms_per_step=%.2f ms_min=%.2f "
+  /* the opt-in Winograd convolutions (host/cpu/cpu_conv_winograd.c) are another implementation */
+  const char *wino = getenv("AURATAG_WINOGRAD");
+  printf("RESULT impl=%s model=%s batch=%d threads=%d steps=%d ms_per_step=%.2f ms_min=%.2f "
          "samples_per_s=%.4f gflops=%.3f fwd_ms=%.2f bwd_ms=%.2f update_ms=%.2f macs_per_example=%.0f "
          "peak_rss_mb=%.0f\n",
-         label, batch, omp_get_max_threads(), steps, med, best, sps, gflops, fwd, bwd, upd, macs, rss_mb);
+         wino && !strcmp(wino, "1") ? "auratag-winograd" : "auratag", label, batch, omp_get_max_threads(), steps, med,
+         best, sps, gflops, fwd, bwd, upd, macs, rss_mb);
 
   free(t_fwd);
   free(t_bwd);

@@ -141,7 +141,9 @@ torch_info() { # interpreter -> "VERSION MKLDNN" or nothing
 mm() { local v=${1%%+*}; echo "${v%.*}"; } # 2.15.0+cu132 -> 2.15, 1.13.0a0 -> 1.13
 # The step implementations: roles (auratag torch1 torch1-malloc torch2 torch2-malloc) and their names.
 STEP_ROLES=(auratag)
-declare -A IMPL=([auratag]=auratag)
+declare -A IMPL=([auratag]=auratag [auratag-winograd]=auratag-winograd)
+# FCN-4 also with the opt-in Winograd convolutions (AURATAG_WINOGRAD=1, docs/cpu-performance.md)
+has fcn4 && STEP_ROLES+=(auratag-winograd)
 T1_VERSION="" T2_VERSION="" PY2=""
 if has fcn4 || has pons; then
   if read -r T1_VERSION t1_mkldnn <<<"$(torch_info "$PY")" && [ -n "$T1_VERSION" ]; then
@@ -211,6 +213,7 @@ step_cmd() {
     --impl "${IMPL[$role]}")
   case $role in
     auratag) CMD=("${thr[@]}" "$BIN/bench_step" "$cfg" --batch "$b" --steps "$s" --warmup "$w") ;;
+    auratag-winograd) CMD=("${thr[@]}" AURATAG_WINOGRAD=1 "$BIN/bench_step" "$cfg" --batch "$b" --steps "$s" --warmup "$w") ;;
     torch1) CMD=("${thr[@]}" "$PY" "${torch_args[@]}") ;;
     torch2) CMD=("${thr[@]}" "$PY2" "${torch_args[@]}") ;;
     # glibc malloc never returning big blocks to the kernel: half of PyTorch's
@@ -229,6 +232,7 @@ step_rounds() {
       echo
       echo "==== $tag batch $b, $t thread(s): round $r of $ROUNDS (${#STEP_ROLES[@]} implementations)"
       for role in "${STEP_ROLES[@]}"; do
+        [ "$role" = auratag-winograd ] && [ "$tag" != fcn4 ] && continue # no layer it takes
         step_cmd "$role" "$cfg" "$b" "$s" "$w" "$t"
         EXTRA="round=$r role=$role"
         run "$tag-b$b-t$t-r$r-${IMPL[$role]}" -- "${CMD[@]}"
@@ -438,7 +442,7 @@ if summaries:
            "of sgemm", "peak RSS MB", "vs fastest PT", "vs PT2 default"], lines)
     print()
     for s in summaries:
-        if s["role"] != "auratag":
+        if not (s["role"] or "").startswith("auratag"):
             continue
         t2 = next((x for x in summaries if x["role"] == "torch2" and (x["model"], x["batch"], x["threads"]) ==
                    (s["model"], s["batch"], s["threads"])), None)
