@@ -265,8 +265,10 @@ test: $(BUILD)/auratag $(TEST_BIN) $(CUDA_TEST_BIN)
 unit: $(TEST_BIN) $(filter-out %/auratag_emu,$(CUDA_TEST_BIN))
 	AURATAG_BUILD=$(BUILD) bash tests/run_tests.sh --unit
 
-# Everything again under AddressSanitizer + UBSan (the PyTorch oracle runs its
-# small cases there; the full-size FCN-4 comparison runs in `make test`).
+# Everything again under AddressSanitizer + UBSan, for memory errors in
+# auratag's own code (AURATAG_QUICK=1: auratag writes the oracle's small
+# cases there and PyTorch checks graph_small and the deconvnet; the full
+# comparisons run in `make test`).
 asan:
 	$(MAKE) BUILD=build-asan SAN=1 AURATAG_QUICK=1 test
 

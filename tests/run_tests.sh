@@ -2,8 +2,10 @@
 # Every test: the C unit tests (build/tests/test_*), the emulated kernels and
 # CUDA backend, the command line, the PyTorch oracle, the metrics against
 # scikit-learn, training end to end, and the rest below. AURATAG_BUILD picks
-# the build folder (build, build-asan); AURATAG_QUICK=1 skips the slowest
-# oracle case. Exit status 1 on any failure, 2 when PATTERN matches nothing.
+# the build folder (build, build-asan); AURATAG_QUICK=1 (the sanitizer run)
+# shortens the longest trainings and cuts down the Python oracle comparisons
+# that repeat the normal run's; every auratag code path still runs
+# (docs/testing.md). Exit status 1 on any failure, 2 when PATTERN matches nothing.
 #
 #   tests/run_tests.sh             every test
 #   tests/run_tests.sh PATTERN     only the tests whose name matches PATTERN

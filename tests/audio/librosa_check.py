@@ -125,15 +125,25 @@ def make_signals(sr, seconds=1.5):
     return {k: np.clip(v, -1, 1).astype(np.float32) for k, v in sig.items()}
 
 
-def run_dump(y, spec, tmp):
-    sig_path = os.path.join(tmp, "sig.f32")
-    out_path = os.path.join(tmp, "out.bin")
-    y.astype("<f4").tofile(sig_path)
-    args = [DUMP, sig_path, out_path] + [f"{k}={v}" for k, v in spec.items()]
+def run_dumps(signals, spec, tmp):
+    """Every signal ({name: y}) through the C front end with one spec, in one
+    run of frontend_dump (a SIGNAL OUT pair each); {name: its records}."""
+    args, outs = [DUMP], {}
+    for i, (name, y) in enumerate(signals.items()):
+        sig_path = os.path.join(tmp, f"sig{i}.f32")
+        out_path = os.path.join(tmp, f"out{i}.bin")
+        y.astype("<f4").tofile(sig_path)
+        args += [sig_path, out_path]
+        outs[name] = out_path
+    args += [f"{k}={v}" for k, v in spec.items()]
     r = subprocess.run(args, capture_output=True, text=True)
     if r.returncode != 0:
         raise RuntimeError(f"{' '.join(args)} failed ({r.returncode}): {r.stderr.strip()}")
-    data = open(out_path, "rb").read()
+    return {name: read_dump(path) for name, path in outs.items()}
+
+
+def read_dump(path):
+    data = open(path, "rb").read()
     out, pos = {}, 0
     while pos < len(data):
         name = data[pos : pos + 16].split(b"\0")[0].decode()
@@ -252,8 +262,8 @@ def deltas_reference(C, order):
     return C @ savgol_weights(C.shape[1], order).T  # librosa refuses: the C code's whole-row fit
 
 
-def compare(y, spec, tmp, case):
-    out = run_dump(y, spec, tmp)
+def compare(y, spec, out, case):
+    """out: frontend_dump's records of y with spec."""
     n_fft, hop = int(spec["n_fft"]), int(spec["hop"])
     center = spec.get("center", "true") == "true"
     frames = 1 + (len(y) + (2 * (n_fft // 2) if center else 0) - n_fft) // hop
@@ -463,10 +473,16 @@ def main():
         for sr, n_fft, hop in geometries:
             sigs = make_signals(sr)
             for spec in configs(sr, n_fft, hop):
+                try:  # the C side of the spec's cases: one run of frontend_dump for all the signals
+                    outs = run_dumps(sigs, spec, tmp)
+                except Exception as e:
+                    outs = e
                 for name, y in sigs.items():
                     case = f"{name} " + " ".join(f"{k}={v}" for k, v in spec.items())
                     try:
-                        compare(y, spec, tmp, case)
+                        if isinstance(outs, Exception):
+                            raise outs
+                        compare(y, spec, outs[name], case)
                     except Exception as e:  # a crash of either side is a failure with its message
                         check(False, case, f"{type(e).__name__}: {e}")
                     n_cases += 1

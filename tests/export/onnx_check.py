@@ -10,6 +10,12 @@ its logits equal auratag's within 1e-5 relative (of the largest logit), and
 its probabilities equal predict's within 1e-5 (or the sigmoid / softmax of
 embed's logits); the metadata names the outputs as the predictions do (or
 the model's tags are the 50 musicnn tags). Exit 1 with the reason.
+
+  onnx_check.py --list FILE
+
+Several checks in one process (onnxruntime starts once): FILE has a line
+LABEL<TAB>MODEL.onnx<TAB>CACHE.h5<TAB>REFERENCE.h5 per check, each reported
+on a line of its own, "PASS LABEL: ..." or "FAIL LABEL: the reason".
 """
 import json
 import sys
@@ -20,8 +26,8 @@ import onnx
 import onnxruntime as ort
 
 
-def main():
-    model_path, cache_path, ref_path = sys.argv[1:4]
+def check(model_path, cache_path, ref_path):
+    """Returns (ok, the result line); raises (AssertionError, ...) with the reason."""
     model = onnx.load(model_path)
     onnx.checker.check_model(model, full_check=True)
     assert [o.version for o in model.opset_import if o.domain in ("", "ai.onnx")] == [17], model.opset_import
@@ -49,8 +55,32 @@ def main():
     logit_err = np.abs(logits - want_logits).max() / scale
     prob_err = np.abs(probs - want_probs).max()
     ok = logit_err <= 1e-5 and prob_err <= 1e-5
-    print("%s: %d examples, %d nodes; logits max |diff| / max |logit| = %.2e, probabilities max |diff| = %.2e"
-          % (meta.get("model", "?"), x.shape[0], len(model.graph.node), logit_err, prob_err))
+    return ok, ("%s: %d examples, %d nodes; logits max |diff| / max |logit| = %.2e, probabilities max |diff| = %.2e"
+                % (meta.get("model", "?"), x.shape[0], len(model.graph.node), logit_err, prob_err))
+
+
+def run_list(path, check_one):
+    """The checks of a --list FILE (LABEL<TAB>ARG<TAB>ARG...), each on its own:
+    PASS or FAIL LABEL: ... per line; exit status 1 if any fails."""
+    status = 0
+    for line in open(path):
+        if not line.strip():
+            continue
+        label, *args = line.rstrip("\n").split("\t")
+        try:
+            ok, message = check_one(*args)
+        except Exception as e:  # an assertion or a broken file fails this check, not the others
+            ok, message = False, "%s: %s" % (type(e).__name__, e)
+        print("%s %s: %s" % ("PASS" if ok else "FAIL", label, message), flush=True)
+        status |= not ok
+    return status
+
+
+def main():
+    if sys.argv[1:2] == ["--list"]:
+        sys.exit(run_list(sys.argv[2], check))
+    ok, message = check(*sys.argv[1:4])
+    print(message)
     sys.exit(0 if ok else 1)
 
 

@@ -6,6 +6,12 @@ TAG.json is `auratag tag WEIGHTS AUDIO... --json --top 1000`. For each file
 (read as float32 samples, as auratag's decoder gives them; the files are at
 the model's sample rate), onnxruntime's probabilities equal tag's for every
 tag within 1e-4 and the number of crops is tag's. Exit 1 with the reason.
+
+  onnx_front_end_check.py --list FILE
+
+Several checks in one process: FILE has a line
+LABEL<TAB>MODEL.onnx<TAB>TAG.json<TAB>AUDIO[<TAB>AUDIO...] per check, each
+reported on a line of its own, "PASS LABEL: ..." or "FAIL LABEL: the reason".
 """
 import json
 import sys
@@ -16,8 +22,8 @@ import onnxruntime as ort
 import soundfile as sf
 
 
-def main():
-    model_path, tag_path, files = sys.argv[1], sys.argv[2], sys.argv[3:]
+def check(model_path, tag_path, *files):
+    """Returns (ok, the result line); raises (AssertionError, ...) with the reason."""
     model = onnx.load(model_path)
     onnx.checker.check_model(model, full_check=True)
     tags = json.loads({p.key: p.value for p in model.metadata_props}["tags"])
@@ -33,8 +39,17 @@ def main():
         assert len(expected) == len(tags), (len(expected), len(tags))
         worst = max(worst, max(abs(float(p) - expected[t]) for p, t in zip(probs, tags)))
         crops.append(want["crops"])
-    print("%d file(s), %s crops; probabilities max |diff| = %.2e" % (len(files), "/".join(map(str, crops)), worst))
-    sys.exit(0 if worst <= 1e-4 else 1)
+    return worst <= 1e-4, "%d file(s), %s crops; probabilities max |diff| = %.2e" % (
+        len(files), "/".join(map(str, crops)), worst)
+
+
+def main():
+    if sys.argv[1:2] == ["--list"]:
+        from onnx_check import run_list
+        sys.exit(run_list(sys.argv[2], check))
+    ok, message = check(*sys.argv[1:])
+    print(message)
+    sys.exit(0 if ok else 1)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 # Shared by the export tests (source it after defining `check LABEL WEIGHTS
-# SYNTH-ARGS...`): every shipped architecture with seeded weights (the FCNs
+# SYNTH-ARGS...`; run_checks, at the end, relays the results of their batched
+# Python checks): every shipped architecture with seeded weights (the FCNs
 # narrowed to 8 channels at their real 96x1366 input), each given to `check`
 # with the `auratag synth` arguments of a cache that fits it. The sanitizer
 # run (AURATAG_QUICK=1) takes two of them: it is there for memory errors.
@@ -36,4 +37,23 @@ train_graph_small() {
     "$AT" train tests/configs/graph_small_transfer.ini --set "data.train=$work/g/train.h5" \
       --set "data.valid=$work/g/valid.h5" --set train.freeze= --set train.lr_scale= --set train.epochs=1 \
       --set "train.root=$work/runs" --set train.run=g >"$work/out.txt" 2>&1
+}
+
+# run_checks LIST CMD...: `CMD --list LIST` checks each line of LIST (LABEL<TAB>ARGS...) in one
+# process (Python and its libraries start once) and prints a "PASS LABEL: ..." or "FAIL LABEL: ..."
+# line per check; each is relayed as pass / failed, and a check that gets no line fails.
+run_checks() {
+  local list=$1
+  shift
+  [ -s "$list" ] || return 0
+  "$@" --list "$list" >"$work/checks.out" 2>&1
+  local line results=0
+  while IFS= read -r line; do
+    case $line in
+      "PASS "*) pass "${line#PASS }"; results=$((results + 1)) ;;
+      "FAIL "*) failed "${line#FAIL }"; results=$((results + 1)) ;;
+    esac
+  done <"$work/checks.out"
+  [ "$results" = "$(grep -c . "$list")" ] || failed "$* --list: $results results for $(grep -c . "$list") checks: $(tail -3 "$work/checks.out")"
+  : >"$list"
 }

@@ -10,31 +10,38 @@ set -u
 . "$(dirname "$0")/../lib.sh"  # BUILD, AT, PY, $work, pass, failed, $fail
 vpy=$(bash scripts/test-venv.sh) || { failed "cannot set up the test environment (scripts/test-venv.sh)"; exit 1; }
 
+# auratag's side of each check runs at once; onnx_check.py and onnx_front_end_check.py check
+# them all at the end, one process each (run_checks: onnxruntime starts twice, not per model)
+checks=$work/checks.txt fe_checks=$work/fe_checks.txt last_check=$work/none
+: >"$checks"
+: >"$fe_checks"
 check() { # label weights args-for-synth...
   local label=$1 weights=$2
   shift 2
   local d="$work/data-${label//[^a-z0-9_]/_}"
   if ! "$AT" synth "$d" --train 4 --valid 1 --test 1 --seed 3 "$@" >"$work/out.txt" 2>&1; then
     failed "$label: synth: $(tail -2 "$work/out.txt")"; return; fi
-  if "$AT" export "$weights" --format onnx -o "$work/m.onnx" >"$work/out.txt" 2>&1 &&
-     "$AT" predict "$weights" "$d/train.h5" --crops 1 -o "$work/p.h5" >>"$work/out.txt" 2>&1 &&
-     "$vpy" tests/export/onnx_check.py "$work/m.onnx" "$d/train.h5" "$work/p.h5" >"$work/check.txt" 2>&1; then
-    pass "$label: $(tail -1 "$work/check.txt")"
+  last_check=$d  # its export's model card: $d/m.json
+  if "$AT" export "$weights" --format onnx -o "$d/m.onnx" >"$work/out.txt" 2>&1 &&
+     "$AT" predict "$weights" "$d/train.h5" --crops 1 -o "$d/p.h5" >>"$work/out.txt" 2>&1; then
+    printf '%s\t%s\t%s\t%s\n' "$label" "$d/m.onnx" "$d/train.h5" "$d/p.h5" >>"$checks"
   else
-    failed "$label: $(tail -3 "$work/out.txt") $(tail -3 "$work/check.txt")"
+    failed "$label: $(tail -3 "$work/out.txt")"
   fi
 }
 # fe_check LABEL WEIGHTS AUDIO...: --with-front-end's probabilities = `auratag tag`'s (1e-4)
+n_fe=0
 fe_check() {
   local label=$1 weights=$2
   shift 2
-  if "$AT" export "$weights" --with-front-end -o "$work/fe.onnx" >"$work/out.txt" 2>&1 &&
-     "$AT" tag "$weights" "$@" --json --top 1000 >"$work/tag.json" 2>>"$work/out.txt" &&
-     "$vpy" tests/export/onnx_front_end_check.py "$work/fe.onnx" "$work/tag.json" "$@" >"$work/check.txt" 2>&1; then
-    pass "$label, audio in: $(tail -1 "$work/check.txt")"
-  else failed "$label --with-front-end: $(tail -3 "$work/out.txt") $(tail -3 "$work/check.txt")"; fi
+  n_fe=$((n_fe + 1))
+  local fe=$work/fe$n_fe
+  if "$AT" export "$weights" --with-front-end -o "$fe.onnx" >"$work/out.txt" 2>&1 &&
+     "$AT" tag "$weights" "$@" --json --top 1000 >"$fe.json" 2>>"$work/out.txt"; then
+    (IFS=$'\t'; echo "$label, audio in"$'\t'"$fe.onnx"$'\t'"$fe.json"$'\t'"$*") >>"$fe_checks"
+  else failed "$label --with-front-end: $(tail -3 "$work/out.txt")"; fi
 }
-. "$(dirname "$0")/shipped_models.sh"  # seeded, narrow, quick, check_shipped_models, train_graph_small
+. "$(dirname "$0")/shipped_models.sh"  # seeded, narrow, quick, check_shipped_models, train_graph_small, run_checks
 check_shipped_models
 
 # every layer type, after training steps, exported from the run folder (its tags named)
@@ -44,7 +51,7 @@ if train_graph_small; then
   if "$AT" export "$work/runs/g" --format h5 -o "$work/clean.h5" >"$work/out.txt" 2>&1 &&
      "$AT" predict "$work/clean.h5" "$work/g/test.h5" --batch 16 --crops 1 -o "$work/p1.h5" >/dev/null 2>&1 &&
      "$AT" predict "$work/runs/g" "$work/g/test.h5" --batch 16 --crops 1 -o "$work/p2.h5" >/dev/null 2>&1 &&
-     "$PY" - "$work/m.json" "$work/clean.json" "$work/clean.h5" "$work/p1.h5" "$work/p2.h5" "$work/runs/g/results.json" \
+     "$PY" - "$last_check/m.json" "$work/clean.json" "$work/clean.h5" "$work/p1.h5" "$work/p2.h5" "$work/runs/g/results.json" \
        >"$work/card.txt" 2>&1 <<'PYEOF'
 import json, sys, h5py, numpy as np
 onnx_card, h5_card = (json.load(open(p)) for p in sys.argv[1:3])
@@ -73,18 +80,17 @@ else failed "graph_small training: $(tail -2 "$work/out.txt")"; fi
 if [ "$quick" = 1 ]; then
   echo "(the imported models: normal run only)"
 elif AURATAG=$AT bash scripts/fetch-musicnn.sh >"$work/fetch.txt" 2>&1 &&
-   sox -q /usr/share/games/etr/music/race1-jt.ogg -r 16000 -c 1 "$work/race.wav" vol -20dB trim 0 30 &&
+   sox -R -q /usr/share/games/etr/music/race1-jt.ogg -r 16000 -c 1 "$work/race.wav" vol -20dB trim 0 30 &&
    printf 'path,split,tags\nrace.wav,train,music\n' >"$work/race.csv" &&
    "$AT" prep configs/datasets/musicnn.ini --list "$work/race.csv" --out "$work/race_cache" >"$work/out.txt" 2>&1; then
   for name in musicnn-mtt vgg-mtt; do
     if "$AT" export "$name" -o "$work/$name.onnx" >"$work/out.txt" 2>&1 &&
-       "$AT" embed "$name" "$work/race.wav" --layer output -o "$work/$name-logits.h5" >>"$work/out.txt" 2>&1 &&
-       "$vpy" tests/export/onnx_check.py "$work/$name.onnx" "$work/race_cache/train.h5" "$work/$name-logits.h5" \
-         >"$work/check.txt" 2>&1; then
-      pass "$name (imported), real music: $(tail -1 "$work/check.txt")"
-    else failed "$name (imported): $(tail -3 "$work/out.txt") $(tail -3 "$work/check.txt")"; fi
+       "$AT" embed "$name" "$work/race.wav" --layer output -o "$work/$name-logits.h5" >>"$work/out.txt" 2>&1; then
+      printf '%s\t%s\t%s\t%s\n' "$name (imported), real music" "$work/$name.onnx" "$work/race_cache/train.h5" \
+        "$work/$name-logits.h5" >>"$checks"
+    else failed "$name (imported): $(tail -3 "$work/out.txt")"; fi
   done
-  sox -q "$work/race.wav" "$work/short.wav" trim 0 1
+  sox -R -q "$work/race.wav" "$work/short.wav" trim 0 1
   for name in musicnn-mtt vgg-mtt; do fe_check "$name" "$name" "$work/race.wav" "$work/short.wav"; done
 else failed "imported models: $(tail -2 "$work/fetch.txt") $(tail -2 "$work/out.txt")"; fi
 
@@ -100,7 +106,7 @@ done
 if "$AT" prep tests/configs/prep_small.ini --list "$t/files.csv" --out "$t/caches" >"$work/out.txt" 2>&1 &&
    "$AT" train tests/configs/prep_tag_experiment.ini --set "data.train=$t/caches/train.h5" --set data.valid= \
      --set train.epochs=2 --set "train.root=$t/runs" --set train.run=tones >>"$work/out.txt" 2>&1 &&
-   sox -q /usr/share/games/chromium-bsu/wav/music_game.wav -r 8000 -c 1 "$t/game.wav" &&
+   sox -R -q /usr/share/games/chromium-bsu/wav/music_game.wav -r 8000 -c 1 "$t/game.wav" &&
    "$mk" "$t/short.wav" --rate 8000 --seconds 0.5 --tone 0:1:900:0.25 >/dev/null; then
   fe_check "a run on prep'd caches (dB, global normalisation)" "$t/runs/tones" "$t/game.wav" "$t/short.wav"
 else failed "the tone run for --with-front-end: $(tail -3 "$work/out.txt")"; fi
@@ -114,4 +120,8 @@ fails "export of a model name not installed" "no_such_model" "$AT" export no_suc
 mkdir -p "$work/empty_run" && echo "[model]" >"$work/empty_run/config.ini"
 fails "export of a run with no checkpoint" "has neither best.h5 nor last.h5" "$AT" export "$work/empty_run" -o "$work/n.onnx"
 fails "export into a folder that cannot be made" "cannot create" "$AT" export "$work/w.h5" -o "$work/w.h5/x.onnx"
+
+# onnxruntime on every export above
+run_checks "$checks" "$vpy" tests/export/onnx_check.py
+run_checks "$fe_checks" "$vpy" tests/export/onnx_front_end_check.py
 exit $fail

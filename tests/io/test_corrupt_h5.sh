@@ -46,30 +46,42 @@ PYEOF
 }
 
 "$AT" init configs/models/pons_frequency.ini -o "$work/w.h5" --seed 1 >/dev/null || failed "init"
-flip_all "a weights file" "$work/w.h5" "880-900 1015-1030" "$AT" model "$work/flip.h5"
-
 "$AT" synth "$work/d" --tags 8 --train 64 --valid 16 --test 16 --seed 3 >/dev/null || failed "synth"
 "$AT" train configs/experiments/synth_pons_frequency.ini --set "data.train=$work/d/train.h5" --set data.valid= \
   --set data.test= --set "train.root=$work/runs" --set train.run=r --set train.max_steps=1 >/dev/null 2>&1 || failed "train"
+
+# the deadline: a stall inside the guarded section ends in seconds, naming the file. The two stalls
+# sleep until their deadline: they run in the background, beside the flipped files below, and are
+# checked at the end. stalled NAME CMD...: writes $work/NAME.err and "EXIT-STATUS SECONDS" to $work/NAME.rc
+stalled() {
+  local name=$1
+  shift
+  (t0=$SECONDS; AURATAG_TEST_H5_STALL=30 "$@" >/dev/null 2>"$work/$name.err"; echo "$? $((SECONDS - t0))" >"$work/$name.rc") &
+}
+stalled stall_w "$AT" model "$work/w.h5"
+stall_w=$!
+# the same guard for caches: a stalled metadata read of the training cache ends in seconds, naming it
+stalled stall_c "$AT" train configs/experiments/synth_pons_frequency.ini --set "data.train=$work/d/train.h5" \
+  --set data.valid= --set data.test= --set "train.root=$work/runs" --set train.run=stall
+stall_c=$!
+
+flip_all "a weights file" "$work/w.h5" "880-900 1015-1030" "$AT" model "$work/flip.h5"
+
 cp "$work/runs/r/last.h5" "$work/ckpt.h5"
 ln -sf "$work/flip.h5" "$work/runs/r/last.h5"  # the run's checkpoint is each flipped copy in turn
 flip_all "a checkpoint (train --resume)" "$work/ckpt.h5" "890-900 1018-1026 2070-2080" "$AT" train --resume "$work/runs/r"
 flip_all "a checkpoint (eval)" "$work/ckpt.h5" "890-900 1018-1026 2070-2080" "$AT" eval "$work/flip.h5" "$work/d/test.h5"
 
-# the deadline: a stall inside the guarded section ends in seconds, naming the file
-t0=$SECONDS
-AURATAG_TEST_H5_STALL=30 "$AT" model "$work/w.h5" >/dev/null 2>"$work/stall.err"
-rc=$?
-if [ $rc = 1 ] && [ $((SECONDS - t0)) -lt 25 ] &&
-   grep -q "weights file '$work/w.h5' is corrupt: the HDF5 library did not finish reading its metadata in 10 s" "$work/stall.err"; then
-  pass "a stalled metadata read ends after the deadline ($((SECONDS - t0)) s): $(cat "$work/stall.err" | cut -c1-140)"
-else failed "stalled read: exit $rc after $((SECONDS - t0)) s: $(cat "$work/stall.err")"; fi
-# the same guard for caches: a stalled metadata read of the training cache ends in seconds, naming it
-t0=$SECONDS
-AURATAG_TEST_H5_STALL=30 "$AT" train configs/experiments/synth_pons_frequency.ini --set "data.train=$work/d/train.h5" \
-  --set data.valid= --set data.test= --set "train.root=$work/runs" --set train.run=stall >/dev/null 2>"$work/stall.err"
-rc=$?
-if [ $rc = 1 ] && [ $((SECONDS - t0)) -lt 25 ] && grep -q "cache '$work/d/train.h5' is corrupt: the HDF5 library did not finish" "$work/stall.err"; then
-  pass "a stalled cache read ends after the deadline: $(cut -c1-120 "$work/stall.err")"
-else failed "stalled cache: exit $rc after $((SECONDS - t0)) s: $(cat "$work/stall.err")"; fi
+wait $stall_w $stall_c
+rc=none secs=0
+read -r rc secs <"$work/stall_w.rc"
+if [ "$rc" = 1 ] && [ "$secs" -lt 25 ] &&
+   grep -q "weights file '$work/w.h5' is corrupt: the HDF5 library did not finish reading its metadata in 10 s" "$work/stall_w.err"; then
+  pass "a stalled metadata read ends after the deadline ($secs s): $(cat "$work/stall_w.err" | cut -c1-140)"
+else failed "stalled read: exit $rc after $secs s: $(cat "$work/stall_w.err")"; fi
+rc=none secs=0
+read -r rc secs <"$work/stall_c.rc"
+if [ "$rc" = 1 ] && [ "$secs" -lt 25 ] && grep -q "cache '$work/d/train.h5' is corrupt: the HDF5 library did not finish" "$work/stall_c.err"; then
+  pass "a stalled cache read ends after the deadline: $(cut -c1-120 "$work/stall_c.err")"
+else failed "stalled cache: exit $rc after $secs s: $(cat "$work/stall_c.err")"; fi
 exit $fail

@@ -12,14 +12,19 @@ export TF_CPP_MIN_LOG_LEVEL=3
 package=$(bash scripts/fetch-musicnn.sh --package) || { failed "scripts/fetch-musicnn.sh --package"; exit 1; }
 tfpy=$(bash scripts/tf-venv.sh) || { failed "scripts/tf-venv.sh (tensorflow-cpu)"; exit 1; }
 
+# each checkpoint imported; then one TensorFlow process reads all four (and writes the foreign
+# checkpoint of the refusals below), so that TensorFlow starts once
+checks=()
+imported=()
+mkdir -p "$work/foreign"
 for pair in musicnn-mtt:MTT_musicnn:musicnn:MTT_LABELS musicnn-msd:MSD_musicnn:musicnn:MSD_LABELS \
             vgg-mtt:MTT_vgg:vgg:MTT_LABELS vgg-msd:MSD_vgg:vgg:MSD_LABELS; do
   IFS=: read -r name dir kind labels <<<"$pair"
   if ! "$AT" import musicnn "$package/$dir" -o "$work/$name.h5" >"$work/out.txt" 2>&1; then
     failed "import $dir: $(cat "$work/out.txt")"; continue
   fi
-  out=$("$tfpy" tests/io/musicnn_tf_check.py "$package/$dir/" "$work/$name.h5" "$kind" 2>&1 | tail -1)
-  case $out in PASS*) pass "$dir: ${out#PASS }" ;; *) failed "$dir: $out" ;; esac
+  checks+=("$package/$dir/" "$work/$name.h5" "$kind")
+  imported+=("$name:$dir")
   if "$PY" - "$work/$name.h5" "$package/configuration.py" "$labels" <<'PYEOF'
 import sys, h5py
 f = h5py.File(sys.argv[1], "r")
@@ -31,13 +36,19 @@ PYEOF
   then pass "$dir: tags in the package's $labels order; the musicnn front end travels in the file"
   else failed "$dir: tags or front end"; fi
 done
+"$tfpy" tests/io/musicnn_tf_check.py --foreign "$work/foreign/ckpt" "${checks[@]}" >"$work/tf_check.txt" 2>"$work/tf_check.err"
+for pair in "${imported[@]}"; do
+  name=${pair%%:*} dir=${pair#*:}
+  out=$(grep -F " $work/$name.h5: " "$work/tf_check.txt")
+  case $out in PASS*) pass "$dir: ${out#PASS }" ;; *) failed "$dir: ${out:-$(tail -1 "$work/tf_check.err")}" ;; esac
+done
 # taggrams on real recorded music (Debian's chromium-bsu-data: a game soundtrack) equal the package's own,
 # run by TensorFlow: resampled to 16 kHz by sox beforehand, so both read the same samples, and 20 dB quieter,
 # since musicnn's float16 front end overflows on loud passages (configs/datasets/musicnn.ini)
 music=/usr/share/games/chromium-bsu/wav
 if [ -f "$music/music_game.wav" ] && command -v sox >/dev/null; then
-  sox -q "$music/music_game.wav" -r 16000 "$work/game.wav" vol -20dB &&
-    sox -q "$music/music_menu.wav" -r 16000 "$work/menu.wav" vol -20dB
+  sox -R -q "$music/music_game.wav" -r 16000 "$work/game.wav" vol -20dB &&
+    sox -R -q "$music/music_menu.wav" -r 16000 "$work/menu.wav" vol -20dB
   # all four models (4 x 2 taggrams, the two musicnn ones x 2 files x 8 named features through `auratag
   # embed`); the sanitizer run (AURATAG_QUICK=1) runs TensorFlow for MTT_musicnn alone (2 + 16)
   models=(MTT_musicnn="$work/musicnn-mtt.h5" MSD_musicnn="$work/musicnn-msd.h5" MTT_vgg="$work/vgg-mtt.h5"
@@ -68,7 +79,7 @@ PYEOF
   [ $? = 1 ] && grep -q "model 'musicnn' has no layer 'nope'; its layers: input_bn, timbral_74" "$work/e.err" && [ ! -e "$work/e_bad.h5" ] &&
     pass "embed --layer naming nothing: $(cut -c1-100 "$work/e.err")" || failed "embed --layer nope: $(cat "$work/e.err")"
   # taggram options: patches every --hop-frames, a file shorter than one patch padded to one (and said so)
-  sox -q "$work/menu.wav" "$work/short.wav" trim 0 1
+  sox -R -q "$work/menu.wav" "$work/short.wav" trim 0 1
   if "$AT" tag "$work/musicnn-mtt.h5" "$work/game.wav" "$work/short.wav" --taggram --hop-frames 93 --json 2>/dev/null |
      $PY -c "
 import json, sys
@@ -80,7 +91,7 @@ assert abs(g['taggram']['starts'][1] - 93 * 256 / 16000) < 1e-9 and not g['padde
 assert s['padded'] and len(s['taggram']['probabilities']) == 1 and len(s['taggram']['probabilities'][0]) == 50
 "; then pass "tag --taggram --hop-frames 93: patches every 1.488 s, the last whole one kept; a 1 s file padded to one patch"
   else failed "taggram options"; fi
-  sox -V1 "$music/music_game.wav" -r 16000 "$work/loud.wav"
+  sox -R -V1 "$music/music_game.wav" -r 16000 "$work/loud.wav"
   "$AT" tag "$work/musicnn-mtt.h5" "$work/loud.wav" >/dev/null 2>"$work/loud.err"
   [ $? = 1 ] && grep -q "cannot tag: the front end gave a non-finite value (inf)" "$work/loud.err" &&
     pass "a loud recording overflows musicnn's float16 front end, as in the package: refused, $(head -c 160 "$work/loud.err")" ||
@@ -112,11 +123,7 @@ b = bytearray(open(sys.argv[1], "rb").read())
 b[100] ^= 0x40  # inside the first tensors' bytes
 open(sys.argv[1], "wb").write(b)
 PYEOF
-mkdir -p "$work/foreign"
-"$tfpy" -c "
-import tensorflow as tf
-tf.train.Checkpoint(w=tf.Variable(tf.zeros([3, 3]))).write('$work/foreign/ckpt')" >/dev/null 2>&1
-mkdir -p "$work/foreign_dir"
+mkdir -p "$work/foreign_dir"  # the checkpoint musicnn_tf_check.py --foreign wrote above
 for f in "$work"/foreign/ckpt.*; do cp "$f" "$work/foreign_dir/${f##*/ckpt}"; done
 printf 'a\nb\nc\n' >"$work/three.txt"
 bad() { # what expected-text args...

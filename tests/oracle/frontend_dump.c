@@ -1,11 +1,14 @@
 /* Front-end driver for tests/audio/librosa_check.py (and timing).
  *
- *   frontend_dump SIGNAL.f32 OUT.bin [key=value ...]
+ *   frontend_dump SIGNAL.f32 OUT.bin [SIGNAL.f32 OUT.bin ...] [key=value ...]
  *   frontend_dump --bench REPEATS SIGNAL.f32 [key=value ...]
  *
  * SIGNAL.f32: raw little-endian float32 mono samples. key=value pairs are
  * [frontend] keys (audio/frontend.h), read through frontend_spec_from_ini as
  * a dataset config's section would be (so bad specs fail the same way).
+ * Several SIGNAL OUT pairs: each signal goes through the same spec with a
+ * plan of its own (created, used, freed), as in a run of its own; the pairs
+ * end at the first argument with a '='.
  *
  * OUT.bin: a sequence of records
  *   char name[16] (NUL-padded), int64 rows, int64 cols, float32 data[rows*cols]
@@ -80,6 +83,41 @@ static int cmp_double(const void *a, const void *b) {
   return x < y ? -1 : x > y;
 }
 
+/* One signal through the spec into OUT.bin, with a plan of its own. */
+static void dump_one(const FrontEndSpec *spec_in, const char *signal_path, const char *out_path) {
+  FrontEndSpec spec = *spec_in;
+  long n;
+  float *x = read_signal(signal_path, &n);
+  FrontEndPlan *p = frontend_plan_create(&spec);
+  const long frames = frontend_frames(&spec, n);
+  const int rows = frontend_rows(&spec), n_freq = spec.n_fft / 2 + 1;
+  FILE *f = fopen(out_path, "wb");
+  if (!f) at_fatal("cannot create '%s'", out_path);
+
+  float *feat = at_malloc(sizeof(float) * rows * (frames ? frames : 1), "features");
+  frontend_compute(p, x, n, feat);
+  put(f, "features", rows, frames, feat);
+  float *stft = at_malloc(sizeof(float) * 2 * n_freq * (frames ? frames : 1), "stft");
+  frontend_stft(p, x, n, stft);
+  put(f, "stft", n_freq, 2 * frames, stft);
+  float *y = at_malloc(sizeof(float) * (n ? n : 1), "istft");
+  frontend_istft(p, stft, frames, y, n);
+  put(f, "istft", 1, n, y);
+  const float *mel = frontend_mel_matrix(p);
+  if (mel) {
+    int bands = spec.representation == REPR_MFCC ? spec.n_mels : spec.n_bins;
+    put(f, "mel", bands, n_freq, mel);
+  }
+  float info[4] = {(float)frames, (float)rows, (float)spec.n_fft, (float)spec.hop};
+  put(f, "info", 1, 4, info);
+  if (fclose(f) != 0) at_fatal("cannot write '%s'", out_path);
+  frontend_plan_free(p);
+  free(feat);
+  free(stft);
+  free(y);
+  free(x);
+}
+
 int main(int argc, char **argv) {
   if (argc >= 4 && !strcmp(argv[1], "--bench")) {
     int reps = atoi(argv[2]);
@@ -108,44 +146,17 @@ int main(int argc, char **argv) {
     free(x);
     return 0;
   }
-  if (argc < 3) {
-    fprintf(stderr, "usage: frontend_dump SIGNAL.f32 OUT.bin [key=value ...]\n"
+  int first_kv = 1; /* SIGNAL OUT pairs up to the first key=value */
+  while (first_kv < argc && !strchr(argv[first_kv], '=')) first_kv++;
+  if (first_kv < 3 || (first_kv - 1) % 2) {
+    fprintf(stderr, "usage: frontend_dump SIGNAL.f32 OUT.bin [SIGNAL.f32 OUT.bin ...] [key=value ...]\n"
                     "       frontend_dump --bench REPEATS SIGNAL.f32 [key=value ...]\n");
     return 2;
   }
-  long n;
-  float *x = read_signal(argv[1], &n);
   FrontEndSpec spec;
   IniFile *ini;
-  spec_from_args(argc - 3, argv + 3, &spec, &ini);
-  FrontEndPlan *p = frontend_plan_create(&spec);
-  const long frames = frontend_frames(&spec, n);
-  const int rows = frontend_rows(&spec), n_freq = spec.n_fft / 2 + 1;
-  FILE *f = fopen(argv[2], "wb");
-  if (!f) at_fatal("cannot create '%s'", argv[2]);
-
-  float *feat = at_malloc(sizeof(float) * rows * (frames ? frames : 1), "features");
-  frontend_compute(p, x, n, feat);
-  put(f, "features", rows, frames, feat);
-  float *stft = at_malloc(sizeof(float) * 2 * n_freq * (frames ? frames : 1), "stft");
-  frontend_stft(p, x, n, stft);
-  put(f, "stft", n_freq, 2 * frames, stft);
-  float *y = at_malloc(sizeof(float) * (n ? n : 1), "istft");
-  frontend_istft(p, stft, frames, y, n);
-  put(f, "istft", 1, n, y);
-  const float *mel = frontend_mel_matrix(p);
-  if (mel) {
-    int bands = spec.representation == REPR_MFCC ? spec.n_mels : spec.n_bins;
-    put(f, "mel", bands, n_freq, mel);
-  }
-  float info[4] = {(float)frames, (float)rows, (float)spec.n_fft, (float)spec.hop};
-  put(f, "info", 1, 4, info);
-  if (fclose(f) != 0) at_fatal("cannot write '%s'", argv[2]);
-  frontend_plan_free(p);
+  spec_from_args(argc - first_kv, argv + first_kv, &spec, &ini);
+  for (int i = 1; i < first_kv; i += 2) dump_one(&spec, argv[i], argv[i + 1]);
   ini_free(ini);
-  free(feat);
-  free(stft);
-  free(y);
-  free(x);
   return 0;
 }

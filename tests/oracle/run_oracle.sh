@@ -2,8 +2,15 @@
 # Every shipped model (and a graph that uses every layer type) run by auratag
 # and replayed in PyTorch: logits (training and inference mode), loss, every
 # gradient, every parameter after 3 steps of Adam and of SGD + Nesterov.
-# AURATAG_QUICK=1 skips the full-size FCN-4 and narrow FCN-5..7 cases (used by the sanitizer run).
+# auratag writes every trace first; PyTorch then checks them all in one process
+# (torch_oracle.py --list, torch_deconv.py --list): it starts once, not per case.
+# AURATAG_QUICK=1 (the sanitizer run, there for memory errors in auratag's own
+# code) skips the full-size FCN-4 and narrow FCN-5..7 cases, and has PyTorch
+# check only graph_small (every layer type) and the deconvnet: the other
+# traces are still written, by auratag under the sanitizer, and the normal run
+# compares them all.
 set -u
+quick=${AURATAG_QUICK:-0}
 BUILD=${AURATAG_BUILD:-build}
 DUMP=$BUILD/tests/oracle/oracle_dump
 PY=/usr/bin/python3
@@ -15,6 +22,10 @@ fail=0
 # and BN (batch 4: the deepest BN layers see few values per channel).
 narrow() { for i in 1 2 3 4 5 6 7; do echo "--set conv$i.filters=8"; done | head -n "$1"; }
 
+traces=$work/traces.txt deconvs=$work/deconvs.txt
+: >"$traces"
+: >"$deconvs"
+n=0
 case_() { # label config batch extra-args...
   local label=$1 config=$2 batch=$3
   shift 3
@@ -22,12 +33,13 @@ case_() { # label config batch extra-args...
   # gradient lies within float32 noise of zero is +-lr at random in any float32
   # implementation (PyTorch's included), which no tolerance can compare.
   for opt in "--optim adam --lr 1e-3 --eps 1e-6" "--optim sgd --lr 0.01 --momentum 0.9 --nesterov --wd 1e-4"; do
+    n=$((n + 1))
     # shellcheck disable=SC2086
-    if ! "$DUMP" "$config" "$work/t.h5" --batch "$batch" --steps 3 $opt "$@"; then
+    if ! "$DUMP" "$config" "$work/t$n.h5" --batch "$batch" --steps 3 $opt "$@"; then
       echo "FAIL $label: oracle_dump failed"; fail=1; continue
     fi
-    echo -n "$label ${opt%% --lr*}: "
-    $PY tests/oracle/torch_oracle.py "$work/t.h5" || fail=1
+    if [ "$quick" = 1 ] && [ "$label" != graph_small ]; then rm -f "$work/t$n.h5"; continue; fi
+    printf '%s\t%s\n' "$work/t$n.h5" "$label ${opt%% --lr*}" >>"$traces"
   done
 }
 
@@ -36,7 +48,7 @@ for m in pons_blackbox pons_time pons_frequency pons_timefreq; do case_ "$m" "co
 case_ choi_auralise5 configs/models/choi_auralise5.ini 2
 # shellcheck disable=SC2046
 case_ "fcn3 (8 channels)" configs/models/fcn3.ini 4 $(narrow 3)
-if [ "${AURATAG_QUICK:-0}" != 1 ]; then  # the sanitizer run: FCN-3 stands for the deeper FCNs' code paths
+if [ "$quick" != 1 ]; then  # the sanitizer run: FCN-3 stands for the deeper FCNs' code paths
   # shellcheck disable=SC2046
   case_ "fcn5 (8 channels)" configs/models/fcn5.ini 4 $(narrow 5)
   # shellcheck disable=SC2046
@@ -58,9 +70,9 @@ case_ "musicnn_vgg (8 channels)" configs/models/musicnn_vgg.ini 8 $(for i in 1 2
 deconv() { # config args...
   local config=$1
   shift
-  if "$BUILD/tests/oracle/deconv_dump" "$config" "$work/d.h5" "$@"; then
-    echo -n "$(basename "$config" .ini) $*: "
-    $PY tests/oracle/torch_deconv.py "$work/d.h5" || fail=1
+  n=$((n + 1))
+  if "$BUILD/tests/oracle/deconv_dump" "$config" "$work/d$n.h5" "$@"; then
+    printf '%s\t%s\n' "$work/d$n.h5" "$(basename "$config" .ini) $*" >>"$deconvs"
   else
     echo "FAIL deconv_dump $config $*"; fail=1
   fi
@@ -72,7 +84,10 @@ deconv configs/models/pons_timefreq.ini --layer 1 --feature 2
 deconv configs/models/pons_timefreq.ini --layer freq_pool --feature 5
 # shellcheck disable=SC2046
 deconv configs/models/fcn4.ini --layer 4 --feature 3 $(narrow 4)
-if [ "${AURATAG_QUICK:-0}" != 1 ]; then
+if [ "$quick" != 1 ]; then
   case_ "fcn4 (full size, 96x1366, 17.4 M parameters)" configs/models/fcn4.ini 2
 fi
+# every trace and deconvnet dump, checked by PyTorch (one process each)
+[ -s "$traces" ] && { $PY tests/oracle/torch_oracle.py --list "$traces" || fail=1; }
+[ -s "$deconvs" ] && { $PY tests/oracle/torch_deconv.py --list "$deconvs" || fail=1; }
 exit $fail

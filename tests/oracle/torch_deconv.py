@@ -7,7 +7,10 @@ skipped. Checks that auratag's switches select window maxima (ties may
 break either way in float32 vs float64, so auratag's are replayed), then
 compares the deconvolved map: max |diff| / max |ref| <= 1e-4.
 
-usage: torch_deconv.py DUMP.h5
+usage: torch_deconv.py DUMP.h5... [--list FILE]
+Several dumps are checked in one process (PyTorch starts once): the
+positional ones, then those of --list FILE (lines DUMP.h5<TAB>LABEL, the
+label printed before the dump's result).
 """
 import sys
 
@@ -20,8 +23,9 @@ sys.path.insert(0, __import__("os").path.dirname(__file__))
 from torch_model import TorchModel  # noqa: E402
 
 
-def main():
-    f = h5py.File(sys.argv[1], "r")
+def check(path):
+    """Checks one dump; prints a PASS or FAIL line, returns 0 or 1."""
+    f = h5py.File(path, "r")
     text = lambda v: v.decode() if isinstance(v, bytes) else str(v)
     config, target = text(f.attrs["config"]), text(f.attrs["target"])
     k, top_n = int(f.attrs["feature"]), int(f.attrs["top_n"])
@@ -93,7 +97,34 @@ def main():
     print(f"{'PASS' if ok else 'FAIL'} deconvnet to {target}, feature {k}" + (f", top {top_n}" if top_n else "") +
           f": map rel err {err:.2e}, target rel err {t_err:.2e}, map max {scale:.3g}" +
           ("".join("; " + p for p in problems)))
-    sys.exit(0 if ok else 1)
+    return 0 if ok else 1
+
+
+def main():
+    args = sys.argv[1:]
+    dumps = []
+    while args:
+        a = args.pop(0)
+        if a == "--list":
+            for line in open(args.pop(0)):
+                if line.strip():
+                    path, _, label = line.rstrip("\n").partition("\t")
+                    dumps.append((path, label or None))
+        else:
+            dumps.append((a, None))
+    if not dumps:
+        sys.exit(__doc__)
+    status = 0
+    for path, label in dumps:
+        if label:
+            print(f"{label}: ", end="")
+        try:
+            status |= check(path)
+        except (Exception, SystemExit) as e:  # one broken dump fails, the others are still checked
+            print(f"FAIL {path}: {type(e).__name__}: {e}")
+            status = 1
+        sys.stdout.flush()
+    sys.exit(status)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,11 @@
 """PyTorch oracle: replays a trace written by oracle_dump (auratag, CPU backend)
 in PyTorch and compares every tensor.
 
-  /usr/bin/python3 tests/oracle/torch_oracle.py TRACE.h5 [--tol 1e-4] [--dtype float64]
+  /usr/bin/python3 tests/oracle/torch_oracle.py TRACE.h5... [--list FILE] [--tol 1e-4]
+
+Several traces are checked in one process (PyTorch starts once): the
+positional ones, then those of --list FILE (lines TRACE.h5<TAB>LABEL, the
+label printed before the trace's result). Each trace is checked on its own.
 
 Compared: inference-mode logits; per training step the logits, the loss and
 every parameter gradient; after the steps, every parameter and running
@@ -82,46 +86,75 @@ def text(v):
     return v.decode() if isinstance(v, bytes) else v
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("trace")
-    ap.add_argument("--tol", type=float, default=1e-4)
-    ap.add_argument("--threads", type=int, default=2)
-    args = ap.parse_args()
-
-    f = h5py.File(args.trace, "r")
+def check(path, tol, threads):
+    """Checks one trace; prints PASS or FAIL lines, returns 0 or 1."""
+    f = h5py.File(path, "r")
     config = text(f.attrs["config"])
     # The reference is PyTorch in float64. PyTorch in float32 measures how far
     # float32 itself can land from it: a tensor that is ill-conditioned in
     # float32 (e.g. the gradient of a conv bias feeding batch norm, which is
     # exactly zero in exact arithmetic) may differ by up to 10x that amount.
-    ref64, violations = replay(f, config, torch.float64, args.threads)
-    ref32, _ = replay(f, config, torch.float32, args.threads)
+    ref64, violations = replay(f, config, torch.float64, threads)
+    ref32, _ = replay(f, config, torch.float32, threads)
 
     failures, relaxed, worst = list(violations), [], 0.0
     for label, ref in ref64.items():
         ours = f[label][()]
         e = rel_err(ours, ref)
         noise = rel_err(ref32[label], ref)
-        bound = max(args.tol, 10.0 * noise)
-        if e > args.tol and e <= bound:
+        bound = max(tol, 10.0 * noise)
+        if e > tol and e <= bound:
             relaxed.append(f"{label} ({e:.2g}; float32 PyTorch itself: {noise:.2g})")
         else:
             worst = max(worst, e)
         if not e <= bound:
             failures.append(f"{label}: relative error {e:.3g} > {bound:.3g} (float32 PyTorch: {noise:.3g})")
 
-    label = f"{args.trace} ({text(f.attrs['optimizer'])}, {int(f.attrs['steps'])} steps)"
+    label = f"{path} ({text(f.attrs['optimizer'])}, {int(f.attrs['steps'])} steps)"
     if failures:
         print(f"FAIL {label}")
         for line in failures[:20]:
             print("   ", line)
         return 1
-    print(f"PASS {label}: {len(ref64)} tensors, worst relative error {worst:.3g} <= {args.tol:g}"
+    print(f"PASS {label}: {len(ref64)} tensors, worst relative error {worst:.3g} <= {tol:g}"
           + (f"; {len(relaxed)} ill-conditioned in float32 within 10x of PyTorch's own float32 error" if relaxed else ""))
     for r in relaxed[:6]:
         print("     ", r)
     return 0
+
+
+def traces_of(args):
+    """(path, label) of every trace asked for, in order."""
+    out = [(t, None) for t in args.trace]
+    if args.list:
+        for line in open(args.list):
+            if line.strip():
+                path, _, label = line.rstrip("\n").partition("\t")
+                out.append((path, label or None))
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("trace", nargs="*")
+    ap.add_argument("--list", help="a file of lines TRACE.h5<TAB>LABEL, checked after the positional traces")
+    ap.add_argument("--tol", type=float, default=1e-4)
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+    traces = traces_of(args)
+    if not traces:
+        ap.error("no trace given")
+    status = 0
+    for path, label in traces:
+        if label:
+            print(f"{label}: ", end="")
+        try:
+            status |= check(path, args.tol, args.threads)
+        except Exception as e:  # one broken trace fails, the others are still checked
+            print(f"FAIL {path}: {type(e).__name__}: {e}")
+            status = 1
+        sys.stdout.flush()
+    return status
 
 
 if __name__ == "__main__":
