@@ -81,7 +81,8 @@ fi
 # the CUDA runtime and cuBLAS): the same maps
 EMU=$BUILD/tests/cuda/auratag_emu
 if [ -x "$EMU" ]; then
-  if "$EMU" auralise "$work/nb.h5" "$work/a.wav" --cache "$work/cache/train.h5" --layer 1 --feature 0,1 \
+  # FP32 products, as on the CPU (TF32 is the CUDA backend's default: ~1e-3)
+  if NVIDIA_TF32_OVERRIDE=0 "$EMU" auralise "$work/nb.h5" "$work/a.wav" --cache "$work/cache/train.h5" --layer 1 --feature 0,1 \
     --out "$work/aur_cuda" --backend cuda >"$work/cuda.txt" 2>&1 &&
     $PY - "$out/maps.h5" "$work/aur_cuda/maps.h5" >"$work/cmp.txt" 2>&1 <<'PYEOF'; then
 import sys, h5py, numpy as np

@@ -144,7 +144,8 @@ fi
 EMU=$BUILD/tests/cuda/auratag_emu
 if [ -x "$EMU" ]; then
   awk 'NR == 1 || NR % 16 == 2' "$work/s/stimuli.csv" >"$work/s/some.csv"
-  if "$EMU" activations "$work/two.h5" --backend cuda --list "$work/s/some.csv" --cache "$work/cache/train.h5" \
+  # FP32 products, as on the CPU (TF32 is the CUDA backend's default: ~1e-3)
+  if NVIDIA_TF32_OVERRIDE=0 "$EMU" activations "$work/two.h5" --backend cuda --list "$work/s/some.csv" --cache "$work/cache/train.h5" \
     --out "$work/act_emu.h5" >"$work/emu.txt" 2>&1 &&
     $PY - "$work/act.h5" "$work/act_emu.h5" >"$work/check.txt" 2>&1 <<'PYEOF'; then
 import sys, h5py, numpy as np

@@ -83,7 +83,7 @@ cublasStatus_t cublasSgemm_v2(cublasHandle_t handle, cublasOperation_t ta, cubla
     for (int j = 0; j < n; j++)
       for (int i = 0; i < m; i++) c[(size_t)j * ldc + i] = 0.0f;
   if (k == 0) return CUBLAS_STATUS_SUCCESS;
-  const int tf32 = h->math == CUBLAS_TF32_TENSOR_OP_MATH;
+  const int tf32 = h->math == CUBLAS_TF32_TENSOR_OP_MATH && fake_tf32_allowed();
   float *a32 = tf32 ? tf32_copy(a, lda, a_rows, a_cols) : NULL, *b32 = tf32 ? tf32_copy(b, ldb, b_rows, b_cols) : NULL;
   cblas_sgemm(CblasColMajor, ta == CUBLAS_OP_N ? CblasNoTrans : CblasTrans, tb == CUBLAS_OP_N ? CblasNoTrans : CblasTrans,
               m, n, k, *alpha, tf32 ? a32 : a, lda, tf32 ? b32 : b, ldb, *beta, c, ldc);

@@ -509,7 +509,7 @@ static cudnnStatus_t run_conv(cudnnHandle_t h, const ConvArgs *c, int algo, cudn
     return st;
   }
   fake_cuda_stream_run(h->stream);
-  compute(c, tensor_ops);
+  compute(c, tensor_ops && fake_tf32_allowed()); /* NVIDIA_TF32_OVERRIDE=0: FP32 products */
   r->algo = algo;
   r->math = tensor_ops ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH;
   r->workspace_bytes = ws_bytes;

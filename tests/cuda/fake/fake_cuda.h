@@ -16,6 +16,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct CUstream_st *cudaStream_t;
@@ -49,6 +50,13 @@ void fake_cuda_stream_busy(cudaStream_t stream, int polls);
 /* Records an error as the runtime does for a failed asynchronous operation
  * (sticky: every later call returns it) — for tests of error paths. */
 void fake_cuda_set_sticky_error(int cuda_error);
+
+/* NVIDIA_TF32_OVERRIDE=0 turns TF32 off in the real cuBLAS and cuDNN,
+ * whatever math mode a program asks for; the doubles honour it too. */
+static inline int fake_tf32_allowed(void) {
+  const char *e = getenv("NVIDIA_TF32_OVERRIDE");
+  return !(e && !strcmp(e, "0"));
+}
 
 /* TF32, what a tensor core reads: 10 mantissa bits, rounded to nearest even
  * (the cuBLAS and cuDNN doubles round their operands with it under
