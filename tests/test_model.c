@@ -32,11 +32,14 @@ typedef struct Run {
   int n;
 } Run;
 
-static Run setup(const char *config, int n, uint64_t seed) {
+/* keep_outputs: no fused chains (Model.keep_outputs) */
+static Run setup_with(const char *config, const char *const *overrides, int n_overrides, int keep_outputs, int n,
+                      uint64_t seed) {
   Run r = {0};
   const Backend *be = at_backend_cpu();
-  r.m = model_from_config(config, NULL, 0);
+  r.m = model_from_config(config, overrides, n_overrides);
   r.n = n;
+  r.m->keep_outputs = keep_outputs;
   model_allocate(r.m, be, n);
   model_init_weights(r.m, seed);
   size_t count = (size_t)n * at_dims_count(r.m->input);
@@ -53,6 +56,8 @@ static Run setup(const char *config, int n, uint64_t seed) {
   }
   return r;
 }
+
+static Run setup(const char *config, int n, uint64_t seed) { return setup_with(config, NULL, 0, 0, n, seed); }
 
 static void teardown(Run *r) {
   const Backend *be = r->m->be;
@@ -229,6 +234,56 @@ static void gradient_memory(const char *config, int want_slots, int want_scratch
   model_free(m);
 }
 
+/* Three Adam steps with batch norm -> ReLU -> max-pool fused (the default)
+ * and run as three layers (keep_outputs): the same logits, weights and
+ * statistics bit for bit, with fewer floats held. `freeze`: a batch norm to
+ * freeze first (the chain's frozen backward), or NULL. */
+static float *fused_steps(const char *config, const char *const *overrides, int n_overrides, int keep,
+                          const char *freeze, size_t *count, int *chains, size_t *held) {
+  Run r = setup_with(config, overrides, n_overrides, keep, 3, 41);
+  Model *m = r.m;
+  if (freeze) model_freeze_layer(m, model_layer_index(m, freeze));
+  *chains = 0;
+  *held = m->grad_floats;
+  for (int i = 0; i < m->n_layers; i++) {
+    *chains += m->buffers[i].chain == CHAIN_HEAD;
+    if (m->buffers[i].out && !m->buffers[i].in_place) *held += (size_t)r.n * at_dims_count(m->layers[i].out);
+  }
+  Optimizer *opt = optimizer_create(m->be, OPT_ADAM, m->n_weights);
+  const size_t logits = (size_t)r.n * m->classes;
+  *count = logits + m->n_weights + m->n_state;
+  float *out = malloc(sizeof(float) * *count);
+  for (int step = 0; step < 3; step++) {
+    model_forward(m, r.x, r.n, 1, 21, (uint64_t)step);
+    model_loss(m, r.n, r.targets, 1);
+    optimizer_step(opt, m->weights, m->grads);
+  }
+  memcpy(out, model_forward(m, r.x, r.n, 0, 0, 0), sizeof(float) * logits); /* inference through the chains too */
+  memcpy(out + logits, m->weights, sizeof(float) * m->n_weights);
+  memcpy(out + logits + m->n_weights, m->state, sizeof(float) * m->n_state);
+  optimizer_free(opt);
+  teardown(&r);
+  return out;
+}
+
+static void fused_chains(const char *config, const char *const *overrides, int n_overrides, const char *freeze,
+                         int want_chains) {
+  size_t na, nb, held_fused, held_separate;
+  int chains, none;
+  float *a = fused_steps(config, overrides, n_overrides, 0, freeze, &na, &chains, &held_fused);
+  float *b = fused_steps(config, overrides, n_overrides, 1, freeze, &nb, &none, &held_separate);
+  char what[320];
+  snprintf(what, sizeof what,
+           "%s%s: %d fused batch norm (-> ReLU) -> max-pool chains (want %d) train and infer as the separate layers, "
+           "bit for bit, holding %zu floats instead of %zu",
+           config, freeze ? " (a chain's batch norm frozen)" : "", chains, want_chains, held_fused, held_separate);
+  report(chains == want_chains && none == 0 && na == nb && !memcmp(a, b, sizeof(float) * na) &&
+             held_fused < held_separate,
+         what, 0);
+  free(a);
+  free(b);
+}
+
 int main(void) {
   gradient_memory("configs/models/pons_time.ini", 2, 1); /* the model input's spare gradient: a small scratch */
   gradient_memory("tests/configs/graph_small.ini", 4, 1);
@@ -241,5 +296,13 @@ int main(void) {
   determinism("configs/models/pons_timefreq.ini");
   weights_round_trip("tests/configs/graph_small.ini");
   weights_round_trip("configs/models/pons_blackbox.ini");
+  const char *const narrow[] = {"conv1.filters=8", "conv2.filters=8", "conv3.filters=8"};
+  fused_chains("configs/models/fcn3.ini", narrow, 3, NULL, 3);
+  fused_chains("configs/models/fcn3.ini", narrow, 3, "batchnorm2", 3);
+  const char *const musicnn_narrow[] = {"timbral_74.filters=8", "timbral_77.filters=8", "temporal_128.filters=4",
+                                        "temporal_64.filters=4",  "temporal_32.filters=4",  "cnn1_conv.filters=8",
+                                        "cnn2_conv.filters=8",    "cnn3_conv.filters=8",    "penultimate_dense.units=16"};
+  fused_chains("configs/models/musicnn.ini", musicnn_narrow, 9, NULL, 5);
+  fused_chains("configs/models/musicnn.ini", musicnn_narrow, 9, "timbral_77_bn", 5);
   return failures ? 1 : 0;
 }

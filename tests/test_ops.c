@@ -670,6 +670,79 @@ static void test_bn(void) {
   test_bn_case("per-channel threaded 4x16x24x40", d, 0);
 }
 
+/* ---------- batch norm -> ReLU -> max-pool, fused ---------- */
+
+/* The fused operation against batchnorm, relu (when `relu`) and maxpool run
+ * one after the other: every output bit for bit (training, inference, a frozen backward,
+ * NULL outputs), with windows that overlap, leave columns uncovered, and a
+ * negative gamma (BN then decreases: winners differ from the raw input's). */
+static void test_chain_case(const char *tag, int relu, int n, int c, int h, int w, int kh, int kw, int sh, int sw) {
+  char name[160];
+  BatchNormShape b = {n, c, h, w, AT_BN_PER_CHANNEL, 1e-5f, 0.1f};
+  PoolShape p = pool_shape(n, c, h, w, kh, kw, sh, sw);
+  const size_t xn = bn_n(&b), yn = pool_yn(&p);
+  float *x = frand(xn, -1.5, 2.5), *gamma = frand(c, 0.5, 1.5), *beta = frand(c, -0.8, 0.3), *dy = frand(yn, -1, 1);
+  gamma[0] = -gamma[0];
+  for (int k = 0; k < 2 * c && k < (int)xn; k++) x[k * 7 % xn] = x[0]; /* ties */
+  for (int training = 1; training >= 0; training--) {
+    /* the three operations */
+    float *z = falloc(xn), *y1 = falloc(yn), *dz = falloc(xn), *dr = falloc(xn), *dx1 = falloc(xn);
+    float *m1 = falloc(c), *i1 = falloc(c), *rm1 = frand(c, -1, 1), *rv1 = frand(c, 0.5, 2), *dg1 = falloc(c),
+          *db1 = falloc(c);
+    int32_t *s1 = calloc(yn, sizeof(int32_t));
+    /* the fused one */
+    float *y2 = falloc(yn), *dx2 = falloc(xn), *m2 = falloc(c), *i2 = falloc(c), *rm2 = fdup(rm1, c),
+          *rv2 = fdup(rv1, c), *dg2 = falloc(c), *db2 = falloc(c), *dx3 = falloc(xn), *dg3 = falloc(c);
+    int32_t *s2 = calloc(yn, sizeof(int32_t));
+    if (training) {
+      B->batchnorm_forward_train(&b, x, gamma, beta, z, m1, i1, rm1, rv1);
+    } else {
+      B->batchnorm_forward_infer(&b, x, gamma, beta, rm1, rv1, z);
+    }
+    if (relu) B->relu_forward(z, z, xn);
+    B->maxpool_forward(&p, z, y1, s1);
+    B->maxpool_backward(&p, dy, s1, dz);
+    if (relu) B->relu_backward(z, dz, dr, xn);
+    else memcpy(dr, dz, xn * 4);
+    if (training) {
+      B->batchnorm_backward(&b, x, dr, gamma, m1, i1, dx1, dg1, db1);
+    } else { /* the frozen layer's backward (nn/layers/batchnorm.c) */
+      float *zeros = falloc(c);
+      B->batchnorm_forward_infer(&b, dr, gamma, zeros, zeros, rv1, dx1);
+      free(zeros);
+    }
+    B->bn_relu_maxpool_forward(&b, &p, relu, training, x, gamma, beta, m2, i2, rm2, rv2, y2, s2);
+    B->bn_relu_maxpool_backward(&b, &p, relu, training, x, y2, dy, s2, gamma, m2, i2, rv2, dx2, training ? dg2 : NULL,
+                                training ? db2 : NULL);
+    int same = !memcmp(y1, y2, yn * 4) && !memcmp(s1, s2, yn * 4) && !memcmp(dx1, dx2, xn * 4) &&
+               !memcmp(rm1, rm2, c * 4) && !memcmp(rv1, rv2, c * 4);
+    if (training)
+      same &= !memcmp(m1, m2, c * 4) && !memcmp(i1, i2, c * 4) && !memcmp(dg1, dg2, c * 4) && !memcmp(db1, db2, c * 4);
+    snprintf(name, sizeof name, "bn+%smaxpool %s %s = the separate ops", relu ? "relu+" : "", tag, training ? "train" : "infer/frozen");
+    report(same, name, "bitwise", same ? 0.0 : 1.0);
+    if (training) { /* the outputs asked for alone */
+      B->bn_relu_maxpool_backward(&b, &p, relu, 1, x, y2, dy, s2, gamma, m2, i2, rv2, dx3, NULL, NULL);
+      B->bn_relu_maxpool_backward(&b, &p, relu, 1, x, y2, dy, s2, gamma, m2, i2, rv2, NULL, dg3, NULL);
+      same = !memcmp(dx3, dx1, xn * 4) && !memcmp(dg3, dg1, c * 4);
+      snprintf(name, sizeof name, "bn+%smaxpool %s backward dx alone, dgamma alone", relu ? "relu+" : "", tag);
+      report(same, name, "bitwise", same ? 0.0 : 1.0);
+    }
+    free(z), free(y1), free(dz), free(dr), free(dx1), free(m1), free(i1), free(rm1), free(rv1), free(dg1), free(db1);
+    free(s1), free(y2), free(dx2), free(m2), free(i2), free(rm2), free(rv2), free(dg2), free(db2), free(dx3), free(dg3);
+    free(s2);
+  }
+  free(x), free(gamma), free(beta), free(dy);
+}
+
+static void test_chain(void) {
+  for (int relu = 1; relu >= 0; relu--) {
+    test_chain_case("2x3x6x9 pool 2x2", relu, 2, 3, 6, 9, 2, 2, 2, 2);
+    test_chain_case("3x4x7x11 pool 3x3 stride 2 (overlapping)", relu, 3, 4, 7, 11, 3, 3, 2, 2);
+    test_chain_case("2x5x4x30 pool 4x1 (global over frequency)", relu, 2, 5, 4, 30, 4, 1, 4, 1);
+    test_chain_case("4x32x24x70 pool 2x4, threaded (FCN-like, 2 columns uncovered)", relu, 4, 32, 24, 70, 2, 4, 2, 4);
+  }
+}
+
 /* ---------- activations and dropout ---------- */
 
 typedef struct {
@@ -1236,6 +1309,7 @@ int main(void) {
   test_conv();
   test_pool();
   test_bn();
+  test_chain();
   test_activations();
   test_dropout();
   test_dense();

@@ -37,7 +37,9 @@ typedef struct EvalModel {
 } EvalModel;
 /* crops / batch overrides: 0 keeps the checkpoint's (or the default). Prints
  * "weights: PATH (model NAME)" to log (NULL: nothing). */
-void cli_load_for_eval(const char *weights_or_run, int crops_override, int batch_override, FILE *log, EvalModel *out);
+/* keep_outputs: every layer keeps its output (Model.keep_outputs), for commands that read inner layers. */
+void cli_load_for_eval(const char *weights_or_run, int crops_override, int batch_override, int keep_outputs, FILE *log,
+                       EvalModel *out);
 
 /* The front end a model was trained with: --cache's (cache_override), else
  * its run's training cache's; checked against the front end the checkpoint

@@ -43,7 +43,8 @@ Model *cli_load_model(const ModelArgs *a) {
   return experiment_model_from_config(a->config, a->overrides, a->n_overrides);
 }
 
-void cli_load_for_eval(const char *weights_or_run, int crops_override, int batch_override, FILE *log, EvalModel *out) {
+void cli_load_for_eval(const char *weights_or_run, int crops_override, int batch_override, int keep_outputs, FILE *log,
+                       EvalModel *out) {
   memset(out, 0, sizeof *out);
   char *path = out->path;
   const size_t size = sizeof out->path;
@@ -89,6 +90,7 @@ void cli_load_for_eval(const char *weights_or_run, int crops_override, int batch
   out->experiment = experiment;
   if (crops_override) out->crops = crops_override;
   if (batch_override) out->batch = batch_override;
+  m->keep_outputs = keep_outputs;
   model_allocate(m, at_backend_selected(), out->batch);
   weights_load(m, path);
   if (log) fprintf(log, "weights: %s (model %s)\n", path, m->name);

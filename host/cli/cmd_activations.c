@@ -279,7 +279,7 @@ int cmd_activations(int argc, char **argv) {
   FileList fl;
   read_list(a.list, &fl);
   EvalModel em;
-  cli_load_for_eval(a.weights, 1, 0, stdout, &em);
+  cli_load_for_eval(a.weights, 1, 0, 1, stdout, &em);
   Model *m = em.m;
   PrepSetup setup;
   char cache_path[4200], desc[1024];

@@ -352,7 +352,7 @@ int cmd_auralise(int argc, char **argv) {
   AuraliseArgs a;
   parse(argc, argv, &a);
   EvalModel em;
-  cli_load_for_eval(a.weights, 1, 1, stdout, &em);
+  cli_load_for_eval(a.weights, 1, 1, 1, stdout, &em);
   Model *m = em.m;
   PrepSetup setup;
   char cache_path[4200], desc[1024];

@@ -191,7 +191,7 @@ int cmd_embed(int argc, char **argv) {
   EmbedArgs a;
   parse(argc, argv, &a);
   EvalModel em;
-  cli_load_for_eval(a.weights, 1, 0, stdout, &em);
+  cli_load_for_eval(a.weights, 1, 0, 1, stdout, &em);
   Model *m = em.m;
   const int layer = layer_named(m, a.layer);
   for (int j = layer + 1; j < m->n_layers; j++) /* only ReLU and ELU write over their input */

@@ -87,7 +87,7 @@ typedef struct Evaluated {
  * the cache must match), the cache, and the evaluation over crops. */
 static void evaluate_args(const EvalArgs *a, Evaluated *ev) {
   EvalModel em;
-  cli_load_for_eval(a->weights, a->crops, a->batch, stdout, &em);
+  cli_load_for_eval(a->weights, a->crops, a->batch, 0, stdout, &em);
   ev->m = em.m;
   ev->c = cache_open(a->cache);
   if (em.front_end[0]) {

@@ -113,7 +113,7 @@ int cmd_export(int argc, char **argv) {
   ExportArgs a;
   parse(argc, argv, &a);
   EvalModel em;
-  cli_load_for_eval(a.weights, 1, 1, stdout, &em);
+  cli_load_for_eval(a.weights, 1, 1, 0, stdout, &em);
   const Model *m = em.m;
   char *tags = tags_json(m), *dataset_config = weights_read_dataset_config(em.path);
   char card_path[4400];

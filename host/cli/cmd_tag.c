@@ -315,7 +315,7 @@ int cmd_tag(int argc, char **argv) {
   parse(argc, argv, &a);
   FILE *info = a.json ? stderr : stdout; /* --json: stdout holds nothing but the JSON */
   EvalModel em;
-  cli_load_for_eval(a.weights, 0, 0, info, &em);
+  cli_load_for_eval(a.weights, 0, 0, 0, info, &em);
   Model *m = em.m;
 
   PrepSetup setup;

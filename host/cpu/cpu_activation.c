@@ -14,7 +14,7 @@
  * reported there instead of vanishing into zeros. */
 void at_cpu_relu_forward(const float *x, float *y, size_t n) {
 #pragma omp parallel for simd schedule(static) PAR_IF(n)
-  for (size_t i = 0; i < n; i++) y[i] = x[i] < 0.0f ? 0.0f : x[i];
+  for (size_t i = 0; i < n; i++) y[i] = at_cpu_relu1(x[i]);
 }
 
 void at_cpu_relu_backward(const float *y, const float *dy, float *dx, size_t n) {

@@ -48,6 +48,25 @@ const char *at_cpu_gemm_provider(void); /* "onednn" or "openblas" */
 #define AT_CPU_DECL(kind, ret, name, params, args) AT_CPU_DECL_##kind(ret, name, params)
 AT_BACKEND_OPS(AT_CPU_DECL)
 
+/* ---- shared by the fused batch norm -> ReLU -> max-pool (cpu_bn_relu_pool.c)
+ * with the separate operations, so that both compute the same numbers ---- */
+/* Channel c's map y = x * scale + shift: training takes the batch statistics
+ * (saved, running ones updated, as batchnorm_forward_train), else the running
+ * ones. Per-channel batch norm only. */
+void at_cpu_bn_channel_map(const BatchNormShape *s, int c, int training, const float *x, const float *gamma,
+                           const float *beta, float *save_mean, float *save_invstd, float *running_mean,
+                           float *running_var, float *scale, float *shift);
+/* Stops with a message when a training batch has one value per feature. */
+void at_cpu_bn_check_batch(const BatchNormShape *s);
+/* Training-mode backward of one feature: dx = fa * dy + fb * (x - mean) + fc,
+ * from sdy = sum dy and sdyxmu = sum dy * (x - mean) over its m values. */
+void at_cpu_bn_backward_coefficients(float gamma, double invstd, double sdy, double sdyxmu, size_t m, float *fa,
+                                     float *fb, float *fc);
+/* Max-pooling of one plane (xp: h_in x w_in; yp, sp: h_out x w_out). */
+void at_cpu_maxpool_plane(const PoolShape *s, const float *xp, float *yp, int32_t *sp);
+/* ReLU as relu_forward computes it. */
+static inline float at_cpu_relu1(float v) { return v < 0.0f ? 0.0f : v; }
+
 /* Layers whose per-example work c_out*K*P (K = c_in*kh*kw, P = h_out*w_out)
  * is at most this many MACs, with n > 1 and more than one thread, parallelise
  * over examples (one block per thread, single-threaded GEMMs); larger ones

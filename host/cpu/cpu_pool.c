@@ -56,46 +56,56 @@ static void window_max(const float *restrict xp, int w_in, int h0, int w0, int k
   *sw = at;
 }
 
+/* Output row oh of one plane: xp its input plane, yrow / srow the row's
+ * outputs and winners. */
+static void maxpool_row(const PoolShape *s, const float *restrict xp, int oh, float *restrict yrow,
+                        int32_t *restrict srow) {
+  const int kh = s->kh, kw = s->kw, sw = s->stride_w, w_in = s->w_in, w_out = s->w_out;
+  const int h0 = oh * s->stride_h;
+  if (kw >= 4 * w_out) { /* long windows, few outputs: reduce along the window */
+    for (int ow = 0; ow < w_out; ow++) window_max(xp, w_in, h0, ow * sw, kh, kw, &yrow[ow], &srow[ow]);
+    return;
+  }
+  /* window elements in row-major order, each across the whole output row
+   * (branch-free, so gcc vectorises over ow) */
+#pragma omp simd
+  for (int ow = 0; ow < w_out; ow++) {
+    yrow[ow] = -INFINITY;
+    srow[ow] = h0 * w_in + ow * sw;
+  }
+  for (int i = 0; i < kh; i++)
+    for (int j = 0; j < kw; j++) {
+      const int base = (h0 + i) * w_in + j;
+      const float *restrict src = xp + base;
+#pragma omp simd
+      for (int ow = 0; ow < w_out; ow++) {
+        const float v = src[ow * sw];
+        /* strict > keeps the first maximum; NaN wins (and propagates) as in PyTorch */
+        const int take = v > yrow[ow] || isnan(v);
+        yrow[ow] = take ? v : yrow[ow];
+        srow[ow] = take ? base + ow * sw : srow[ow];
+      }
+    }
+}
+
 void at_cpu_maxpool_forward(const PoolShape *s, const float *x, float *y, int32_t *switches) {
   check_shape(s);
-  const int kh = s->kh, kw = s->kw, sh = s->stride_h, sw = s->stride_w;
-  const int h_in = s->h_in, w_in = s->w_in, h_out = s->h_out, w_out = s->w_out;
-  const size_t in_plane = (size_t)h_in * w_in, out_plane = (size_t)h_out * w_out;
+  const int h_out = s->h_out, w_out = s->w_out;
+  const size_t in_plane = (size_t)s->h_in * s->w_in, out_plane = (size_t)h_out * w_out;
   const long tasks = (long)s->n * s->c * h_out;
-  const size_t work = (size_t)s->n * s->c * out_plane * kh * kw;
+  const size_t work = (size_t)s->n * s->c * out_plane * s->kh * s->kw;
 #pragma omp parallel for schedule(static) if (work > AT_CPU_PAR_MIN)
   for (long t = 0; t < tasks; t++) {
     const long plane = t / h_out;
     const int oh = (int)(t % h_out);
-    const float *restrict xp = x + plane * in_plane;
-    float *restrict yrow = y + plane * out_plane + (size_t)oh * w_out;
-    int32_t *restrict srow = switches + plane * out_plane + (size_t)oh * w_out;
-    const int h0 = oh * sh;
-    if (kw >= 4 * w_out) { /* long windows, few outputs: reduce along the window */
-      for (int ow = 0; ow < w_out; ow++) window_max(xp, w_in, h0, ow * sw, kh, kw, &yrow[ow], &srow[ow]);
-      continue;
-    }
-    /* window elements in row-major order, each across the whole output row
-     * (branch-free, so gcc vectorises over ow) */
-#pragma omp simd
-    for (int ow = 0; ow < w_out; ow++) {
-      yrow[ow] = -INFINITY;
-      srow[ow] = h0 * w_in + ow * sw;
-    }
-    for (int i = 0; i < kh; i++)
-      for (int j = 0; j < kw; j++) {
-        const int base = (h0 + i) * w_in + j;
-        const float *restrict src = xp + base;
-#pragma omp simd
-        for (int ow = 0; ow < w_out; ow++) {
-          const float v = src[ow * sw];
-          /* strict > keeps the first maximum; NaN wins (and propagates) as in PyTorch */
-          const int take = v > yrow[ow] || isnan(v);
-          yrow[ow] = take ? v : yrow[ow];
-          srow[ow] = take ? base + ow * sw : srow[ow];
-        }
-      }
+    maxpool_row(s, x + plane * in_plane, oh, y + plane * out_plane + (size_t)oh * w_out,
+                switches + plane * out_plane + (size_t)oh * w_out);
   }
+}
+
+void at_cpu_maxpool_plane(const PoolShape *s, const float *xp, float *yp, int32_t *sp) {
+  for (int oh = 0; oh < s->h_out; oh++)
+    maxpool_row(s, xp, oh, yp + (size_t)oh * s->w_out, sp + (size_t)oh * s->w_out);
 }
 
 void at_cpu_maxpool_backward(const PoolShape *s, const float *dy, const int32_t *switches,

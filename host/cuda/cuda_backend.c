@@ -253,6 +253,52 @@ void at_cuda_batchnorm_backward(const BatchNormShape *s, const float *x, const f
   KERNEL_CHECK("batchnorm_backward");
 }
 
+/* ---- batch norm -> ReLU -> max-pool: the three operations in turn through
+ * one scratch tensor, so that chains share it instead of each keeping two
+ * tensors of the convolution's size (the same numbers as the separate
+ * operations, by construction) ---- */
+
+void at_cuda_bn_relu_maxpool_forward(const BatchNormShape *b, const PoolShape *p, int relu, int training, const float *x,
+                                     const float *gamma, const float *beta, float *save_mean, float *save_invstd,
+                                     float *running_mean, float *running_var, float *y, int32_t *switches) {
+  at_cuda_select_device();
+  const size_t count = (size_t)b->n * b->c * b->h * b->w;
+  float *z = at_cuda_scratch(AT_SCRATCH_CHAIN, count);
+  if (training)
+    at_cuda_batchnorm_forward_train(b, x, gamma, beta, z, save_mean, save_invstd, running_mean, running_var);
+  else
+    at_cuda_batchnorm_forward_infer(b, x, gamma, beta, running_mean, running_var, z);
+  if (relu) {
+    atk_relu_forward(z, z, count, at_cuda.stream);
+    KERNEL_CHECK("relu_forward (batch norm -> ReLU -> max-pool)");
+  }
+  at_cuda_maxpool_forward(p, z, y, switches);
+}
+
+void at_cuda_bn_relu_maxpool_backward(const BatchNormShape *b, const PoolShape *p, int relu, int training, const float *x,
+                                      const float *y, const float *dy, const int32_t *switches, const float *gamma,
+                                      const float *save_mean, const float *save_invstd, const float *running_var,
+                                      float *dx, float *dgamma, float *dbeta) {
+  at_cuda_select_device();
+  if (!training && !dx) return;
+  const size_t count = (size_t)b->n * b->c * b->h * b->w, pooled = (size_t)p->n * p->c * p->h_out * p->w_out;
+  float *dz = at_cuda_scratch(AT_SCRATCH_CHAIN, count);
+  float *passed = at_cuda_scratch(AT_SCRATCH_CHAIN_DY, pooled > (size_t)b->c ? pooled : (size_t)b->c);
+  if (relu) { /* the ReLU's decision at each winner is the sign of the pooled output */
+    atk_relu_backward(y, dy, passed, pooled, at_cuda.stream);
+    KERNEL_CHECK("relu_backward (batch norm -> ReLU -> max-pool)");
+  }
+  at_cuda_maxpool_backward(p, relu ? passed : dy, switches, dz);
+  if (training) {
+    at_cuda_batchnorm_backward(b, x, dz, gamma, save_mean, save_invstd, dx, dgamma, dbeta);
+    return;
+  }
+  /* frozen: the inference map with mean and beta 0, as the batch norm layer does */
+  atk_fill(passed, (size_t)b->c, 0.0f, at_cuda.stream);
+  KERNEL_CHECK("fill (batch norm -> ReLU -> max-pool)");
+  at_cuda_batchnorm_forward_infer(b, dz, gamma, passed, passed, running_var, dx);
+}
+
 /* ---- activations and dropout ---- */
 
 /* ---- dense: y[n, out] = x[n, in] . w[out, in]^T + b ---- */

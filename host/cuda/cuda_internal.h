@@ -15,6 +15,8 @@ enum {
   AT_SCRATCH_PAD_X,     /* zero-padded input (asymmetric padding) */
   AT_SCRATCH_PAD_DX,    /* its gradient */
   AT_SCRATCH_BN,        /* a dx nobody asked for (cuDNN batch norm writes one) */
+  AT_SCRATCH_CHAIN,     /* batch norm -> ReLU -> max-pool: the inner tensor, shared by every chain */
+  AT_SCRATCH_CHAIN_DY,  /* and its pooled gradient where the ReLU passed (or zeros, frozen) */
   AT_CUDA_SCRATCH_SLOTS
 };
 

@@ -67,6 +67,7 @@ int deconv_target(const Model *m, const char *name) {
 
 Deconvnet *deconv_create(Model *m, int target) {
   AT_ASSERT(m->be && target >= 0 && target < m->n_layers);
+  AT_ASSERT(m->keep_outputs); /* it reads inner layers: allocated with every output kept */
   check_chain(m, target);
   Deconvnet *d = at_calloc(1, sizeof *d, "deconvnet");
   d->m = m;

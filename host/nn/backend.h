@@ -140,6 +140,26 @@ typedef struct Backend Backend;
      const float *save_invstd, float *dx, float *dgamma, float *dbeta),                                               \
     (s, x, dy, gamma, save_mean, save_invstd, dx, dgamma, dbeta))                                                     \
                                                                                                                       \
+  /* ---- per-channel batch norm -> ReLU (when relu) -> max-pool as one                                                \
+   * operation, for chains whose inner outputs nobody reads (nn/model.c): the                                        \
+   * numbers of the operations in turn (bit for bit on the CPU) without the                                          \
+   * x-sized tensors between them. training: batch statistics as                                                      \
+   * batchnorm_forward_train (saved, running updated), else running statistics                                       \
+   * as batchnorm_forward_infer. y, switches: the pool's. Backward: dy is the                                        \
+   * pool output's gradient and y the pool output (with relu, y > 0 is the                                           \
+   * ReLU's decision at each winner); training 0 backs through the inference map                                      \
+   * (a frozen batch norm: dgamma, dbeta untouched). dx, dgamma, dbeta may be NULL ---- */                            \
+  X(CUSTOM, void, bn_relu_maxpool_forward,                                                                            \
+    (const BatchNormShape *b, const PoolShape *p, int relu, int training, const float *x, const float *gamma,         \
+     const float *beta, float *save_mean, float *save_invstd, float *running_mean, float *running_var, float *y,      \
+     int32_t *switches),                                                                                              \
+    (b, p, relu, training, x, gamma, beta, save_mean, save_invstd, running_mean, running_var, y, switches))           \
+  X(CUSTOM, void, bn_relu_maxpool_backward,                                                                           \
+    (const BatchNormShape *b, const PoolShape *p, int relu, int training, const float *x, const float *y,            \
+     const float *dy, const int32_t *switches, const float *gamma, const float *save_mean, const float *save_invstd, \
+     const float *running_var, float *dx, float *dgamma, float *dbeta),                                              \
+    (b, p, relu, training, x, y, dy, switches, gamma, save_mean, save_invstd, running_var, dx, dgamma, dbeta))        \
+                                                                                                                      \
   /* ---- activations (y may alias x; backward takes the forward output) ---- */                                     \
   X(KERNEL, void, relu_forward, (const float *x, float *y, size_t n), (x, y, n))                                     \
   X(KERNEL, void, relu_backward, (const float *y, const float *dy, float *dx, size_t n), (y, dy, dx, n))             \

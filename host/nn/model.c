@@ -42,14 +42,19 @@ static void allocate_gradients(Model *m, const Backend *be, size_t nb) {
   for (int j = 0; j < n; j++)
     for (int k = 0; k < m->layers[j].n_inputs; k++) {
       int src = m->layers[j].inputs[k];
-      if (src != AT_INPUT && j > born[src]) born[src] = j;
+      /* a fused chain's input gradient is written by its tail's backward */
+      int writer = j;
+      if (m->buffers[j].chain == CHAIN_HEAD) writer = j + (m->buffers[j + 1].chain == CHAIN_INNER ? 2 : 1);
+      if (src != AT_INPUT && writer > born[src]) born[src] = writer;
     }
   int slots = 0;
   /* the step index falls during backward: visit gradients by birth, latest first */
   for (int t = n; t >= 0; t--)
     for (int i = n - 1; i >= 0; i--) {
       if (born[i] != t) continue;
-      const size_t count = nb * at_dims_count(m->layers[i].out);
+      /* a fused chain's batch norm and ReLU never hold a gradient */
+      const int inside_chain = m->buffers[i].chain == CHAIN_HEAD || m->buffers[i].chain == CHAIN_INNER;
+      const size_t count = inside_chain ? 0 : nb * at_dims_count(m->layers[i].out);
       int pick = -1;
       for (int s = 0; s < slots; s++) /* free: its holder was last read before step t */
         if (slot_until[s] > t && (pick < 0 || better_slot(slot_count[s], slot_count[pick], count))) pick = s;
@@ -80,6 +85,15 @@ void model_allocate(Model *m, const Backend *be, int max_batch) {
   m->grads = be->alloc(sizeof(float) * m->n_weights);
   m->state = be->alloc(sizeof(float) * (m->n_state ? m->n_state : 1));
   size_t nb = (size_t)max_batch, scratch = 0;
+  for (int i = 0; i < m->n_layers; i++) m->buffers[i].chain = CHAIN_NONE;
+  int length;
+  for (int i = 0; !m->keep_outputs && i < m->n_layers; i++)
+    if ((length = layer_chain_fusable(m, i))) {
+      m->buffers[i].chain = CHAIN_HEAD;
+      if (length == 3) m->buffers[i + 1].chain = CHAIN_INNER;
+      m->buffers[i + length - 1].chain = CHAIN_TAIL;
+      i += length - 1;
+    }
   for (int i = 0; i < m->n_layers; i++) {
     const Layer *L = &m->layers[i];
     size_t count = nb * at_dims_count(L->out);
@@ -96,8 +110,9 @@ void model_allocate(Model *m, const Backend *be, int max_batch) {
     if (uses_scratch && in_total > scratch) scratch = in_total;
 
     LayerBuffers *B = &m->buffers[i];
-    B->in_place = writes_over_input(m, L);
-    if (B->in_place) B->out = m->buffers[L->inputs[0]].out;
+    B->in_place = B->chain == CHAIN_NONE && writes_over_input(m, L);
+    if (B->chain == CHAIN_HEAD || B->chain == CHAIN_INNER) B->out = NULL; /* the fused chain keeps neither */
+    else if (B->in_place) B->out = m->buffers[L->inputs[0]].out;
     else if (L->kind->output == LAYER_OUT_VIEW) B->out = NULL; /* set at each forward */
     else B->out = be->alloc(sizeof(float) * count);
     if (L->kind->allocate) L->kind->allocate(L, B, be, count);
@@ -199,7 +214,8 @@ const float *model_forward(Model *m, const float *input, int n, int training, ui
     p.seed = seed;
     p.step = step;
     at_backend_set_layer(p.L->name);
-    p.L->kind->forward(&p);
+    if (p.buf->chain == CHAIN_HEAD) layer_chain_forward(m, i, n, p.training);
+    else if (p.buf->chain == CHAIN_NONE) p.L->kind->forward(&p);
   }
   at_backend_set_layer(NULL);
   return m->buffers[m->n_layers - 1].out;
@@ -276,7 +292,18 @@ void model_backward(Model *m, int n, const float *dlogits) {
     LayerPass p = layer_pass(m, i, n);
     const Layer *L = p.L;
     at_backend_set_layer(L->name);
+    if (p.buf->chain == CHAIN_HEAD || p.buf->chain == CHAIN_INNER) continue; /* done by the chain's tail */
     AT_ASSERT(p.buf->grad_ready); /* every layer reaches the output (checked at build) */
+    if (p.buf->chain == CHAIN_TAIL) {
+      const int head = layer_chain_head(m, i);
+      const Layer *H = &m->layers[head];
+      int add;
+      float *dx = grad_target(m, H, 0, 0, &add);
+      AT_ASSERT(dx != p.buf->grad); /* allocate_gradients: the chain reads one while writing the other */
+      layer_chain_backward(m, head, n, dx);
+      finish_grad(m, H, 0, dx, add, n);
+      continue;
+    }
     /* each input's gradient: its own region of scratch when it must be summed */
     int adds[AT_MAX_INPUTS];
     size_t offset = 0;

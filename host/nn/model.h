@@ -77,6 +77,15 @@ typedef struct Layer {
   double macs;     /* forward multiply-accumulates per example */
 } Layer;
 
+/* Batch norm -> ReLU -> max-pool run as one backend operation when nobody
+ * reads the two inner outputs: those layers then have no output buffer. */
+typedef enum {
+  CHAIN_NONE = 0,
+  CHAIN_HEAD, /* the batch norm: its forward runs the chain */
+  CHAIN_INNER, /* the ReLU: nothing of its own */
+  CHAIN_TAIL /* the max-pool: holds the output, its backward runs the chain's */
+} LayerChain;
+
 /* A layer's memory on the backend (model_allocate) and its run-time state. */
 typedef struct LayerBuffers {
   float *out;        /* [max_batch, out] (aliases the input's for in-place layers; a view for reshapes) */
@@ -85,6 +94,7 @@ typedef struct LayerBuffers {
   uint8_t *mask;     /* dropout's kept elements */
   float *save_mean, *save_invstd; /* batch norm's batch statistics, for backward */
   int in_place;      /* writes its output over its input (ReLU/ELU after a layer that does not need its own output) */
+  LayerChain chain;  /* part of a fused batch norm -> ReLU -> max-pool (nn/layers/chain.c) */
   int grad_ready;    /* backward bookkeeping: grad holds a value this pass */
   long batches_tracked; /* batch norm's training batches so far (PyTorch's num_batches_tracked) */
 } LayerBuffers;
@@ -120,6 +130,10 @@ typedef struct Model {
   size_t grad_floats; /* all of them together */
   float *logit_grad;
   const float *input_ptr; /* input of the last forward pass */
+  /* Set before model_allocate by whoever reads inner layers' outputs (the
+   * deconvnet, activations, embeddings, the oracle's traces): no chain is
+   * fused, every layer keeps its output. */
+  int keep_outputs;
 } Model;
 
 void model_free(Model *m);

@@ -285,6 +285,56 @@ static void batchnorm(Ctx *c, BatchNormShape s) {
   for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) pair_free(c, all[i]);
 }
 
+/* Batch norm -> ReLU -> max-pool as one operation, training then inference
+ * (and a frozen backward). Integer inputs from a small set: equal inputs
+ * normalise to equal values on both backends, so ties break alike. */
+static void bn_relu_maxpool(Ctx *c, BatchNormShape b, PoolShape p, int relu) {
+  p.n = b.n, p.c = b.c, p.h_in = b.h, p.w_in = b.w;
+  p.h_out = (p.h_in - p.kh) / p.stride_h + 1;
+  p.w_out = (p.w_in - p.kw) / p.stride_w + 1;
+  const size_t nx = (size_t)b.n * b.c * b.h * b.w, ny = (size_t)p.n * p.c * p.h_out * p.w_out, nf = (size_t)b.c;
+  char what[128], name[64];
+  snprintf(name, sizeof name, "%dx%dx%dx%d pool %dx%d s%dx%d%s", b.n, b.c, b.h, b.w, p.kh, p.kw, p.stride_h, p.stride_w,
+           relu ? "" : " (no ReLU)");
+  float *h = at_malloc(sizeof(float) * nx, "chain data");
+  for (size_t i = 0; i < nx; i++) h[i] = (float)(int)(9 * at_rng_uniform(c->seed, 79, i)) - 4.0f;
+  c->seed++;
+  Pair x = pair_upload(c, h, sizeof(float) * nx);
+  free(h);
+  Pair g = pair_random(c, nf, -1.5f, 1.5f), bt = pair_random(c, nf, -0.5f, 0.5f), rm = pair_random(c, nf, -0.1f, 0.1f),
+       rv = pair_random(c, nf, 0.9f, 1.1f), sm = pair_alloc(c, sizeof(float) * nf), si = pair_alloc(c, sizeof(float) * nf),
+       y = pair_alloc(c, sizeof(float) * ny), sw = pair_alloc(c, sizeof(int32_t) * ny), dy = pair_random(c, ny, -1, 1),
+       dx = pair_alloc(c, sizeof(float) * nx), dg = pair_alloc(c, sizeof(float) * nf),
+       dbt = pair_alloc(c, sizeof(float) * nf);
+  for (int training = 1; training >= 0; training--) {
+    const char *mode = training ? "train" : "inference/frozen";
+    c->ref->bn_relu_maxpool_forward(&b, &p, relu, training, F(x.r), F(g.r), F(bt.r), F(sm.r), F(si.r), F(rm.r), F(rv.r),
+                                    F(y.r), sw.r);
+    c->dev->bn_relu_maxpool_forward(&b, &p, relu, training, F(x.d), F(g.d), F(bt.d), F(sm.d), F(si.d), F(rm.d), F(rv.d),
+                                    F(y.d), sw.d);
+    snprintf(what, sizeof what, "bn+relu+maxpool %s y %s", mode, name);
+    compare_floats(c, what, &y, ny, c->tol);
+    snprintf(what, sizeof what, "bn+relu+maxpool %s switches %s", mode, name);
+    compare_bytes(c, what, &sw);
+    snprintf(what, sizeof what, "bn+relu+maxpool %s running var %s", mode, name);
+    compare_floats(c, what, &rv, nf, c->tol);
+    c->ref->bn_relu_maxpool_backward(&b, &p, relu, training, F(x.r), F(y.r), F(dy.r), sw.r, F(g.r), F(sm.r), F(si.r),
+                                     F(rv.r), F(dx.r), F(dg.r), F(dbt.r));
+    c->dev->bn_relu_maxpool_backward(&b, &p, relu, training, F(x.d), F(y.d), F(dy.d), sw.d, F(g.d), F(sm.d), F(si.d),
+                                     F(rv.d), F(dx.d), F(dg.d), F(dbt.d));
+    snprintf(what, sizeof what, "bn+relu+maxpool %s backward dx %s", mode, name);
+    compare_floats(c, what, &dx, nx, c->tol);
+    if (training) {
+      snprintf(what, sizeof what, "bn+relu+maxpool backward dgamma %s", name);
+      compare_floats(c, what, &dg, nf, c->tol);
+      snprintf(what, sizeof what, "bn+relu+maxpool backward dbeta %s", name);
+      compare_floats(c, what, &dbt, nf, c->tol);
+    }
+  }
+  Pair *all[] = {&x, &g, &bt, &rm, &rv, &sm, &si, &y, &sw, &dy, &dx, &dg, &dbt};
+  for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) pair_free(c, all[i]);
+}
+
 static void dense_concat_losses(Ctx *c, int n, int in, int out) {
   char what[96];
   Pair x = pair_random(c, (size_t)n * in, -1, 1), w = pair_random(c, (size_t)out * in, -0.5f, 0.5f),
@@ -434,6 +484,15 @@ static void batchnorms(Ctx *c) {
   batchnorm(c, (BatchNormShape){2, 3, 6, 9, AT_BN_PER_FREQUENCY, 1e-3f, 0.01f});
 }
 
+static void chains(Ctx *c) {
+  bn_relu_maxpool(c, (BatchNormShape){3, 5, 8, 13, AT_BN_PER_CHANNEL, 1e-5f, 0.1f},
+                  (PoolShape){.kh = 2, .kw = 4, .stride_h = 2, .stride_w = 4}, 1);
+  bn_relu_maxpool(c, (BatchNormShape){2, 4, 7, 9, AT_BN_PER_CHANNEL, 1e-3f, 0.01f},
+                  (PoolShape){.kh = 3, .kw = 3, .stride_h = 2, .stride_w = 2}, 1);
+  bn_relu_maxpool(c, (BatchNormShape){2, 6, 10, 7, AT_BN_PER_CHANNEL, 1e-3f, 0.01f},
+                  (PoolShape){.kh = 10, .kw = 1, .stride_h = 10, .stride_w = 1}, 0);
+}
+
 static void dense_and_outputs(Ctx *c) { dense_concat_losses(c, 5, 37, 11); }
 static void optimisers_sized(Ctx *c) { optimisers(c, 1001); }
 
@@ -468,6 +527,8 @@ static const OpComparison k_op_comparisons[] = {
     {"batchnorm_forward_train", batchnorms},
     {"batchnorm_forward_infer", batchnorms},
     {"batchnorm_backward", batchnorms},
+    {"bn_relu_maxpool_forward", chains},
+    {"bn_relu_maxpool_backward", chains},
     {"dense_forward", dense_and_outputs},
     {"dense_backward", dense_and_outputs},
     {"concat_forward", dense_and_outputs},

@@ -242,7 +242,8 @@ static void describe_non_finite(Trainer *t, const Batch *b, char *out, size_t si
   }
   for (int l = 0; l < t->m->n_layers; l++) {
     const Layer *L = &t->m->layers[l];
-    if (!t->be->all_finite(t->m->buffers[l].out, (size_t)b->n * at_dims_count(L->out))) {
+    if (t->m->buffers[l].out && /* none inside a fused chain */
+        !t->be->all_finite(t->m->buffers[l].out, (size_t)b->n * at_dims_count(L->out))) {
       snprintf(out, size, "first non-finite output in layer %s", L->name);
       return;
     }

@@ -40,6 +40,7 @@ int main(int argc, char **argv) {
   }
   const Backend *be = at_backend_cpu();
   Model *m = model_from_config(config, overrides, n_overrides);
+  m->keep_outputs = 1; /* the deconvnet reads inner layers */
   model_allocate(m, be, 1);
   model_init_weights(m, seed);
   const int target = deconv_target(m, layer);

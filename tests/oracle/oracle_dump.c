@@ -58,6 +58,7 @@ int main(int argc, char **argv) {
   }
   const Backend *be = at_backend_cpu();
   Model *m = model_from_config(config, overrides, n_overrides);
+  m->keep_outputs = 1; /* the trace holds every ReLU's decisions */
   model_allocate(m, be, batch);
   model_init_weights(m, seed);
 

@@ -8,7 +8,7 @@
 #include "nn/layers/layer_kind.h"
 #include "nn/onnx_graph.h"
 
-static BatchNormShape bn_shape(const Layer *L, int n) {
+BatchNormShape layer_bn_shape(const Layer *L, int n) {
   BatchNormShape s = {n, L->in.c, L->in.h, L->in.w, L->bn_axis, L->bn_eps, L->bn_momentum};
   return s;
 }
@@ -37,7 +37,7 @@ static void allocate(const Layer *L, LayerBuffers *buf, const Backend *be, size_
 
 static void forward(LayerPass *p) {
   const Layer *L = p->L;
-  BatchNormShape s = bn_shape(L, p->n);
+  BatchNormShape s = layer_bn_shape(L, p->n);
   if (p->training) {
     p->be->batchnorm_forward_train(&s, layer_x(p, 0), layer_param(p, L->weight), layer_param(p, L->bias), p->buf->out,
                                    p->buf->save_mean, p->buf->save_invstd, layer_param(p, L->running_mean),
@@ -51,7 +51,7 @@ static void forward(LayerPass *p) {
 
 static void backward(LayerPass *p) {
   const Layer *L = p->L;
-  BatchNormShape s = bn_shape(L, p->n);
+  BatchNormShape s = layer_bn_shape(L, p->n);
   if (L->frozen) {
     if (!p->dx[0]) return;
     /* Inference mode is y = gamma (x - mean) / sqrt(var + eps) + beta with

@@ -97,6 +97,23 @@ void layer_dims_text(Dims d, char *buf, size_t size);
 
 /* ---- for the passes ---- */
 
+/* The backend shapes of a [batchnorm] and a [maxpool] / [avgpool] layer over n examples. */
+BatchNormShape layer_bn_shape(const Layer *L, int n);
+PoolShape layer_pool_shape(const Layer *L, int n);
+
+/* Batch norm -> ReLU -> max-pool as one operation (chain.c). The length of
+ * the chain that can be fused at layer `head`, or 0: 3 for a per-channel
+ * [batchnorm] whose only reader is a [relu] whose only reader is a
+ * [maxpool], 2 for such a [batchnorm] read only by a [maxpool]. */
+int layer_chain_fusable(const Model *m, int head);
+/* The head of the fused chain whose tail (the max-pool) is layer `tail`. */
+int layer_chain_head(const Model *m, int tail);
+/* The chain's forward (head's batch norm in training mode when `training`)
+ * and its backward, dx the gradient of the head's input (NULL: not needed). */
+void layer_chain_forward(Model *m, int head, int n, int training);
+void layer_chain_backward(Model *m, int head, int n, float *dx);
+
+
 static inline const float *layer_x(const LayerPass *p, int k) {
   int src = p->L->inputs[k];
   return src == AT_INPUT ? p->m->input_ptr : p->m->buffers[src].out;

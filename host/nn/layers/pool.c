@@ -5,7 +5,7 @@
 #include "nn/layers/layer_kind.h"
 #include "nn/onnx_graph.h"
 
-static PoolShape pool_shape(const Layer *L, int n) {
+PoolShape layer_pool_shape(const Layer *L, int n) {
   PoolShape s = {n, L->in.c, L->in.h, L->in.w, L->out.h, L->out.w, L->kh, L->kw, L->stride_h, L->stride_w};
   return s;
 }
@@ -38,18 +38,18 @@ static void max_allocate(const Layer *L, LayerBuffers *buf, const Backend *be, s
 }
 
 static void max_forward(LayerPass *p) {
-  PoolShape s = pool_shape(p->L, p->n);
+  PoolShape s = layer_pool_shape(p->L, p->n);
   p->be->maxpool_forward(&s, layer_x(p, 0), p->buf->out, p->buf->switches);
 }
 
 static void max_backward(LayerPass *p) {
-  PoolShape s = pool_shape(p->L, p->n);
+  PoolShape s = layer_pool_shape(p->L, p->n);
   if (p->dx[0]) p->be->maxpool_backward(&s, p->buf->grad, p->buf->switches, p->dx[0]);
 }
 
 /* Unpooling through the switches recorded on the way up. */
 static int max_deconv(LayerPass *p, float *signal, float *below) {
-  PoolShape s = pool_shape(p->L, 1);
+  PoolShape s = layer_pool_shape(p->L, 1);
   p->be->maxpool_backward(&s, signal, p->buf->switches, below);
   return 1;
 }
@@ -82,12 +82,12 @@ const LayerKind k_layer_maxpool = {
 /* ---- average ---- */
 
 static void avg_forward(LayerPass *p) {
-  PoolShape s = pool_shape(p->L, p->n);
+  PoolShape s = layer_pool_shape(p->L, p->n);
   p->be->avgpool_forward(&s, layer_x(p, 0), p->buf->out);
 }
 
 static void avg_backward(LayerPass *p) {
-  PoolShape s = pool_shape(p->L, p->n);
+  PoolShape s = layer_pool_shape(p->L, p->n);
   if (p->dx[0]) p->be->avgpool_backward(&s, p->buf->grad, p->dx[0]);
 }
 
