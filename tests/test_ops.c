@@ -297,7 +297,7 @@ static void test_conv(void) {
   test_conv_case("3x3 same N2 c1->6 23x37 (small K)", conv_shape(2, 1, 23, 37, 6, 3, 3, 1, 1, 1, 1, 1, 1), 1, 1);
   /* the large 3x3 layers take oneDNN's Winograd (cpu_conv_winograd.c): ~1e-6 of the scale */
   conv_tol = 1e-5;
-  setenv("AURATAG_WINOGRAD", "1", 1); /* opt-in (cpu_conv_winograd.c) */
+  unsetenv("AURATAG_WINOGRAD"); /* the default (cpu_conv_winograd.c) */
   test_conv_case("3x3 same N2 c64->80 16x20 (Winograd)", conv_shape(2, 64, 16, 20, 80, 3, 3, 1, 1, 1, 1, 1, 1), 1, 0);
   conv_tol = 2e-6;
   { /* and reruns are bit-identical (a fixed rule picks Winograd, not a timing) */
@@ -313,9 +313,10 @@ static void test_conv(void) {
                !memcmp(dw[0], dw[1], wn * sizeof(float));
     report(same, "conv (Winograd) reruns bit-identical", "bitwise", same ? 0.0 : 1.0);
     /* and it did run: without it the same case gives other (im2col) numbers */
-    unsetenv("AURATAG_WINOGRAD");
+    setenv("AURATAG_WINOGRAD", "0", 1);
     float *y_im2col = falloc(yn);
     B->conv2d_forward(&s, x, w, NULL, y_im2col);
+    unsetenv("AURATAG_WINOGRAD");
     const int other = memcmp(y_im2col, y[0], yn * sizeof(float)) != 0;
     report(other, "conv (Winograd) is not the im2col path", "differs", other ? 0.0 : 1.0);
     free(y_im2col);
