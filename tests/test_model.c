@@ -284,6 +284,31 @@ static void fused_chains(const char *config, const char *const *overrides, int n
   free(b);
 }
 
+/* A model allocated for forward passes only (Model.inference_only, as every
+ * evaluating command does) holds no gradient memory and computes the same
+ * logits and loss as one allocated for training. */
+static void inference_only(const char *config) {
+  Run a = setup(config, 3, 51);
+  Model *m = model_from_config(config, NULL, 0);
+  m->inference_only = 1;
+  model_allocate(m, at_backend_cpu(), 3);
+  memcpy(m->weights, a.m->weights, sizeof(float) * a.m->n_weights);
+  memcpy(m->state, a.m->state, sizeof(float) * a.m->n_state);
+  const size_t logits = (size_t)a.n * a.m->classes;
+  float *want = malloc(sizeof(float) * logits);
+  memcpy(want, model_forward(a.m, a.x, a.n, 0, 0, 0), sizeof(float) * logits);
+  const double loss_want = model_loss(a.m, a.n, a.targets, 0);
+  const int same = !memcmp(model_forward(m, a.x, a.n, 0, 0, 0), want, sizeof(float) * logits) &&
+                   model_loss(m, a.n, a.targets, 0) == loss_want;
+  char what[256];
+  snprintf(what, sizeof what, "%s: allocated for inference only, no gradient memory (%d buffers, %zu floats), same logits and loss",
+           config, m->n_grad_slots, m->grad_floats);
+  report(same && m->grads == NULL && m->n_grad_slots == 0 && m->grad_floats == 0, what, 0);
+  free(want);
+  model_free(m);
+  teardown(&a);
+}
+
 int main(void) {
   gradient_memory("configs/models/pons_time.ini", 2, 1); /* the model input's spare gradient: a small scratch */
   gradient_memory("tests/configs/graph_small.ini", 4, 1);
@@ -304,5 +329,7 @@ int main(void) {
                                         "cnn2_conv.filters=8",    "cnn3_conv.filters=8",    "penultimate_dense.units=16"};
   fused_chains("configs/models/musicnn.ini", musicnn_narrow, 9, NULL, 5);
   fused_chains("configs/models/musicnn.ini", musicnn_narrow, 9, "timbral_77_bn", 5);
+  inference_only("configs/models/musicnn.ini");
+  inference_only("tests/configs/graph_small.ini");
   return failures ? 1 : 0;
 }

@@ -37,7 +37,8 @@ typedef struct EvalModel {
 } EvalModel;
 /* crops / batch overrides: 0 keeps the checkpoint's (or the default). Prints
  * "weights: PATH (model NAME)" to log (NULL: nothing). */
-/* keep_outputs: every layer keeps its output (Model.keep_outputs), for commands that read inner layers. */
+/* keep_outputs: every layer keeps its output (Model.keep_outputs), for commands that read inner layers.
+ * The model has no gradient memory (Model.inference_only). */
 void cli_load_for_eval(const char *weights_or_run, int crops_override, int batch_override, int keep_outputs, FILE *log,
                        EvalModel *out);
 

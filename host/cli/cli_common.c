@@ -91,6 +91,7 @@ void cli_load_for_eval(const char *weights_or_run, int crops_override, int batch
   if (crops_override) out->crops = crops_override;
   if (batch_override) out->batch = batch_override;
   m->keep_outputs = keep_outputs;
+  m->inference_only = 1; /* every command that evaluates runs forward passes only */
   model_allocate(m, at_backend_selected(), out->batch);
   weights_load(m, path);
   if (log) fprintf(log, "weights: %s (model %s)\n", path, m->name);

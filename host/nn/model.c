@@ -82,7 +82,7 @@ void model_allocate(Model *m, const Backend *be, int max_batch) {
   m->be = be;
   m->max_batch = max_batch;
   m->weights = be->alloc(sizeof(float) * m->n_weights);
-  m->grads = be->alloc(sizeof(float) * m->n_weights);
+  m->grads = m->inference_only ? NULL : be->alloc(sizeof(float) * m->n_weights);
   m->state = be->alloc(sizeof(float) * (m->n_state ? m->n_state : 1));
   size_t nb = (size_t)max_batch, scratch = 0;
   for (int i = 0; i < m->n_layers; i++) m->buffers[i].chain = CHAIN_NONE;
@@ -117,6 +117,10 @@ void model_allocate(Model *m, const Backend *be, int max_batch) {
     else B->out = be->alloc(sizeof(float) * count);
     if (L->kind->allocate) L->kind->allocate(L, B, be, count);
   }
+  if (m->inference_only) { /* the loss functions write d loss / d logits: a buffer of their own */
+    m->logit_grad = be->alloc(sizeof(float) * nb * (size_t)m->classes);
+    return;
+  }
   allocate_gradients(m, be, nb);
   m->scratch = be->alloc(sizeof(float) * (scratch ? scratch : 1));
   m->scratch_floats = scratch;
@@ -140,6 +144,7 @@ void model_free(Model *m) {
     be->release(m->grads);
     be->release(m->state);
     be->release(m->scratch);
+    if (m->inference_only) be->release(m->logit_grad);
   }
   free(m->grad_slots);
   free(m->layers);
@@ -282,6 +287,7 @@ static void zero_frozen_gradients(Model *m) {
 }
 
 void model_backward(Model *m, int n, const float *dlogits) {
+  AT_ASSERT(!m->inference_only);
   LayerBuffers *last = &m->buffers[m->n_layers - 1];
   const int first = model_first_trained_layer(m);
   for (int i = 0; i < m->n_layers; i++) m->buffers[i].grad_ready = 0;

@@ -134,6 +134,10 @@ typedef struct Model {
    * deconvnet, activations, embeddings, the oracle's traces): no chain is
    * fused, every layer keeps its output. */
   int keep_outputs;
+  /* Set before model_allocate by whoever only runs forward passes (tag,
+   * predict, eval, embed, the explain tools): no gradient memory at all
+   * (model_backward refuses); the loss still reports its value. */
+  int inference_only;
 } Model;
 
 void model_free(Model *m);

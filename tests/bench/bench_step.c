@@ -1,17 +1,22 @@
 /* Benchmark (never part of the product): times full training steps of a model
  * config on the CPU backend, the way `auratag train` runs them:
- *   forward (training mode) -> loss (BCE or softmax CE) -> backward -> Adam.
+ *   forward (training mode) -> loss (BCE or softmax CE) -> backward -> Adam;
+ * with --infer, the inference pass of `auratag tag` / `predict` instead:
+ *   forward (inference mode: BN on running statistics, no dropout) only.
  *
  * FLOPs per example are counted as 6 x forward MACs (the sum of Layer.macs,
  * the `forward MACs` column of `auratag model`): forward 2 x MACs, backward
- * (input and weight gradients) 4 x MACs. tests/bench/torch_step.py counts the
- * same way, so the GFLOP/s figures compare directly.
+ * (input and weight gradients) 4 x MACs; with --infer 2 x MACs.
+ * tests/bench/torch_step.py counts the same way, so the GFLOP/s figures
+ * compare directly.
  *
  * usage: bench_step CONFIG [--batch N] [--steps S] [--warmup W] [--seed S]
- *                          [--label NAME] [--set K=V ...]
+ *                          [--label NAME] [--set K=V ...] [--infer]
  * Threads: OMP_NUM_THREADS (OpenBLAS is the OpenMP flavour: one pool).
  * Prints per-phase times, then one machine-readable line:
- *   RESULT impl=auratag model=... batch=... ms_per_step=... ... */
+ *   RESULT impl=auratag model=... batch=... ms_per_step=... ... mode=train|infer
+ * (with --infer the model label defaults to NAME-infer, fwd_ms is the whole
+ * step and bwd_ms = update_ms = 0). */
 #include <omp.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -56,15 +61,20 @@ static double minimum(const double *v, int n) {
 
 int main(int argc, char **argv) {
   if (argc < 2 || argv[1][0] == '-')
-    at_fatal("usage: bench_step CONFIG [--batch N] [--steps S] [--warmup W] [--seed S] [--label NAME] [--set K=V ...]");
+    at_fatal("usage: bench_step CONFIG [--batch N] [--steps S] [--warmup W] [--seed S] [--label NAME] "
+             "[--set K=V ...] [--infer]");
   const char *config = argv[1];
-  int batch = 8, steps = 3, warmup = 1;
+  int batch = 8, steps = 3, warmup = 1, infer = 0;
   unsigned long long seed = 1;
   const char *label = NULL;
   const char *overrides[64];
   int n_overrides = 0;
   for (int i = 2; i < argc; i++) {
     const char *a = argv[i];
+    if (!strcmp(a, "--infer")) { /* the only option without a value */
+      infer = 1;
+      continue;
+    }
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (!v) at_fatal("option %s needs a value", a);
     if (!strcmp(a, "--batch")) batch = atoi(v);
@@ -80,12 +90,20 @@ int main(int argc, char **argv) {
 
   const Backend *be = at_backend_cpu();
   Model *m = model_from_config(config, overrides, n_overrides);
+  /* inference rows get their own model label so that the summary keeps them apart */
+  char infer_label[256];
+  if (!label && infer) {
+    snprintf(infer_label, sizeof infer_label, "%s-infer", m->name);
+    label = infer_label;
+  }
   if (!label) label = m->name;
   double macs = 0;
   for (int i = 0; i < m->n_layers; i++) macs += m->layers[i].macs;
-  const double flop_per_step = 6.0 * macs * batch;
+  const double flop_factor = infer ? 2.0 : 6.0;
+  const double flop_per_step = flop_factor * macs * batch;
 
   double t0 = now_ms();
+  m->inference_only = infer; /* as `auratag tag` and `predict` allocate it: no gradient memory */
   model_allocate(m, be, batch);
   model_init_weights(m, seed);
   const double setup_ms = now_ms() - t0;
@@ -97,8 +115,10 @@ int main(int argc, char **argv) {
   float *x_dev = be->alloc(sizeof(float) * in_count);
   be->to_device(x_dev, x, sizeof(float) * in_count);
   free(x);
-  void *targets_dev;
-  if (m->output == OUTPUT_SIGMOID) {
+  void *targets_dev = NULL;
+  if (infer) {
+    /* no targets: nothing is learnt */
+  } else if (m->output == OUTPUT_SIGMOID) {
     size_t n = (size_t)batch * m->classes;
     float *t = at_malloc(sizeof(float) * n, "targets");
     for (size_t i = 0; i < n; i++) t[i] = at_rng_uniform(seed, (1u << 30) + 1, i) < 0.3f ? 1.0f : 0.0f;
@@ -114,13 +134,16 @@ int main(int argc, char **argv) {
     free(labels);
   }
 
-  Optimizer *opt = optimizer_create(be, OPT_ADAM, m->n_weights);
-  opt->adam.lr = 1e-3f;
+  Optimizer *opt = NULL;
+  if (!infer) {
+    opt = optimizer_create(be, OPT_ADAM, m->n_weights);
+    opt->adam.lr = 1e-3f;
+  }
 
-  printf("bench_step: %s (%s), batch %d, %d warmup + %d timed steps, %d OpenMP threads\n", label, config,
-         batch, warmup, steps, omp_get_max_threads());
-  printf("  %.4f GMACs/example forward, %.3f GFLOP per step (6 x MACs x batch), %zu parameters\n",
-         macs * 1e-9, flop_per_step * 1e-9, m->n_weights);
+  printf("bench_step: %s (%s), batch %d, %d warmup + %d timed %s, %d OpenMP threads\n", label, config, batch, warmup,
+         steps, infer ? "inference passes (forward only)" : "training steps", omp_get_max_threads());
+  printf("  %.4f GMACs/example forward, %.3f GFLOP per step (%.0f x MACs x batch), %zu parameters\n", macs * 1e-9,
+         flop_per_step * 1e-9, flop_factor, m->n_weights);
   printf("  setup (allocate + init): %.1f ms\n", setup_ms);
 
   double *t_fwd = at_malloc(sizeof(double) * (size_t)steps, "times");
@@ -129,21 +152,26 @@ int main(int argc, char **argv) {
   double *t_all = at_malloc(sizeof(double) * (size_t)steps, "times");
   double loss = 0;
   for (int k = 0; k < warmup + steps; k++) {
-    double a = now_ms();
-    model_forward(m, x_dev, batch, 1, seed, (uint64_t)k);
-    be->synchronize();
-    double b = now_ms();
-    /* model_loss(.., backward=1) split in two so that backward is timed alone. */
-    loss = model_loss(m, batch, targets_dev, 0);
-    model_backward(m, batch, m->logit_grad);
-    be->synchronize();
-    double c = now_ms();
-    optimizer_step(opt, m->weights, m->grads);
-    be->synchronize();
-    double d = now_ms();
     const char *tag = k < warmup ? "warmup" : "step";
-    printf("  %-6s %2d: %9.1f ms  (forward %8.1f, loss+backward %8.1f, adam %6.1f)  loss %.5f\n", tag,
-           k < warmup ? k : k - warmup, d - a, b - a, c - b, d - c, loss);
+    double a = now_ms();
+    /* inference: what `auratag tag` does per batch (training = 0, no seed) */
+    model_forward(m, x_dev, batch, !infer, infer ? 0 : seed, infer ? 0 : (uint64_t)k);
+    be->synchronize();
+    double b = now_ms(), c = b, d = b;
+    if (!infer) {
+      /* model_loss(.., backward=1) split in two so that backward is timed alone. */
+      loss = model_loss(m, batch, targets_dev, 0);
+      model_backward(m, batch, m->logit_grad);
+      be->synchronize();
+      c = now_ms();
+      optimizer_step(opt, m->weights, m->grads);
+      be->synchronize();
+      d = now_ms();
+      printf("  %-6s %2d: %9.1f ms  (forward %8.1f, loss+backward %8.1f, adam %6.1f)  loss %.5f\n", tag,
+             k < warmup ? k : k - warmup, d - a, b - a, c - b, d - c, loss);
+    } else {
+      printf("  %-6s %2d: %9.1f ms  (forward, inference mode)\n", tag, k < warmup ? k : k - warmup, d - a);
+    }
     fflush(stdout);
     if (k >= warmup) {
       int j = k - warmup;
@@ -162,27 +190,31 @@ int main(int argc, char **argv) {
   getrusage(RUSAGE_SELF, &ru);
   const double rss_mb = ru.ru_maxrss / 1024.0;
 
-  printf("  median %.1f ms/step (min %.1f): forward %.1f ms (%.0f GFLOP/s at 2xMACs), "
-         "loss+backward %.1f ms (%.0f GFLOP/s at 4xMACs), adam %.1f ms\n",
-         med, best, fwd, 2.0 * macs * batch / (fwd * 1e-3) * 1e-9, bwd,
-         4.0 * macs * batch / (bwd * 1e-3) * 1e-9, upd);
+  if (infer) {
+    printf("  median %.1f ms/step (min %.1f), forward only\n", med, best);
+  } else {
+    printf("  median %.1f ms/step (min %.1f): forward %.1f ms (%.0f GFLOP/s at 2xMACs), "
+           "loss+backward %.1f ms (%.0f GFLOP/s at 4xMACs), adam %.1f ms\n",
+           med, best, fwd, 2.0 * macs * batch / (fwd * 1e-3) * 1e-9, bwd,
+           4.0 * macs * batch / (bwd * 1e-3) * 1e-9, upd);
+  }
   printf("  %.2f samples/s, %.1f GFLOP/s (best step %.1f GFLOP/s), peak RSS %.0f MB\n", sps, gflops, gflops_best,
          rss_mb);
-  /* the opt-in Winograd convolutions (host/cpu/cpu_conv_winograd.c) are another implementation */
+  /* without the Winograd convolutions (host/cpu/cpu_conv_winograd.c) it is another implementation */
   const char *wino = getenv("AURATAG_WINOGRAD");
   printf("RESULT impl=%s model=%s batch=%d threads=%d steps=%d ms_per_step=%.2f ms_min=%.2f "
          "samples_per_s=%.4f gflops=%.3f fwd_ms=%.2f bwd_ms=%.2f update_ms=%.2f macs_per_example=%.0f "
-         "peak_rss_mb=%.0f\n",
-         wino && !strcmp(wino, "1") ? "auratag-winograd" : "auratag", label, batch, omp_get_max_threads(), steps, med,
-         best, sps, gflops, fwd, bwd, upd, macs, rss_mb);
+         "peak_rss_mb=%.0f mode=%s\n",
+         wino && !strcmp(wino, "0") ? "auratag-im2col" : "auratag", label, batch, omp_get_max_threads(), steps, med,
+         best, sps, gflops, fwd, bwd, upd, macs, rss_mb, infer ? "infer" : "train");
 
   free(t_fwd);
   free(t_bwd);
   free(t_upd);
   free(t_all);
-  optimizer_free(opt);
+  if (opt) optimizer_free(opt);
   be->release(x_dev);
-  be->release(targets_dev);
+  if (targets_dev) be->release(targets_dev);
   model_free(m);
   return 0;
 }

@@ -2,17 +2,25 @@
 # auratag benchmark suite (`make bench`): the OpenBLAS sgemm ceiling, then full
 # training steps (forward, loss, backward, Adam) of auratag's CPU backend next
 # to the same step in four PyTorch configurations, all on the same threads, in
-# one run; then the loader, prep, data-parallel and GPU sections.
+# one run; inference passes the same way; then the loader, prep, data-parallel
+# and GPU sections.
 #
 #   sgemm 1024^3, 2048^3                         OpenBLAS, the ceiling
-#   fcn4 (96x1366, batch 8)                      the five step implementations below
-#   pons_timefreq (40x80, batch 10 and 64)       the five step implementations below
+#   fcn4 (96x1366, batch 8)                      the five step implementations below, and auratag-im2col
+#   pons (pons_timefreq 40x80, batch 10 and 64)  the five step implementations below
+#   musicnn (96x187, batch 32)                   the five step implementations below
+#   infer: fcn4-infer, musicnn-infer (batch 32)  inference, as `auratag tag` / `predict` run it:
+#                                                forward only, inference mode (BN on running
+#                                                statistics, no dropout); PyTorch: model.eval(),
+#                                                torch.inference_mode(); the five implementations
 #
 # Step implementations, each run BENCH_ROUNDS times, interleaved (round 1: every
 # implementation once, round 2: every implementation once, ...), each run a
 # fresh process:
-#   auratag                          tests/bench/bench_step.c
-#   pytorch-1.13                     Debian's PyTorch 1.13 ($PYTHON, default /usr/bin/python3)
+#   auratag                          tests/bench/bench_step.c (--infer for inference)
+#   auratag-im2col                   the same without Winograd (AURATAG_WINOGRAD=0), FCN-4 training only
+#   pytorch-1.13                     Debian's PyTorch 1.13 ($PYTHON, default /usr/bin/python3),
+#                                    tests/bench/torch_step.py (--infer for inference)
 #   pytorch-1.13-tuned-malloc        the same with MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=100000000000
 #   pytorch-2.X                      PyPI's PyTorch 2 in .venv-bench (scripts/bench-venv.sh, made once)
 #   pytorch-2.X-tuned-malloc         the same with the tuned glibc malloc
@@ -21,7 +29,8 @@
 # auratag's speed relative to the fastest PyTorch configuration (the one with
 # the highest median examples/s) and to PyTorch 2 with its default allocator.
 #
-# FLOPs = 6 x forward MACs per example for both sides (see bench_step.c).
+# FLOPs = 6 x forward MACs per example for both sides (see bench_step.c);
+# inference rows (model NAME-infer) 2 x forward MACs.
 # Environment:
 #   AURATAG_BUILD       build directory (default build)
 #   BENCH_THREADS       threads of sgemm, loader and the other sections (default 2)
@@ -29,9 +38,13 @@
 #                       $BENCH_THREADS), e.g. "1 2": the summary then prints
 #                       auratag FCN-4's 2-thread / 1-thread ratio
 #   BENCH_ROUNDS        rounds of the step benchmarks (default 3)
-#   BENCH_STEPS         timed fcn4 steps per run (default 3; warmup BENCH_WARMUP, default 1)
+#   BENCH_STEPS         timed fcn4 steps per run (default 3)
+#   BENCH_WARMUP        warmup steps of the fcn4, musicnn and infer runs (default 1)
 #   BENCH_SMALL_STEPS   timed steps of the small models per run (default 200, warmup 10)
-#   BENCH_MODELS        subset, e.g. "sgemm pons" (default "sgemm fcn4 pons"; "conv"
+#   BENCH_MUSICNN_STEPS timed musicnn training steps per run (default 3)
+#   BENCH_INFER_STEPS   timed fcn4-infer passes per run (default 2)
+#   BENCH_MUSICNN_INFER_STEPS  timed musicnn-infer passes per run (default 10)
+#   BENCH_MODELS        subset, e.g. "sgemm pons" (default "sgemm fcn4 pons musicnn infer"; "conv"
 #                       adds bench_conv, the per-direction conv timings, if built;
 #                       "loader", "prep", "dist", "gpumem" pick those sections,
 #                       which run by default only when BENCH_MODELS is unset)
@@ -56,7 +69,13 @@ STEPS=${BENCH_STEPS:-3}
 WARMUP=${BENCH_WARMUP:-1}
 SMALL_STEPS=${BENCH_SMALL_STEPS:-200}
 SMALL_WARMUP=10
-MODELS=${BENCH_MODELS:-"sgemm fcn4 pons"}
+# musicnn batch 32 (2 threads): ~1-2 s per training step on auratag, 8-16 s on
+# PyTorch; inference ~0.7 s (PyTorch ~2 s); FCN-4 inference ~1.5 s (PyTorch
+# ~20 s). The counts keep each auratag run near 10-20 s and PyTorch's near a minute.
+MUSICNN_STEPS=${BENCH_MUSICNN_STEPS:-3}
+INFER_STEPS=${BENCH_INFER_STEPS:-2}
+MUSICNN_INFER_STEPS=${BENCH_MUSICNN_INFER_STEPS:-10}
+MODELS=${BENCH_MODELS:-"sgemm fcn4 pons musicnn infer"}
 PY=${PYTHON:-/usr/bin/python3}
 ROUNDS=${BENCH_ROUNDS:-3}
 THREADS_LIST=${BENCH_THREADS_LIST:-$THREADS}
@@ -97,8 +116,8 @@ else
 fi
 
 overrides=""
-for v in BENCH_THREADS BENCH_THREADS_LIST BENCH_ROUNDS BENCH_STEPS BENCH_WARMUP BENCH_SMALL_STEPS BENCH_MODELS \
-  PYTHON PYTHON2 BENCH_TORCH2 BENCH_KEEP_OPENBLAS_ENV; do
+for v in BENCH_THREADS BENCH_THREADS_LIST BENCH_ROUNDS BENCH_STEPS BENCH_WARMUP BENCH_SMALL_STEPS BENCH_MUSICNN_STEPS \
+  BENCH_INFER_STEPS BENCH_MUSICNN_INFER_STEPS BENCH_MODELS PYTHON PYTHON2 BENCH_TORCH2 BENCH_KEEP_OPENBLAS_ENV; do
   [ -n "${!v:-}" ] && overrides+="$v=${!v} "
 done
 echo "================================================================================"
@@ -127,25 +146,30 @@ echo "          family $fam model $mod stepping $step${uarch:+ = $uarch}, $(awk 
 echo "load:     $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min load average before the run)"
 echo "threads:  training steps at ${THREADS_LIST// /, } thread(s) (each run: OMP_NUM_THREADS = OPENBLAS_NUM_THREADS = torch.set_num_threads = N," \
      "OMP_WAIT_POLICY=$OMP_WAIT_POLICY); sgemm, loader and the rest at $THREADS"
-echo "rounds:   $ROUNDS of every training-step implementation, interleaved, one fresh process per run;" \
-     "steps per run: fcn4 $WARMUP warmup + $STEPS timed, pons_timefreq $SMALL_WARMUP + $SMALL_STEPS"
+has() { case " $MODELS " in *" $1 "*) return 0 ;; esac; return 1; }
+per_run="" # warmup + timed steps of the step sections that run
+has fcn4 && per_run+=", fcn4 $WARMUP + $STEPS"
+has pons && per_run+=", pons_timefreq $SMALL_WARMUP + $SMALL_STEPS"
+has musicnn && per_run+=", musicnn $WARMUP + $MUSICNN_STEPS"
+has infer && per_run+=", fcn4-infer $WARMUP + $INFER_STEPS, musicnn-infer $WARMUP + $MUSICNN_INFER_STEPS"
+[ -n "$per_run" ] && echo "rounds:   $ROUNDS of every step implementation, interleaved, one fresh process per run;" \
+  "warmup + timed steps per run:${per_run#,}"
 echo "compiler: $(${CC:-gcc} --version | head -1); flags of the build: see Makefile (OPT)"
 if [ -x "$BIN/bench_sgemm" ]; then
   echo "libs:     $("$BIN/bench_sgemm" --version | grep '^LIBS' | cut -d' ' -f2-)"
 fi
 echo "openblas env: $openblas_env_note"
-has() { case " $MODELS " in *" $1 "*) return 0 ;; esac; return 1; }
 torch_info() { # interpreter -> "VERSION MKLDNN" or nothing
   "$1" -c 'import torch; print(torch.__version__, torch.backends.mkldnn.is_available())' 2>/dev/null | tail -1
 }
 mm() { local v=${1%%+*}; echo "${v%.*}"; } # 2.15.0+cu132 -> 2.15, 1.13.0a0 -> 1.13
 # The step implementations: roles (auratag torch1 torch1-malloc torch2 torch2-malloc) and their names.
 STEP_ROLES=(auratag)
-declare -A IMPL=([auratag]=auratag [auratag-winograd]=auratag-winograd)
-# FCN-4 also with the opt-in Winograd convolutions (AURATAG_WINOGRAD=1, docs/cpu-performance.md)
-has fcn4 && STEP_ROLES+=(auratag-winograd)
+declare -A IMPL=([auratag]=auratag [auratag-im2col]=auratag-im2col)
+# FCN-4 also without the Winograd convolutions (AURATAG_WINOGRAD=0: im2col + SGEMM, docs/cpu-performance.md)
+has fcn4 && STEP_ROLES+=(auratag-im2col)
 T1_VERSION="" T2_VERSION="" PY2=""
-if has fcn4 || has pons; then
+if has fcn4 || has pons || has musicnn || has infer; then
   if read -r T1_VERSION t1_mkldnn <<<"$(torch_info "$PY")" && [ -n "$T1_VERSION" ]; then
     echo "pytorch 1: torch $T1_VERSION, mkldnn $t1_mkldnn ($PY)"
     IMPL[torch1]=pytorch-$(mm "$T1_VERSION") IMPL[torch1-malloc]=pytorch-$(mm "$T1_VERSION")-tuned-malloc
@@ -204,16 +228,19 @@ run() {
   grep '^RESULT ' "$OUT/$name.log" | sed "s/\$/ log=$name${EXTRA:+ $EXTRA}/" >>"$RAW"
 }
 
-# step_cmd ROLE CONFIG BATCH STEPS WARMUP THREADS: the command of one run, in CMD.
+# step_cmd ROLE CONFIG BATCH STEPS WARMUP THREADS [ARGS...]: the command of one
+# run, in CMD; ARGS (e.g. --infer) go to bench_step and torch_step.py alike.
 TUNED_MALLOC=(MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=100000000000)
 step_cmd() {
   local role=$1 cfg=$2 b=$3 s=$4 w=$5 t=$6
+  shift 6
   local thr=(env OMP_NUM_THREADS="$t" OPENBLAS_NUM_THREADS="$t")
   local torch_args=(tests/bench/torch_step.py "$cfg" --batch "$b" --steps "$s" --warmup "$w" --threads "$t"
-    --impl "${IMPL[$role]}")
+    --impl "${IMPL[$role]}" "$@")
+  local ours=("$BIN/bench_step" "$cfg" --batch "$b" --steps "$s" --warmup "$w" "$@")
   case $role in
-    auratag) CMD=("${thr[@]}" "$BIN/bench_step" "$cfg" --batch "$b" --steps "$s" --warmup "$w") ;;
-    auratag-winograd) CMD=("${thr[@]}" AURATAG_WINOGRAD=1 "$BIN/bench_step" "$cfg" --batch "$b" --steps "$s" --warmup "$w") ;;
+    auratag) CMD=("${thr[@]}" "${ours[@]}") ;;
+    auratag-im2col) CMD=("${thr[@]}" AURATAG_WINOGRAD=0 "${ours[@]}") ;;
     torch1) CMD=("${thr[@]}" "$PY" "${torch_args[@]}") ;;
     torch2) CMD=("${thr[@]}" "$PY2" "${torch_args[@]}") ;;
     # glibc malloc never returning big blocks to the kernel: half of PyTorch's
@@ -223,17 +250,18 @@ step_cmd() {
   esac
 }
 
-# step_rounds TAG CONFIG BATCH STEPS WARMUP: every implementation at every
-# thread count of BENCH_THREADS_LIST, BENCH_ROUNDS rounds, interleaved.
+# step_rounds TAG CONFIG BATCH STEPS WARMUP [ARGS...]: every implementation at
+# every thread count of BENCH_THREADS_LIST, BENCH_ROUNDS rounds, interleaved.
 step_rounds() {
   local tag=$1 cfg=$2 b=$3 s=$4 w=$5 t r role
+  shift 5
   for t in $THREADS_LIST; do
     for ((r = 1; r <= ROUNDS; r++)); do
       echo
       echo "==== $tag batch $b, $t thread(s): round $r of $ROUNDS (${#STEP_ROLES[@]} implementations)"
       for role in "${STEP_ROLES[@]}"; do
-        [ "$role" = auratag-winograd ] && [ "$tag" != fcn4 ] && continue # no layer it takes
-        step_cmd "$role" "$cfg" "$b" "$s" "$w" "$t"
+        [ "$role" = auratag-im2col ] && [ "$tag" != fcn4 ] && continue # FCN-4 only
+        step_cmd "$role" "$cfg" "$b" "$s" "$w" "$t" "$@"
         EXTRA="round=$r role=$role"
         run "$tag-b$b-t$t-r$r-${IMPL[$role]}" -- "${CMD[@]}"
         EXTRA=""
@@ -263,6 +291,16 @@ if has pons; then
   for B in 10 64; do
     step_rounds pons_timefreq configs/models/pons_timefreq.ini "$B" "$SMALL_STEPS" "$SMALL_WARMUP"
   done
+fi
+
+if has musicnn; then
+  step_rounds musicnn configs/models/musicnn.ini 32 "$MUSICNN_STEPS" "$WARMUP"
+fi
+
+# Inference (what `auratag tag` / `predict` run per batch), model labels NAME-infer.
+if has infer; then
+  step_rounds fcn4-infer configs/models/fcn4.ini 32 "$INFER_STEPS" "$WARMUP" --infer
+  step_rounds musicnn-infer configs/models/musicnn.ini 32 "$MUSICNN_INFER_STEPS" "$WARMUP" --infer
 fi
 
 # Loader throughput (training mode, 2 threads by default): FCN-4-shaped float16
@@ -352,7 +390,7 @@ for d in rows:
                        **{k: int(v) for k, v in d.items() if k not in ("model", "impl", "log")}})
     elif "round" in d:
         runs.append({"kind": "run", "model": d["model"], "impl": d["impl"], "role": d.get("role"),
-                     "batch": int(d["batch"]), "threads": int(d["threads"]), "round": int(d["round"]),
+                     "mode": d.get("mode", "train"), "batch": int(d["batch"]), "threads": int(d["threads"]), "round": int(d["round"]),
                      "steps": int(d.get("steps", 0)), "ms_per_step": num(d, "ms_per_step"), "ms_min": num(d, "ms_min"),
                      "samples_per_s": num(d, "samples_per_s"), "gflops": num(d, "gflops"),
                      "fwd_ms": num(d, "fwd_ms"), "bwd_ms": num(d, "bwd_ms"), "update_ms": num(d, "update_ms"),
@@ -386,8 +424,8 @@ for (model, batch, threads), impls in groups.items():
         sps = [r["samples_per_s"] for r in rs if r["samples_per_s"] is not None]
         gf = [r["gflops"] for r in rs if r["gflops"] is not None]
         rss = [r["peak_rss_mb"] for r in rs if r["peak_rss_mb"] is not None]
-        recs.append({"kind": "summary", "model": model, "impl": impl, "role": rs[0]["role"], "batch": batch,
-                     "threads": threads, "rounds": len(rs), "samples_per_s_min": min(sps) if sps else None,
+        recs.append({"kind": "summary", "model": model, "impl": impl, "role": rs[0]["role"], "mode": rs[0]["mode"],
+                     "batch": batch, "threads": threads, "rounds": len(rs), "samples_per_s_min": min(sps) if sps else None,
                      "samples_per_s_median": med(sps), "samples_per_s_max": max(sps) if sps else None,
                      "ms_per_step_median": med([r["ms_per_step"] for r in rs if r["ms_per_step"] is not None]),
                      "gflops_median": med(gf), "peak_rss_mb_max": max(rss) if rss else None,
@@ -426,9 +464,10 @@ if other:
           [[r["model"] or "?", r["impl"] or "?", fmt(r["batch"], "d"), fmt(r["threads"], "d"),
             fmt(r["ms_per_step"], ".2f"), fmt(r["samples_per_s"], ".1f"), fmt(r["gflops"], ".1f")] for r in other])
 if summaries:
-    print(f"\nSUMMARY, training steps: {meta['rounds']} round(s), interleaved; examples/s of each run = batch / its "
-          "median step; min / median / max over the rounds; peak RSS = the largest of the rounds;\n"
-          "GFLOP/s = 6 x forward MACs x batch / step (median over rounds); 'of sgemm' = fraction of OpenBLAS sgemm "
+    print(f"\nSUMMARY, training steps and inference passes (model NAME-infer): {meta['rounds']} round(s), interleaved; "
+          "examples/s of each run = batch / its median step; min / median / max over the rounds; peak RSS = the "
+          "largest of the rounds;\nGFLOP/s = 6 x forward MACs x batch / step (inference: 2 x), median over rounds; "
+          "'of sgemm' = fraction of OpenBLAS sgemm "
           f"2048^3 at {meta['other_threads']} threads; vs fastest = median examples/s / that of the fastest PyTorch configuration (marked *)")
     lines = []
     for s in summaries:
@@ -461,8 +500,10 @@ if summaries:
         print(f"  {s['model']} b{s['batch']} t{s['threads']} {s['impl']}: {s['command']}")
 for m in memory:
     print(f"GPU memory, {m['model']} batch {m['batch']}: {m['device_bytes'] / 1e9:.2f} GB on the device "
-          f"({m['gradient_buffers']} shared gradient buffers; {m['device_bytes_before_sharing'] / 1e9:.2f} GB with one per "
-          f"layer), counted on the CUDA runtime's test double")
+          f"({m['chain_scratch_bytes'] / 1e9:.2f} GB of it the fused chains' scratch; "
+          f"{m['device_bytes_unfused'] / 1e9:.2f} GB without fusing the chains; "
+          f"{m['device_bytes_before_sharing'] / 1e9:.2f} GB with one gradient buffer per layer as well), "
+          f"counted on the CUDA runtime's test double")
 for d in failed:
     print(f"FAILED: {d.get('model')} (exit {d.get('rc')}) — see its log")
 print(f"\nJSON lines: {sys.argv[2]} (a meta record, one per run with its round, one summary per model, batch, "
