@@ -248,6 +248,11 @@ $(BUILD)/host/cli/cmd_export.o: CFLAGS += -I$(BUILD)/generated
 $(BUILD)/host/nn/layers/layer_registry.o: $(LAYER_KINDS)
 $(BUILD)/host/nn/layers/layer_registry.o: CFLAGS += -I$(BUILD)/generated
 
+# The optimisers' sqrtf: without errno to set (its argument is never
+# negative) gcc vectorises Adam; a correctly rounded sqrt either way, the same
+# bits. Only this file: elsewhere it would let gcc swap in libmvec's expf/logf.
+$(BUILD)/host/cpu/cpu_optim.o: CFLAGS += -fno-math-errno
+
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
