@@ -312,6 +312,20 @@ static void test_conv(void) {
     int same = !memcmp(y[0], y[1], yn * sizeof(float)) && !memcmp(dx[0], dx[1], xn * sizeof(float)) &&
                !memcmp(dw[0], dw[1], wn * sizeof(float));
     report(same, "conv (Winograd) reruns bit-identical", "bitwise", same ? 0.0 : 1.0);
+    { /* another batch size in between (a larger shape: the shared blocked buffers grow) changes nothing */
+      ConvShape big = s;
+      big.n = 5;
+      float *bx = frand(conv_xn(&big), -1, 1), *by = falloc(conv_yn(&big)), *bdy = frand(conv_yn(&big), -1, 1);
+      float *bdx = falloc(conv_xn(&big)), *bdw = falloc(wn);
+      B->conv2d_forward(&big, bx, w, NULL, by);
+      B->conv2d_backward(&big, bx, w, bdy, bdx, bdw, NULL);
+      B->conv2d_forward(&s, x, w, NULL, y[1]);
+      B->conv2d_backward(&s, x, w, dy, dx[1], dw[1], NULL);
+      same = !memcmp(y[0], y[1], yn * sizeof(float)) && !memcmp(dx[0], dx[1], xn * sizeof(float)) &&
+             !memcmp(dw[0], dw[1], wn * sizeof(float));
+      report(same, "conv (Winograd) after a larger batch: bit-identical", "bitwise", same ? 0.0 : 1.0);
+      free(bx), free(by), free(bdy), free(bdx), free(bdw);
+    }
     /* and it did run: without it the same case gives other (im2col) numbers */
     setenv("AURATAG_WINOGRAD", "0", 1);
     float *y_im2col = falloc(yn);

@@ -17,10 +17,12 @@
  * reference code for, stays on im2col (cpu_conv.c). On by default;
  * AURATAG_WINOGRAD=0 keeps every layer on im2col (see enabled()).
  *
- * Memory: per shape, two blocked buffers (input-sized: the input, then the
- * input gradient; output-sized: the output, then the output gradient),
- * allocated once. Bias is not passed to oneDNN: cpu_conv.c adds it and sums
- * its gradient as for every layer. */
+ * Memory: two blocked buffers shared by every shape (input-sized: the
+ * input, then the input gradient; output-sized: the output, then the output
+ * gradient), grown to the largest shape and kept: a call uses them only
+ * while it runs, and each batch size is a shape of its own (an epoch's last
+ * batch, evaluation), which must not cost another pair. Bias is not passed
+ * to oneDNN: cpu_conv.c adds it and sums its gradient as for every layer. */
 #include <dnnl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +56,8 @@ static struct {
   dnnl_stream_t stream;
   WinogradConv *convs;
   int n, cap;
+  void *blk[2];         /* the shared blocked buffers: input side, output side */
+  size_t blk_bytes[2];
 } g;
 
 static int applicable(const ConvShape *s) {
@@ -93,6 +97,16 @@ static void run_reorder(const Reorder *r, dnnl_memory_t from, dnnl_memory_t to) 
 
 static int refused(dnnl_primitive_desc_t pd) {
   return strstr(impl_name(pd), "ref") != NULL || strstr(impl_name(pd), "wino") == NULL;
+}
+
+/* Shared buffer `side` at least `bytes` long (64-byte aligned, as oneDNN's own). */
+static void grow_shared(int side, size_t bytes) {
+  if (bytes <= g.blk_bytes[side]) return;
+  free(g.blk[side]);
+  const size_t rounded = (bytes + 63) & ~(size_t)63;
+  g.blk[side] = aligned_alloc(64, rounded);
+  if (!g.blk[side]) at_fatal("out of memory: %zu MB for a Winograd convolution's blocked buffer", rounded >> 20);
+  g.blk_bytes[side] = rounded;
 }
 
 /* The three primitives and their buffers; 0 when oneDNN cannot do this
@@ -137,8 +151,10 @@ static int plan(WinogradConv *c, const ConvShape *s) {
     c->x_user = memory(&x_plain, NULL);
     c->w_user = memory(&w_plain, NULL);
     c->y_user = memory(&y_plain, NULL);
-    c->x_blk = memory(f_x, DNNL_MEMORY_ALLOCATE);
-    c->y_blk = memory(f_y, DNNL_MEMORY_ALLOCATE);
+    c->x_blk = memory(f_x, NULL); /* bound to the shared buffers at each call */
+    c->y_blk = memory(f_y, NULL);
+    grow_shared(0, dnnl_memory_desc_get_size(f_x));
+    grow_shared(1, dnnl_memory_desc_get_size(f_y));
     c->w_fwd = memory(f_w, DNNL_MEMORY_ALLOCATE);
     c->w_data = memory(d_w, DNNL_MEMORY_ALLOCATE);
     c->dw_blk = memory(w_dw, DNNL_MEMORY_ALLOCATE);
@@ -190,9 +206,15 @@ static void bind(dnnl_memory_t m, const void *p) {
 
 static void wait(void) { DNNL_CHECK(dnnl_stream_wait(g.stream), "waiting for oneDNN"); }
 
+static void bind_shared(WinogradConv *c) {
+  bind(c->x_blk, g.blk[0]);
+  bind(c->y_blk, g.blk[1]);
+}
+
 int at_cpu_winograd_forward(const ConvShape *s, const float *x, const float *w, float *y) {
   WinogradConv *c = conv_for(s);
   if (!c) return 0;
+  bind_shared(c);
   bind(c->x_user, x);
   bind(c->w_user, w);
   bind(c->y_user, y);
@@ -211,6 +233,7 @@ int at_cpu_winograd_backward(const ConvShape *s, const float *x, const float *w,
                              float *dw) {
   WinogradConv *c = conv_for(s);
   if (!c) return 0;
+  bind_shared(c);
   bind(c->y_user, dy);
   run_reorder(&c->dy_in, c->y_user, c->y_blk);
   dnnl_memory_t dy_m = c->dy_in.p ? c->y_blk : c->y_user;
