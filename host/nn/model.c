@@ -43,8 +43,7 @@ static void allocate_gradients(Model *m, const Backend *be, size_t nb) {
     for (int k = 0; k < m->layers[j].n_inputs; k++) {
       int src = m->layers[j].inputs[k];
       /* a fused chain's input gradient is written by its tail's backward */
-      int writer = j;
-      if (m->buffers[j].chain == CHAIN_HEAD) writer = j + (m->buffers[j + 1].chain == CHAIN_INNER ? 2 : 1);
+      const int writer = m->buffers[j].chain == CHAIN_HEAD ? layer_chain_tail(m, j) : j;
       if (src != AT_INPUT && writer > born[src]) born[src] = writer;
     }
   int slots = 0;

@@ -34,10 +34,13 @@ int layer_chain_fusable(const Model *m, int head) {
 
 int layer_chain_head(const Model *m, int tail) { return m->buffers[tail - 1].chain == CHAIN_INNER ? tail - 2 : tail - 1; }
 
+int layer_chain_tail(const Model *m, int head) { return m->buffers[head + 1].chain == CHAIN_INNER ? head + 2 : head + 1; }
+
 /* The chain's last layer, and whether a ReLU sits inside. */
 static int chain_tail(const Model *m, int head, int *relu) {
-  *relu = m->buffers[head + 1].chain == CHAIN_INNER;
-  return head + 1 + *relu;
+  const int tail = layer_chain_tail(m, head);
+  *relu = tail == head + 2;
+  return tail;
 }
 
 void layer_chain_forward(Model *m, int head, int n, int training) {

@@ -106,8 +106,10 @@ PoolShape layer_pool_shape(const Layer *L, int n);
  * [batchnorm] whose only reader is a [relu] whose only reader is a
  * [maxpool], 2 for such a [batchnorm] read only by a [maxpool]. */
 int layer_chain_fusable(const Model *m, int head);
-/* The head of the fused chain whose tail (the max-pool) is layer `tail`. */
+/* The head of the fused chain whose tail (the max-pool) is layer `tail`, and
+ * the tail of the one whose head (the batch norm) is layer `head`. */
 int layer_chain_head(const Model *m, int tail);
+int layer_chain_tail(const Model *m, int head);
 /* The chain's forward (head's batch norm in training mode when `training`)
  * and its backward, dx the gradient of the head's input (NULL: not needed). */
 void layer_chain_forward(Model *m, int head, int n, int training);
