@@ -28,6 +28,7 @@
 #include "core/files.h"
 #include "data/cache.h"
 #include "io/h5_util.h"
+#include "train/features.h"
 
 typedef enum { POOL_NONE, POOL_MEAN, POOL_MAX } PatchPool;
 
@@ -78,14 +79,6 @@ static void parse(int argc, char **argv, EmbedArgs *a) {
   if (!a->out) cli_usage_error(&k_cli_embed, "-o EMB.h5 is required");
   const char *inputs[] = {a->weights, NULL};
   cli_refuse_output_over_inputs(&k_cli_embed, "-o", a->out, inputs);
-}
-
-static int layer_named(const Model *m, const char *name) {
-  const int index = model_layer_index(m, name);
-  if (index >= 0) return index;
-  char names[2048];
-  model_layer_names(m, names, sizeof names);
-  at_fatal("model '%s' has no layer '%s'; its layers: %s", m->name, name, names);
 }
 
 /* The rows being collected: one per patch, or one per file. */
@@ -193,11 +186,8 @@ int cmd_embed(int argc, char **argv) {
   EvalModel em;
   cli_load_for_eval(a.weights, 1, 0, 1, stdout, &em);
   Model *m = em.m;
-  const int layer = layer_named(m, a.layer);
-  for (int j = layer + 1; j < m->n_layers; j++) /* only ReLU and ELU write over their input */
-    if (m->buffers[j].in_place && m->buffers[j].out == m->buffers[layer].out)
-      at_fatal("layer '%s''s output is overwritten in place by '%s' (%s): embed '%s' instead", a.layer,
-               m->layers[j].name, layer_type_name(&m->layers[j]), m->layers[j].name);
+  const int layer = features_layer_named(m, a.layer, "embed");
+  features_check_layer(m, layer, "embed");
   PrepSetup setup;
   char cache_path[4200], desc[1024];
   cache_close(cli_front_end_for(&em, "embed", a.cache, &setup, cache_path, sizeof cache_path, desc, sizeof desc));

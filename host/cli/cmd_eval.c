@@ -8,9 +8,11 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/eval_prototypes.h"
 #include "core/error.h"
 #include "core/files.h"
 #include "data/cache_front_end.h"
+#include "data/crop_spacing.h"
 #include "io/weights_h5.h"
 #include "train/evaluate.h"
 #include "train/experiment.h"
@@ -18,6 +20,9 @@
 typedef struct EvalArgs {
   const char *weights, *cache, *json, *csv, *out;
   int crops, batch, threads, songs;
+  const char *support, *embedding; /* prototypes (eval_prototypes.c) */
+  int k_shot, draws;
+  long seed;
 } EvalArgs;
 
 static const CliOption k_eval_options[] = {
@@ -27,13 +32,23 @@ static const CliOption k_eval_options[] = {
     {"batch", 0, "B", "the run's train.batch, else 16", "examples per forward pass"},
     {"threads", 0, "N", "2", "loader threads"},
     {"songs", 0, NULL, NULL, "also print one line per song: true tags (or class) and the model's top tags (or vote)"},
+    {"support", 0, "TRAIN.h5", NULL,
+     "classify by prototypes instead of the model's outputs: each class's mean embedding over --k-shot examples of "
+     "this single-label cache (Snell et al. 2017)"},
+    {"k-shot", 0, "K", "5", "with --support: labelled examples per class in each draw"},
+    {"draws", 0, "N", "10", "with --support: seeded draws of the support examples (accuracy: mean and spread)"},
+    {"seed", 0, "S", "1", "with --support: the first draw's seed (draw i uses S + i)"},
+    {"embedding", 0, "LAYER", "the run's [train] embedding, else the input of the classifier head",
+     "with --support: the layer whose output is the embedding"},
     {0},
 };
 const CliCommand k_cli_eval = {
-    "eval", "WEIGHTS.h5|RUN_DIR CACHE.h5 [--json FILE] [--csv FILE] [--crops K] [--batch B] [--songs]",
+    "eval", "WEIGHTS.h5|RUN_DIR CACHE.h5 [--json FILE] [--csv FILE] [--crops K] [--batch B] [--songs] "
+            "[--support TRAIN.h5 --k-shot K]",
     "Per-tag ROC-AUC and PR-AUC with their macro means (multi-label), or accuracy, balanced accuracy, per-class "
     "recall and the confusion matrix (single-label); song level too when the cache groups chunks into songs. A run "
-    "folder means its best.h5 and its crop settings.",
+    "folder means its best.h5 and its crop settings. With --support: few-shot classification by the nearest "
+    "prototype of K labelled examples per class, over seeded draws.",
     k_eval_options, "auratag eval checkpoints/demo-fcn3 data/demo/cache/test.h5 --json test-eval.json"};
 
 static const CliOption k_predict_options[] = {
@@ -64,16 +79,24 @@ static void parse(const CliCommand *command, int argc, char **argv, EvalArgs *a)
     else if (cli_is(&p, i, "batch")) a->batch = (int)cli_long(&p, i, 1, 1 << 20);
     else if (cli_is(&p, i, "threads")) a->threads = (int)cli_long(&p, i, 1, 1024);
     else if (cli_is(&p, i, "songs")) a->songs = 1;
+    else if (cli_is(&p, i, "support")) a->support = p.value[i];
+    else if (cli_is(&p, i, "k-shot")) a->k_shot = (int)cli_long(&p, i, 1, 1 << 20);
+    else if (cli_is(&p, i, "draws")) a->draws = (int)cli_long(&p, i, 1, 10000);
+    else if (cli_is(&p, i, "seed")) a->seed = cli_long(&p, i, 0, 1L << 40);
+    else if (cli_is(&p, i, "embedding")) a->embedding = p.value[i];
   }
+  if (!a->support && (a->k_shot || a->draws || a->seed || a->embedding))
+    cli_usage_error(command, "--k-shot, --draws, --seed and --embedding go with --support TRAIN.h5");
+  if (a->support && (a->songs || a->csv)) cli_usage_error(command, "--songs and --csv do not go with --support");
+  if (!a->k_shot) a->k_shot = 5;
+  if (!a->draws) a->draws = 10;
+  if (!a->seed) a->seed = 1;
   if (command == &k_cli_predict && !a->out) cli_usage_error(command, "-o PREDICTIONS.h5 is required");
   const char *inputs[] = {a->weights, a->cache, NULL};
   cli_refuse_output_over_inputs(command, "-o", a->out, inputs);
   cli_refuse_output_over_inputs(command, "--json", a->json, inputs);
   cli_refuse_output_over_inputs(command, "--csv", a->csv, inputs);
 }
-
-/* Default crops: enough equally spaced crops to cover the whole example. */
-static int default_crops(const Cache *c, int crop) { return crop >= c->frames ? 1 : (c->frames + crop - 1) / crop; }
 
 typedef struct Evaluated {
   Model *m;
@@ -97,7 +120,7 @@ static void evaluate_args(const EvalArgs *a, Evaluated *ev) {
   }
   cli_match_cache_to_model(&em, ev->c);
   free(em.experiment);
-  EvalOptions o = {ev->m->input.w, em.crops ? em.crops : default_crops(ev->c, ev->m->input.w), em.batch, a->threads, 4,
+  EvalOptions o = {ev->m->input.w, em.crops ? em.crops : crop_covering_count(ev->c->frames, ev->m->input.w), em.batch, a->threads, 4,
                    NULL, 0};
   ev->o = o;
   evaluate(ev->m, ev->c, &ev->o, &ev->r);
@@ -125,6 +148,13 @@ static void write_report(const char *path, const Evaluated *ev, void (*writer)(c
 int cmd_eval(int argc, char **argv) {
   EvalArgs a;
   parse(&k_cli_eval, argc, argv, &a);
+  if (a.support) {
+    EvalModel em;
+    cli_load_for_eval(a.weights, a.crops, a.batch, 1, stdout, &em);
+    const ProtoEvalArgs pa = {a.support, a.cache, a.json, a.embedding, a.k_shot, a.draws, (uint64_t)a.seed, a.threads};
+    eval_prototypes(&em, &pa);
+    return 0;
+  }
   Evaluated ev;
   evaluate_args(&a, &ev);
   printf("%d crop%s of %d frames per example\n", ev.o.crops, ev.o.crops == 1 ? "" : "s", ev.o.crop);

@@ -10,4 +10,8 @@
  * crop is centred: floor((frames - crop) / 2). Needs crop <= frames. */
 long crop_spaced_start(long frames, long crop, int crops, int k);
 
+/* The default number of evaluation crops: enough to cover every frame
+ * (ceil(frames / crop)), 1 when an example is no longer than a crop. */
+int crop_covering_count(long frames, long crop);
+
 #endif

@@ -32,6 +32,7 @@
 
 #define LOADER_STREAM_PERM 0x4c44525045520000ull /* "LDRPER" + epoch */
 #define LOADER_STREAM_CROP 0x4c44524352500000ull /* "LDRCRP" + epoch */
+#define LOADER_STREAM_EPISODE 0x4c44524550490000ull /* "LDREPI" + epoch */
 
 typedef struct Slot {
   Batch b;
@@ -49,7 +50,11 @@ struct Loader {
 
   int n_slots;
   Slot *slots;
-  int32_t *perm; /* positions into items, for perm_epoch (training) */
+  int32_t *perm; /* positions into items, for perm_epoch (training; episodes: rows in episode order) */
+  /* episodes: the positions (into items) of each class, class_start[k] .. class_start[k + 1] */
+  int32_t *class_items, *class_start;
+  int *eligible; /* classes with enough examples for an episode */
+  int n_eligible;
   long perm_epoch;
 
   pthread_t *threads;
@@ -91,6 +96,69 @@ static int train_crop_start(const Loader *l, long epoch, long g) {
 
 static int eval_crop_start(const Loader *l, int k) {
   return (int)crop_spaced_start(l->c->frames, l->crop, l->crops, k);
+}
+
+/* Epoch `epoch`'s episodes into perm: for each, episode_ways distinct
+ * eligible classes, then episode_per_class distinct examples of each
+ * (partial Fisher-Yates draws from the counter RNG, so that a resumed run
+ * sees the same episodes). */
+static void draw_episodes(Loader *l, long epoch) {
+  const int ways = l->cfg.episode_ways, per = l->cfg.episode_per_class;
+  const uint64_t stream = LOADER_STREAM_EPISODE + (uint64_t)epoch;
+  int *classes = at_malloc(sizeof(int) * (size_t)l->n_eligible, "episode classes");
+  int max_class = 0;
+  for (int k = 0; k < l->n_tags; k++)
+    if (l->class_start[k + 1] - l->class_start[k] > max_class) max_class = l->class_start[k + 1] - l->class_start[k];
+  int32_t *pool = at_malloc(sizeof(int32_t) * (size_t)max_class, "episode examples");
+  long g = 0;
+  for (long t = 0; t < l->cfg.episodes; t++) {
+    uint64_t draw = (uint64_t)t << 32;
+    memcpy(classes, l->eligible, sizeof(int) * (size_t)l->n_eligible);
+    for (int w = 0; w < ways; w++) {
+      const int left = l->n_eligible - w;
+      int j = w + (int)(at_rng_uniform(l->cfg.seed, stream, draw++) * left);
+      if (j >= l->n_eligible) j = l->n_eligible - 1;
+      const int tmp = classes[w];
+      classes[w] = classes[j];
+      classes[j] = tmp;
+      const int k = classes[w], count = l->class_start[k + 1] - l->class_start[k];
+      memcpy(pool, l->class_items + l->class_start[k], sizeof(int32_t) * (size_t)count);
+      for (int e = 0; e < per; e++) {
+        int u = e + (int)(at_rng_uniform(l->cfg.seed, stream, draw++) * (count - e));
+        if (u >= count) u = count - 1;
+        const int32_t x = pool[e];
+        pool[e] = pool[u];
+        pool[u] = x;
+        l->perm[g++] = pool[e];
+      }
+    }
+  }
+  AT_ASSERT(g == l->rows);
+  free(pool);
+  free(classes);
+}
+
+/* Per-class lists of the subset's positions, and the eligible classes. */
+static void index_classes(Loader *l) {
+  const Cache *c = l->c;
+  if (c->kind != CACHE_SINGLE_LABEL)
+    at_fatal("loader: episodes need a single-label cache; '%s' is multi-label", c->path);
+  l->class_start = at_calloc((size_t)l->n_tags + 1, sizeof(int32_t), "class starts");
+  l->class_items = at_malloc(sizeof(int32_t) * (size_t)l->n_items, "class members");
+  for (int i = 0; i < l->n_items; i++) l->class_start[c->label[l->items[i]] + 1]++;
+  for (int k = 0; k < l->n_tags; k++) l->class_start[k + 1] += l->class_start[k];
+  int *fill = at_calloc((size_t)l->n_tags + 1, sizeof(int), "class fill");
+  for (int i = 0; i < l->n_items; i++) {
+    const int k = c->label[l->items[i]];
+    l->class_items[l->class_start[k] + fill[k]++] = i;
+  }
+  free(fill);
+  l->eligible = at_malloc(sizeof(int) * (size_t)l->n_tags, "eligible classes");
+  for (int k = 0; k < l->n_tags; k++)
+    if (l->class_start[k + 1] - l->class_start[k] >= l->cfg.episode_per_class) l->eligible[l->n_eligible++] = k;
+  if (l->n_eligible < l->cfg.episode_ways)
+    at_fatal("loader: episodes of %d classes x %d examples, but only %d classes of '%s' have %d examples",
+             l->cfg.episode_ways, l->cfg.episode_per_class, l->n_eligible, c->path, l->cfg.episode_per_class);
 }
 
 /* ---- the ring ---- */
@@ -187,7 +255,8 @@ static void restart_locked(Loader *l, long epoch, long cursor) {
   l->issue_row = 0;
   for (int i = 0; i < l->n_slots; i++) l->slots[i].batch = -1;
   if (l->cfg.train && l->perm_epoch != epoch) {
-    shuffle(l->cfg.seed, epoch, l->perm, l->n_items);
+    if (l->cfg.episode_ways) draw_episodes(l, epoch);
+    else shuffle(l->cfg.seed, epoch, l->perm, l->n_items);
     l->perm_epoch = epoch;
   }
   l->pausing = 0;
@@ -229,6 +298,14 @@ Loader *loader_create(Cache *cache, const LoaderConfig *config) {
   l->rows = (long)l->n_items * l->crops;
   l->batches = (l->rows + cf->batch - 1) / cf->batch;
   if (cf->drop_last && l->rows >= cf->batch) l->batches = l->rows / cf->batch;
+  if (cf->episode_ways > 0) {
+    if (!cf->train || cf->batch != cf->episode_ways * cf->episode_per_class || cf->episodes < 1 || l->cfg.shards != 1)
+      at_fatal("internal: loader episodes of %d x %d in batches of %d (%ld episodes, %d shards)", cf->episode_ways,
+               cf->episode_per_class, cf->batch, cf->episodes, l->cfg.shards);
+    l->rows = cf->episodes * cf->batch;
+    l->batches = cf->episodes;
+    index_classes(l);
+  }
   l->row_floats = (size_t)cache->bins * (size_t)l->crop;
 
   l->n_slots = cf->prefetch + 1;
@@ -243,7 +320,7 @@ Loader *loader_create(Cache *cache, const LoaderConfig *config) {
     b->crop = at_malloc(sizeof(int32_t) * B, "batch crops");
     l->slots[i].batch = -1;
   }
-  l->perm = at_malloc(sizeof(int32_t) * (size_t)l->n_items, "loader permutation");
+  l->perm = at_malloc(sizeof(int32_t) * (size_t)(l->rows > l->n_items ? l->rows : l->n_items), "loader permutation");
   l->perm_epoch = -1;
 
   pthread_mutex_init(&l->mu, NULL);
@@ -282,6 +359,9 @@ void loader_free(Loader *l) {
   free(l->slots);
   free(l->threads);
   free(l->perm);
+  free(l->class_items);
+  free(l->class_start);
+  free(l->eligible);
   free(l->items);
   free(l);
 }
@@ -321,6 +401,7 @@ void loader_position(const Loader *l, long *epoch, long *cursor) {
 }
 
 void loader_permutation(const Loader *l, long epoch, int32_t *order) {
+  AT_ASSERT(!l->cfg.episode_ways); /* episodes are not a permutation */
   if (!l->cfg.train) {
     for (long r = 0; r < l->rows; r++) order[r] = l->items[r / l->crops];
     return;

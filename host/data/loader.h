@@ -38,6 +38,14 @@ typedef struct LoaderConfig {
    * are the same whatever the number of shards. 0 / 0: one shard. The slice
    * of a short last batch may be empty (n = 0). */
   int shard, shards;
+  /* Episodes (prototypical training; single-label caches): when
+   * episode_ways > 0 each batch is one episode of episode_ways classes drawn
+   * from those with at least episode_per_class examples in the subset, and
+   * episode_per_class examples of each, class-major (the first k_shot of a
+   * class are its support); `episodes` batches per epoch. batch must be
+   * episode_ways * episode_per_class; one shard only. */
+  int episode_ways, episode_per_class;
+  long episodes;
 } LoaderConfig;
 
 typedef struct Batch {

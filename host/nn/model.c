@@ -285,15 +285,12 @@ static void zero_frozen_gradients(Model *m) {
   }
 }
 
-void model_backward(Model *m, int n, const float *dlogits) {
-  AT_ASSERT(!m->inference_only);
-  LayerBuffers *last = &m->buffers[m->n_layers - 1];
+/* The backward pass from layer `top`, whose output gradient is ready,
+ * through the layers it depends on (reach: NULL means all of 0 .. top). */
+static void backward_from(Model *m, int n, int top, const unsigned char *reach) {
   const int first = model_first_trained_layer(m);
-  for (int i = 0; i < m->n_layers; i++) m->buffers[i].grad_ready = 0;
-  if (dlogits != last->grad) m->be->copy(last->grad, dlogits, sizeof(float) * (size_t)n * m->classes);
-  last->grad_ready = 1;
-
-  for (int i = m->n_layers - 1; i >= first; i--) {
+  for (int i = top; i >= first; i--) {
+    if (reach && !reach[i]) continue;
     LayerPass p = layer_pass(m, i, n);
     const Layer *L = p.L;
     at_backend_set_layer(L->name);
@@ -323,6 +320,33 @@ void model_backward(Model *m, int n, const float *dlogits) {
   }
   at_backend_set_layer(NULL);
   zero_frozen_gradients(m);
+}
+
+void model_backward(Model *m, int n, const float *dlogits) {
+  AT_ASSERT(!m->inference_only);
+  LayerBuffers *last = &m->buffers[m->n_layers - 1];
+  for (int i = 0; i < m->n_layers; i++) m->buffers[i].grad_ready = 0;
+  if (dlogits != last->grad) m->be->copy(last->grad, dlogits, sizeof(float) * (size_t)n * m->classes);
+  last->grad_ready = 1;
+  backward_from(m, n, m->n_layers - 1, NULL);
+}
+
+void model_backward_from_layer(Model *m, int n, int layer, const float *dy) {
+  AT_ASSERT(!m->inference_only && layer >= 0 && layer < m->n_layers);
+  LayerBuffers *B = &m->buffers[layer];
+  AT_ASSERT(B->chain == CHAIN_NONE || B->chain == CHAIN_TAIL);
+  unsigned char *reach = at_calloc((size_t)m->n_layers, 1, "layers reached");
+  reach[layer] = 1;
+  for (int i = layer; i >= 0; i--)
+    for (int k = 0; reach[i] && k < m->layers[i].n_inputs; k++)
+      if (m->layers[i].inputs[k] != AT_INPUT) reach[m->layers[i].inputs[k]] = 1;
+  for (int i = 0; i < m->n_layers; i++) m->buffers[i].grad_ready = 0;
+  /* the layers the pass does not reach write no parameter gradient */
+  m->be->fill(m->grads, m->n_weights, 0.0f);
+  m->be->copy(B->grad, dy, sizeof(float) * (size_t)n * at_dims_count(m->layers[layer].out));
+  B->grad_ready = 1;
+  backward_from(m, n, layer, reach);
+  free(reach);
 }
 
 double model_loss(Model *m, int n, const void *targets, int backward) {

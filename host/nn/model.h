@@ -176,6 +176,11 @@ double model_loss(Model *m, int n, const void *targets, int backward);
  * below the first one with parameters to train are skipped (nothing below
  * them learns); frozen layers' parameter gradients are left at zero. */
 void model_backward(Model *m, int n, const float *dlogits);
+/* Backward from a given gradient of layer `layer`'s output [n, out] (a loss
+ * on an embedding: prototypical networks), through the layers it depends on.
+ * Every other parameter gradient is zero. The layer must not be inside a
+ * fused chain (Model.keep_outputs). */
+void model_backward_from_layer(Model *m, int n, int layer, const float *dy);
 
 /* The index of the layer called `name`, or -1. */
 int model_layer_index(const Model *m, const char *name);

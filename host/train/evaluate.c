@@ -9,7 +9,7 @@
 #include "data/loader.h"
 #include "train/experiment.h"
 
-void check_cache_fits_model(const Cache *c, const Model *m, int crop, const char *what) {
+void check_cache_fits_input(const Cache *c, const Model *m, int crop, const char *what) {
   if (m->input.c != 1)
     at_fatal("model '%s' takes %d input channels; caches hold one spectrogram per example", m->name, m->input.c);
   if (c->bins != m->input.h)
@@ -19,6 +19,10 @@ void check_cache_fits_model(const Cache *c, const Model *m, int crop, const char
   if (crop > c->frames)
     at_fatal("%s cache '%s' holds %d frames per example, fewer than the %d the model '%s' takes", what, c->path,
              c->frames, crop, m->name);
+}
+
+void check_cache_fits_model(const Cache *c, const Model *m, int crop, const char *what) {
+  check_cache_fits_input(c, m, crop, what);
   if (c->n_tags != m->classes)
     at_fatal("%s cache '%s' has %d %s but model '%s' has %d outputs; set the last [dense] units = %d", what, c->path,
              c->n_tags, c->kind == CACHE_MULTI_LABEL ? "tags" : "classes", m->name, m->classes, c->n_tags);
@@ -199,6 +203,24 @@ void evaluate(Model *m, Cache *c, const EvalOptions *o, EvalResult *r) {
   free(sum);
   free(slot);
   loader_free(loader);
+}
+
+void eval_result_from_scores(EvalResult *r, const Cache *c, const int32_t *examples, int n, const float *scores,
+                             int k) {
+  memset(r, 0, sizeof *r);
+  AT_ASSERT(k == c->n_tags);
+  r->n = n;
+  r->n_tags = k;
+  r->multi_label = c->kind == CACHE_MULTI_LABEL;
+  r->loss = NAN;
+  r->examples = at_malloc(sizeof(int32_t) * (size_t)(n + 1), "evaluated examples");
+  memcpy(r->examples, examples, sizeof(int32_t) * (size_t)n);
+  r->probs = at_malloc(sizeof(float) * ((size_t)n * k + 1), "clip scores");
+  r->logits = at_malloc(sizeof(float) * ((size_t)n * k + 1), "clip scores");
+  memcpy(r->probs, scores, sizeof(float) * (size_t)n * k);
+  memcpy(r->logits, scores, sizeof(float) * (size_t)n * k);
+  clip_metrics(r, c);
+  song_metrics(r, c);
 }
 
 void eval_result_free(EvalResult *r) {

@@ -41,9 +41,18 @@ typedef struct EvalResult {
 /* Checks that the cache fits the model (bins, frames, tags, label kind) and
  * exits with a clear message if not. `what` names the cache's role. */
 void check_cache_fits_model(const Cache *c, const Model *m, int crop, const char *what);
+/* Only the input part of that check (bins and frames): for commands that read
+ * a layer's output rather than the model's outputs (probe, prototypes). */
+void check_cache_fits_input(const Cache *c, const Model *m, int crop, const char *what);
 
 void evaluate(Model *m, Cache *c, const EvalOptions *o, EvalResult *r);
 void eval_result_free(EvalResult *r);
+/* A result from scores computed elsewhere (a probe's classifier, distances to
+ * prototypes): examples[n] cache indices, scores [n, k] with k the cache's
+ * tags or classes (higher: more likely; single-label decisions are the
+ * argmax). Clip and song metrics as evaluate() computes them; loss NaN. */
+void eval_result_from_scores(EvalResult *r, const Cache *c, const int32_t *examples, int n, const float *scores,
+                             int k);
 
 /* The selection value (higher is better: loss is negated). */
 double eval_score(const EvalResult *r, int select_metric);

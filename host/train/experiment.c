@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "config/ini_file.h"
+#include "train/features.h"
 #include "core/error.h"
 #include "nn/model_config.h"
 #include "nn/optimizer.h"
@@ -21,6 +22,7 @@ static const char *const k_schedules[] = {"none", "step", "plateau", "pons", NUL
 static const char *const k_selects[] = {"roc_auc", "pr_auc", "loss", "accuracy", NULL};
 static const char *const k_optimizers[] = {"sgd", "adam", NULL};
 static const char *const k_on_nan[] = {"stop", "skip", NULL};
+static const char *const k_modes[] = {"classify", "prototypical", NULL}; /* TrainMode order */
 static const char *const k_backends[] = {"auto", "cpu", "cuda", NULL};
 static const char *const k_conv_engines[] = {"auto", "cudnn", "gemm", NULL}; /* CudaConvEngine order */
 
@@ -58,7 +60,8 @@ static const char *accepted_keys(const char *type) {
     return "run, root, seed, init, freeze, lr_scale, optimizer, lr, momentum, nesterov, weight_decay, beta1, beta2, eps, batch, epochs, drop_last, "
            "clip_norm, schedule, step_size, gamma, patience, factor, min_lr, pons_rises, pons_stop_rises, "
            "early_stop, select, on_nan, checkpoint_every, log_every, max_steps, backend, device, cuda_conv, "
-           "deterministic, tf32, cudnn_benchmark, workspace_mb, micro_batches, collective_timeout";
+           "deterministic, tf32, cudnn_benchmark, workspace_mb, micro_batches, collective_timeout, "
+           "mode, n_way, k_shot, n_query, episodes, embedding";
   return NULL; /* model sections: checked by the model reader */
 }
 
@@ -181,8 +184,39 @@ static void read_train(IniFile *ini, TrainConfig *t, const char *config_path) {
   t->cuda.tf32 = ini_get_bool(s, "tf32", 1);
   t->cuda.benchmark = ini_get_bool(s, "cudnn_benchmark", 0);
   t->cuda.workspace_limit = (size_t)ini_get_int(s, "workspace_mb", 1024, 0, 1 << 20) << 20;
+  t->mode = (TrainMode)ini_get_choice(s, "mode", TRAIN_CLASSIFY, k_modes);
+  if (t->mode == TRAIN_PROTOTYPICAL) {
+    t->n_way = (int)ini_get_int(s, "n_way", 5, 2, 1 << 16);
+    t->k_shot = (int)ini_get_int(s, "k_shot", 5, 1, 1 << 16);
+    t->n_query = (int)ini_get_int(s, "n_query", 5, 1, 1 << 16);
+    t->episodes = (int)ini_get_int(s, "episodes", 0, 0, 1 << 24);
+    const long rows = (long)t->n_way * (t->k_shot + t->n_query);
+    if (ini_entry(s, "batch") && t->batch != rows)
+      ini_fail(s, ini_entry(s, "batch"), "in prototypical mode a batch is an episode of n_way x (k_shot + n_query) = %ld "
+               "rows; remove 'batch'", rows);
+    if (rows > (1 << 16)) ini_fail(s, ini_entry(s, "n_way"), "an episode of %ld rows is too large", rows);
+    t->batch = (int)rows;
+    if (t->micro_batches != 1)
+      ini_fail(s, ini_entry(s, "micro_batches"), "prototypical training takes whole episodes (the loss couples their rows)");
+  } else {
+    static const char *const proto_keys[] = {"n_way", "k_shot", "n_query", "episodes", "embedding", NULL};
+    for (int i = 0; proto_keys[i]; i++)
+      if (ini_entry(s, proto_keys[i]))
+        ini_fail(s, ini_entry(s, proto_keys[i]), "'%s' is a key of prototypical training: set mode = prototypical",
+                 proto_keys[i]);
+  }
   if (t->nesterov && t->momentum <= 0)
     ini_fail(s, ini_entry(s, "nesterov"), "Nesterov momentum needs momentum > 0 (as torch.optim.SGD)");
+}
+
+/* [train] embedding: a layer of the model whose output is not overwritten
+ * in place (checked again once the model is allocated). */
+static void resolve_embedding(IniSection *s, Experiment *e) {
+  e->train.embedding_layer = -1;
+  if (e->train.mode != TRAIN_PROTOTYPICAL) return;
+  const char *name = ini_get_string(s, "embedding", "");
+  e->train.embedding_layer = *name ? features_layer_named(e->model, name, "[train] embedding")
+                                   : features_default_embedding(e->model);
 }
 
 static Experiment *experiment_from_ini(IniFile *ini, const char *path) {
@@ -197,6 +231,7 @@ static Experiment *experiment_from_ini(IniFile *ini, const char *path) {
   ini_entry(ini_section(ini, "train"), "run");
   e->model = model_from_ini(ini, &k_experiment_foreign);
   e->layers = layer_settings_read(ini_section(ini, "train"), e->model);
+  resolve_embedding(ini_section(ini, "train"), e);
   ini_check_all_used(ini, accepted_keys);
   if ((int)e->train.select < 0)
     e->train.select = e->model->output == OUTPUT_SIGMOID ? SELECT_ROC_AUC : SELECT_ACCURACY;

@@ -22,6 +22,7 @@
 typedef enum { SCHEDULE_NONE, SCHEDULE_STEP, SCHEDULE_PLATEAU, SCHEDULE_PONS } ScheduleKind;
 typedef enum { SELECT_ROC_AUC, SELECT_PR_AUC, SELECT_LOSS, SELECT_ACCURACY } SelectMetric;
 typedef enum { ON_NAN_STOP, ON_NAN_SKIP } OnNan;
+typedef enum { TRAIN_CLASSIFY, TRAIN_PROTOTYPICAL } TrainMode;
 
 typedef struct DataConfig {
   char train[4096], valid[4096], test[4096]; /* "" when absent */
@@ -40,6 +41,13 @@ typedef struct TrainConfig {
   char root[4096];
   uint64_t seed;
   char init[4096]; /* weights to start from (transfer learning), or "" */
+  /* mode = prototypical (Snell et al. 2017; train/prototypical.h): each batch
+   * is an episode of n_way classes x (k_shot support + n_query queries) from
+   * the training split, the loss is on layer `embedding`'s output; `episodes`
+   * per epoch (0: as many as fill the training split once). */
+  TrainMode mode;
+  int n_way, k_shot, n_query, episodes;
+  int embedding_layer; /* resolved: [train] embedding, else the input of the classifier head */
   int optimizer; /* OptimizerKind */
   double lr, momentum, weight_decay, beta1, beta2, eps;
   int nesterov;

@@ -33,6 +33,9 @@
 #include "io/weights_h5.h"
 #include "train/checkpoint.h"
 #include "train/evaluate.h"
+#include "train/prototypical.h"
+#include "train/prototypical_eval.h"
+#include "train/features.h"
 #include "train/schedule.h"
 #include "nn/backend_registry.h"
 
@@ -63,6 +66,9 @@ typedef struct Trainer {
   char train_identity[128]; /* the training cache's example count and ids hash, stored in checkpoints */
   long saved_step;      /* the step of the newest last.h5 (-1: none yet) */
   int stop_signal;      /* SIGINT/SIGTERM/SIGHUP agreed by all ranks after a step, else 0 */
+  /* prototypical training: the embedding of an episode and its gradient */
+  float *emb_host, *emb_grad_host, *emb_grad;
+  size_t emb_dim;
 } Trainer;
 
 /* ---- set-up ---- */
@@ -138,6 +144,35 @@ static void take_per_class(Trainer *t, const DataConfig *d) {
   keep_subset(t, items, keep);
 }
 
+/* Prototypical training: episodes the training split can fill, with a clear
+ * error for each way it cannot. */
+static void check_episodes(Trainer *t) {
+  const TrainConfig *tc = &t->e->train;
+  const Cache *c = t->train_cache;
+  if (t->ranks > 1)
+    at_fatal("[train] mode = prototypical runs in one process (an episode's loss couples all its rows); start it "
+             "without mpirun");
+  if (tc->n_way > c->n_tags)
+    at_fatal("[train] n_way = %d but the training cache '%s' has %d classes; set n_way <= %d", tc->n_way, c->path,
+             c->n_tags, c->n_tags);
+  int *count = at_calloc((size_t)c->n_tags, sizeof(int), "class counts");
+  for (int i = 0; i < t->n_train; i++) count[c->label[t->train_subset ? t->train_subset[i] : i]]++;
+  const int need = tc->k_shot + tc->n_query;
+  int enough = 0, rarest = 0;
+  for (int k = 0; k < c->n_tags; k++) {
+    enough += count[k] >= need;
+    if (count[k] < count[rarest]) rarest = k;
+  }
+  if (enough < tc->n_way)
+    at_fatal("[train] an episode takes k_shot + n_query = %d + %d = %d examples of each of n_way = %d classes, but "
+             "only %d classes of the training split have %d (the rarest, '%s', has %d); lower k_shot or n_query "
+             "(or n_way)", tc->k_shot, tc->n_query, need, tc->n_way, enough, need, c->tags[rarest], count[rarest]);
+  if (enough < c->n_tags && t->rank == 0)
+    printf("warning: %d classes have fewer than k_shot + n_query = %d training examples and are left out of "
+           "episodes (the rarest, '%s', has %d)\n", c->n_tags - enough, need, c->tags[rarest], count[rarest]);
+  free(count);
+}
+
 /* Examples whose fold satisfies keep(fold, k, v). */
 static int32_t *fold_subset(const Cache *c, int mode, int fold, int valid_fold, int *count) {
   int32_t *out = at_malloc(sizeof(int32_t) * (size_t)(c->n + 1), "fold subset");
@@ -154,6 +189,10 @@ static int32_t *fold_subset(const Cache *c, int mode, int fold, int valid_fold, 
 static void open_data(Trainer *t) {
   const DataConfig *d = &t->e->data;
   t->train_cache = cache_open(d->train);
+  if (t->e->train.mode == TRAIN_PROTOTYPICAL && t->train_cache->kind != CACHE_SINGLE_LABEL)
+    at_fatal("[train] mode = prototypical needs a single-label cache (each example one class), but '%s' is "
+             "multi-label (labels [N, tags]); train it with mode = classify, or prepare a single-label cache",
+             t->train_cache->path);
   check_cache_fits_model(t->train_cache, t->m, d->crop, "training");
   if (d->valid[0]) {
     t->valid_cache = cache_open(d->valid);
@@ -198,6 +237,7 @@ static void open_data(Trainer *t) {
   if (t->n_train == 0) at_fatal("the training split of '%s' is empty (fold = %d)", d->train, d->fold);
   if (d->fraction < 1.0) take_fraction(t, d);
   if (d->per_class > 0) take_per_class(t, d);
+  if (t->e->train.mode == TRAIN_PROTOTYPICAL) check_episodes(t);
 }
 
 static Cache *valid_source(Trainer *t) { return t->valid_cache ? t->valid_cache : t->valid_subset ? t->train_cache : NULL; }
@@ -284,6 +324,17 @@ static EvalOptions eval_options(Trainer *t, const int32_t *subset, int n_subset)
   return o;
 }
 
+/* Evaluation of the examples `subset` of c: the model's outputs, or in
+ * prototypical training the nearest prototype of the training split's
+ * embeddings (the examples it trains on). */
+static void evaluate_on(Trainer *t, Cache *c, const int32_t *subset, int n_subset, EvalResult *r) {
+  EvalOptions o = eval_options(t, subset, n_subset);
+  if (t->e->train.mode == TRAIN_PROTOTYPICAL)
+    proto_evaluate(t->m, t->e->train.embedding_layer, t->train_cache, t->train_subset, t->n_train, c, &o, r);
+  else
+    evaluate(t->m, c, &o, r);
+}
+
 /* End of an epoch: validation, selection, schedules, stopping. */
 static void end_epoch(Trainer *t, double epoch_seconds) {
   TrainState *st = &t->st;
@@ -294,8 +345,7 @@ static void end_epoch(Trainer *t, double epoch_seconds) {
   double score;
   average_state(t); /* the ranks evaluate the same model */
   if (have_valid) {
-    EvalOptions o = eval_options(t, t->valid_subset, t->n_valid);
-    evaluate(t->m, valid_source(t), &o, &r);
+    evaluate_on(t, valid_source(t), t->valid_subset, t->n_valid, &r);
     score = eval_score(&r, tc->select);
   } else {
     score = -train_loss; /* no validation data: select on the training loss */
@@ -420,6 +470,23 @@ static double parts_step(Trainer *t, int slot, double *rows_total) {
   return sums[0] / *rows_total;
 }
 
+/* Prototypical training: forward the episode, the episode loss on the
+ * embedding (on the host: [rows, dim] is small), backward from there. */
+static double episode_step(Trainer *t, int slot) {
+  Model *m = t->m;
+  const TrainConfig *tc = &t->e->train;
+  const Batch *b = &t->staged[slot];
+  AT_ASSERT(b->n == tc->batch);
+  model_forward(m, t->x[slot], b->n, 1, tc->seed, (uint64_t)t->st.step);
+  const size_t count = (size_t)b->n * t->emb_dim;
+  t->be->to_host(t->emb_host, m->buffers[tc->embedding_layer].out, sizeof(float) * count);
+  const double loss =
+      proto_episode_loss(t->emb_host, tc->n_way, tc->k_shot, tc->n_query, (int)t->emb_dim, t->emb_grad_host, NULL);
+  t->be->to_device(t->emb_grad, t->emb_grad_host, sizeof(float) * count);
+  model_backward_from_layer(m, b->n, tc->embedding_layer, t->emb_grad);
+  return loss;
+}
+
 /* One optimizer step on the batch staged in `slot`; returns 0 if the run
  * must stop. */
 static int train_step(Trainer *t, int slot, double *loss_out, double *norm_out) {
@@ -430,7 +497,10 @@ static int train_step(Trainer *t, int slot, double *loss_out, double *norm_out) 
   be->upload_wait(slot);
   if (tc->on_nan == ON_NAN_SKIP) be->copy(t->state_backup, m->state, sizeof(float) * m->n_state);
   double loss, rows_total = b->n;
-  if (tc->micro_batches == 1 && t->ranks == 1) {
+  if (tc->mode == TRAIN_PROTOTYPICAL) {
+    loss = episode_step(t, slot);
+    t->stop_signal = at_stop_signal();
+  } else if (tc->micro_batches == 1 && t->ranks == 1) {
     model_forward(m, t->x[slot], b->n, 1, tc->seed, (uint64_t)t->st.step);
     loss = model_loss(m, b->n, t->targets[slot], 1);
     t->stop_signal = at_stop_signal();
@@ -491,8 +561,7 @@ static void final_results(Trainer *t) {
   for (int i = 0; i < 2; i++) {
     if (!sources[i]) continue;
     EvalResult r;
-    EvalOptions o = eval_options(t, subsets[i], counts[i]);
-    evaluate(t->m, sources[i], &o, &r);
+    evaluate_on(t, sources[i], subsets[i], counts[i], &r);
     printf("%s (best epoch %ld): ", names[i], t->st.best_epoch + 1);
     eval_print(&r, sources[i], stdout);
     fprintf(out, ", \"%s\": ", names[i]);
@@ -610,7 +679,9 @@ static void open_run_folder(Trainer *t, Experiment *e, const char *resume_dir, c
  * state of the schedule. */
 static void setup_model_and_optimizer(Trainer *t, const char *resume_dir) {
   const TrainConfig *tc = &t->e->train;
+  if (tc->mode == TRAIN_PROTOTYPICAL) t->m->keep_outputs = 1; /* the loss reads the embedding layer's output */
   model_allocate(t->m, t->be, tc->batch);
+  if (tc->mode == TRAIN_PROTOTYPICAL) features_check_layer(t->m, tc->embedding_layer, "[train] embedding");
   model_init_weights(t->m, tc->seed);
   t->opt = optimizer_create(t->be, (OptimizerKind)tc->optimizer, t->m->n_weights);
   t->opt->sgd = (SgdConfig){.lr = (float)tc->lr, .momentum = (float)tc->momentum, .weight_decay = (float)tc->weight_decay,
@@ -666,6 +737,20 @@ static long setup_loader(Trainer *t) {
   LoaderConfig lc = {.batch = tc->batch, .crop_frames = d->crop, .train = 1, .drop_last = tc->drop_last, .crops_per_example = 1,
                      .threads = d->threads, .prefetch = d->prefetch, .seed = tc->seed, .subset = t->train_subset,
                      .n_subset = t->train_subset ? t->n_train : 0, .shard = t->rank, .shards = t->ranks};
+  if (tc->mode == TRAIN_PROTOTYPICAL) {
+    lc.episode_ways = tc->n_way;
+    lc.episode_per_class = tc->k_shot + tc->n_query;
+    lc.episodes = tc->episodes ? tc->episodes : (t->n_train + tc->batch - 1) / tc->batch;
+    lc.drop_last = 0;
+    const Dims e = t->m->layers[tc->embedding_layer].out;
+    t->emb_dim = at_dims_count(e);
+    t->emb_host = at_malloc(sizeof(float) * (size_t)tc->batch * t->emb_dim, "episode embeddings");
+    t->emb_grad_host = at_malloc(sizeof(float) * (size_t)tc->batch * t->emb_dim, "episode embedding gradients");
+    t->emb_grad = t->be->alloc(sizeof(float) * (size_t)tc->batch * t->emb_dim);
+    printf("prototypical training: episodes of %d classes x (%d support + %d queries), %ld per epoch; embedding: "
+           "layer %s (%d x %d x %d = %zu values)\n", tc->n_way, tc->k_shot, tc->n_query, lc.episodes,
+           t->m->layers[tc->embedding_layer].name, e.c, e.h, e.w, t->emb_dim);
+  }
   t->loader = loader_create(t->train_cache, &lc);
   staging_alloc(t, tc->batch);
   if (tc->micro_batches > 1 || t->ranks > 1) t->accum = t->be->alloc(sizeof(float) * t->m->n_weights);
@@ -728,6 +813,9 @@ static void trainer_release(Trainer *t) {
   fclose(t->log);
   staging_free(t);
   if (t->accum) t->be->release(t->accum);
+  if (t->emb_grad) t->be->release(t->emb_grad);
+  free(t->emb_host);
+  free(t->emb_grad_host);
   t->be->release(t->state_backup);
   loader_free(t->loader);
   optimizer_free(t->opt);
