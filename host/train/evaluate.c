@@ -271,7 +271,9 @@ static void print_class_report(FILE *out, const ClassMetrics *m, const Cache *c)
 }
 
 void eval_print(const EvalResult *r, const Cache *c, FILE *out) {
-  fprintf(out, "%s: %d examples, loss %.6f\n", c->path, r->n, r->loss);
+  fprintf(out, "%s: %d examples", c->path, r->n);
+  if (!isnan(r->loss)) fprintf(out, ", loss %.6f", r->loss); /* none for a probe's classifier */
+  fputc('\n', out);
   if (r->multi_label) {
     fprintf(out, "  ROC-AUC (macro over %d tags) %.4f   PR-AUC %.4f", r->n_tags - r->tags.excluded_roc,
             r->tags.macro_roc_auc, r->tags.macro_pr_auc);

@@ -23,7 +23,7 @@ double proto_episode_loss(const float *emb, int ways, int shots, int queries, in
   double *p = at_malloc(sizeof(double) * (size_t)ways, "query probabilities");
   for (int w = 0; w < ways; w++)
     for (int s = 0; s < shots; s++)
-      for (int j = 0; j < dim; j++) protos[(size_t)w * dim + j] += emb[((size_t)w * per_way + s) * dim + j] / shots;
+      for (int j = 0; j < dim; j++) protos[(size_t)w * dim + j] += (double)emb[((size_t)w * per_way + s) * dim + j] / shots;
   if (grad) memset(grad, 0, sizeof(float) * (size_t)ways * per_way * dim);
   const double n_queries = (double)ways * queries;
   double loss = 0;
