@@ -12,6 +12,7 @@ PACKAGES=(
   libsndfile1-dev libsoxr-dev libpng-dev
   libprotobuf-c-dev protobuf-c-compiler libonnx-dev  # ONNX export: protoc-c on ONNX's own onnx.proto
   libzip-dev             # PyTorch export: a .pt file is a zip archive
+  liblinear-dev libsvm-dev liblapacke-dev  # auratag probe: LIBLINEAR, LIBSVM, LAPACK for the ELM
   libopenmpi-dev openmpi-bin python3-matplotlib
   sox chromium-bsu-data  # real recorded music for the tests: a game soundtrack (WAV), sox to convert it
   drascula-music extremetuxracer-data fretsonfire-songs-muldjord fretsonfire-songs-sectoid  # soundtracks: the few-data task

@@ -62,10 +62,14 @@ run "GPU path from the command line (selftest, emulated CUDA training)" bash tes
 run "kernels do not spill registers (ptxas)" bash tests/cuda/check_ptxas.sh
 run "PyTorch oracle" bash tests/oracle/run_oracle.sh
 run "training end to end" bash tests/train/test_train.sh
+run "prototypical networks end to end (episodes, eval --support)" bash tests/train/test_few_shot.sh
+run "random-weights probe (auratag probe)" bash tests/train/test_probe.sh
 run "few-data transfer learning (musicnn-msd vs from scratch)" bash tests/train/test_few_data.sh
 run "data-parallel training (MPI, 2 ranks)" bash tests/dist/test_dist.sh
 run "sweeps" bash tests/sweep/test_sweep.sh
 run "metrics vs scikit-learn" /usr/bin/python3 tests/oracle/sklearn_metrics.py
+run "prototypical episode loss vs PyTorch" /usr/bin/python3 tests/oracle/torch_proto.py
+run "probe classifiers vs scikit-learn" /usr/bin/python3 tests/oracle/sklearn_probe.py
 run "recipes" bash tests/recipes/test_recipes.sh
 run "demo renderer" bash tests/audio/test_demo_render.sh
 run "prep and tag" bash tests/audio/test_prep.sh
