@@ -35,6 +35,9 @@ typedef struct EvalModel {
   char *experiment;     /* a checkpoint's experiment config text (caller frees), or NULL */
   int crops, batch;     /* a checkpoint's [data] eval_crops and [train] batch (else 0 and 16), or the overrides */
 } EvalModel;
+/* The weights file a command reads: the file itself, a run folder's best.h5
+ * (else last.h5), or an installed model's models/NAME.h5; fatal when none. */
+void cli_resolve_weights(const char *weights_or_run, char *path, size_t size);
 /* crops / batch overrides: 0 keeps the checkpoint's (or the default). Prints
  * "weights: PATH (model NAME)" to log (NULL: nothing). */
 /* keep_outputs: every layer keeps its output (Model.keep_outputs), for commands that read inner layers.

@@ -43,11 +43,7 @@ Model *cli_load_model(const ModelArgs *a) {
   return experiment_model_from_config(a->config, a->overrides, a->n_overrides);
 }
 
-void cli_load_for_eval(const char *weights_or_run, int crops_override, int batch_override, int keep_outputs, FILE *log,
-                       EvalModel *out) {
-  memset(out, 0, sizeof *out);
-  char *path = out->path;
-  const size_t size = sizeof out->path;
+void cli_resolve_weights(const char *weights_or_run, char *path, size_t size) {
   struct stat sb;
   snprintf(path, size, "%s", weights_or_run);
   if (access(weights_or_run, F_OK) != 0 && !strchr(weights_or_run, '/')) {
@@ -66,6 +62,13 @@ void cli_load_for_eval(const char *weights_or_run, int crops_override, int batch
     if (access(path, R_OK) != 0) snprintf(path, size, "%s/last.h5", weights_or_run);
     if (access(path, R_OK) != 0) at_fatal("run folder '%s' has neither best.h5 nor last.h5", weights_or_run);
   }
+}
+
+void cli_load_for_eval(const char *weights_or_run, int crops_override, int batch_override, int keep_outputs, FILE *log,
+                       EvalModel *out) {
+  memset(out, 0, sizeof *out);
+  char *path = out->path;
+  cli_resolve_weights(weights_or_run, path, sizeof out->path);
   char *text = weights_read_config(path);
   Model *m = model_from_text(text, path);
   free(text);

@@ -326,15 +326,13 @@ int cmd_probe(int argc, char **argv) {
   model_allocate(m, at_backend_selected(), a.batch);
   char weights_desc[4400];
   if (a.weights) {
-    EvalModel em; /* resolves run folders and installed names like eval does */
-    cli_load_for_eval(a.weights, 1, 1, 0, NULL, &em);
+    char path[4200];
+    cli_resolve_weights(a.weights, path, sizeof path);
     char skipped[2048];
-    const int loaded = weights_load_matching(m, em.path, skipped, sizeof skipped);
-    if (loaded == 0) at_fatal("--weights %s: no layer of model '%s' has the name and shape of one there", em.path, m->name);
-    printf("weights: %s (%d tensors; not there, left random: %s)\n", em.path, loaded, skipped[0] ? skipped : "none");
-    snprintf(weights_desc, sizeof weights_desc, "%s", em.path);
-    free(em.experiment);
-    model_free(em.m);
+    const int loaded = weights_load_matching(m, path, skipped, sizeof skipped);
+    if (loaded == 0) at_fatal("--weights %s: no layer of model '%s' has the name and shape of one there", path, m->name);
+    printf("weights: %s (%d tensors; not there, left random: %s)\n", path, loaded, skipped[0] ? skipped : "none");
+    snprintf(weights_desc, sizeof weights_desc, "%s", path);
   } else {
     const uint64_t seed = a.random_seed >= 0 ? (uint64_t)a.random_seed : e->train.seed;
     model_init_weights(m, seed);
