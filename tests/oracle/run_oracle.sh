@@ -73,6 +73,9 @@ musicnn_narrow="--set timbral_74.filters=8 --set timbral_77.filters=8 --set temp
 case_ "musicnn (narrow)" configs/models/musicnn.ini 16 $musicnn_narrow
 # shellcheck disable=SC2046
 case_ "musicnn_vgg (8 channels)" configs/models/musicnn_vgg.ini 8 $(for i in 1 2 3 4 5; do echo "--set conv$i.filters=8"; done)
+# SampleCNN (Lee et al. 2017; raw waveform, 1 x 59049 samples, strided and 1-D convs), 8 channels
+# shellcheck disable=SC2046
+case_ "samplecnn (8 channels)" configs/models/samplecnn.ini 8 $(for i in 0 1 2 3 4 5 6 7 8 9 10; do echo "--set conv$i.filters=8"; done) --set output.units=5
 # The deconvnet (auralisation) against PyTorch's max_unpool2d / conv_transpose2d
 deconv() { # config args...
   local config=$1
