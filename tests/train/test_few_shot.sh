@@ -58,6 +58,14 @@ PYEOF
 then pass "episodic training separates the classes: prototypes beat the untrained embedding"
 else failed "prototypical training did not learn a separating embedding"; fi
 
+# prototypical fine-tuning: [train] init from a trained embedding, then episodes
+if $AT train "$work/proto.ini" --set train.run=tuned --set "train.init=$work/runs/proto/best.h5" --set train.epochs=1 \
+     >"$work/tuned.txt" 2>&1 && grep -q "^init from .*best.h5: 4 tensors loaded" "$work/tuned.txt" &&
+   $PY -c "import json,sys; a=json.load(open(sys.argv[1]))['test']['clip']['accuracy']; sys.exit(0 if a >= 0.75 else 1)" \
+     "$work/runs/tuned/results.json"; then
+  pass "prototypical fine-tuning from a trained embedding ([train] init): $(grep -m1 '^init from' "$work/tuned.txt" | cut -c1-60)..."
+else failed "prototypical training with [train] init: $(tail -3 "$work/tuned.txt")"; fi
+
 # a resumed episodic run takes the same episodes: same weights as one straight run
 $AT train "$work/proto.ini" --set train.run=cut --set train.max_steps=130 >/dev/null 2>&1
 $AT train --resume "$work/runs/cut" --set train.max_steps=0 >"$work/resume.txt" 2>&1 || failed "resume of an episodic run: $(tail -2 "$work/resume.txt")"
