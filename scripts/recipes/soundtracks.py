@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Soundtracks: a small single-label task on real recorded music from Debian
 packages -> audio files and FILES.csv for `auratag prep`. It is the few-data
-experiment's real-recordings task (scripts/few_data.py, docs/transfer.md).
+experiment's real-recordings task (scripts/fewdata.py, docs/transfer.md).
 
 Classes (which soundtrack a 3 s excerpt comes from) and their sources, all
 installed by scripts/install-deps.sh:
