@@ -101,6 +101,8 @@ import subprocess
 import sys
 import time
 
+from sweep import ranges  # the Slurm --array list, as sweep.py writes it (scripts/ is on sys.path)
+
 PROG = "fewdata.py"
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 AURATAG = os.environ.get("AURATAG", os.path.join(ROOT, "build", "auratag"))
@@ -473,21 +475,6 @@ def plot(root, task_name, task, cells, ks, strategies):
 
 
 # ---- Slurm ----
-
-def ranges(indices):
-    out, start, prev = [], None, None
-    for i in sorted(indices):
-        if start is None:
-            start = prev = i
-        elif i == prev + 1:
-            prev = i
-        else:
-            out.append("%d-%d" % (start, prev) if prev > start else "%d" % start)
-            start = prev = i
-    if start is not None:
-        out.append("%d-%d" % (start, prev) if prev > start else "%d" % start)
-    return ",".join(out)
-
 
 def write_slurm(a, root, runs, grid_args):
     py = shlex.quote(sys.executable)
