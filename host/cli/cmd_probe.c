@@ -306,15 +306,6 @@ static Cache *open_split_cache(const char *path, const Model *m, int crop, const
   return c;
 }
 
-static double mean_std(const double *v, int n, double *std) {
-  double s = 0, q = 0;
-  for (int i = 0; i < n; i++) s += v[i];
-  const double mean = s / n;
-  for (int i = 0; i < n; i++) q += (v[i] - mean) * (v[i] - mean);
-  *std = n > 1 ? sqrt(q / (n - 1)) : 0.0;
-  return mean;
-}
-
 int cmd_probe(int argc, char **argv) {
   ProbeArgs a;
   parse(argc, argv, &a);
@@ -431,7 +422,7 @@ int cmd_probe(int argc, char **argv) {
   const int multi = train->kind == CACHE_MULTI_LABEL;
   const char *name_a = multi ? "macro_roc_auc" : "accuracy", *name_b = multi ? "macro_pr_auc" : "balanced_accuracy";
   double sd_a, sd_b;
-  const double mean_a = mean_std(metric_a, n_splits, &sd_a), mean_b = mean_std(metric_b, n_splits, &sd_b);
+  const double mean_a = metric_mean_std(metric_a, n_splits, &sd_a), mean_b = metric_mean_std(metric_b, n_splits, &sd_b);
   printf("probe %s: %s %.4f +- %.4f, %s %.4f +- %.4f over %d split%s; %zu features; features %.1f s, classifier "
          "%.1f s\n", m->name, name_a, mean_a, sd_a, name_b, mean_b, sd_b, n_splits, n_splits == 1 ? "" : "s", dim,
          feature_seconds, classifier_seconds);

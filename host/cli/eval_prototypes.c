@@ -63,20 +63,6 @@ static void draw_support(const Cache *s, int k, uint64_t seed, int32_t *items) {
   }
 }
 
-static double mean_of(const double *v, int n) {
-  double s = 0;
-  for (int i = 0; i < n; i++) s += v[i];
-  return s / n;
-}
-
-static double std_of(const double *v, int n) { /* sample standard deviation, as numpy's ddof=1 */
-  if (n < 2) return 0;
-  const double m = mean_of(v, n);
-  double s = 0;
-  for (int i = 0; i < n; i++) s += (v[i] - m) * (v[i] - m);
-  return sqrt(s / (n - 1));
-}
-
 void eval_prototypes(EvalModel *em, const ProtoEvalArgs *a) {
   Model *m = em->m;
   const int layer = embedding_layer(em, a->embedding);
@@ -148,9 +134,10 @@ void eval_prototypes(EvalModel *em, const ProtoEvalArgs *a) {
     if (d == 0) first = r;
     else eval_result_free(&r);
   }
+  double acc_std, bal_std;
+  const double acc_mean = metric_mean_std(acc, a->draws, &acc_std), bal_mean = metric_mean_std(bal, a->draws, &bal_std);
   printf("%s: %d examples, %d-shot prototypes over %d draws: accuracy %.4f +- %.4f, balanced accuracy %.4f +- %.4f "
-         "(mean +- standard deviation)\n", test->path, test->n, k, a->draws, mean_of(acc, a->draws),
-         std_of(acc, a->draws), mean_of(bal, a->draws), std_of(bal, a->draws));
+         "(mean +- standard deviation)\n", test->path, test->n, k, a->draws, acc_mean, acc_std, bal_mean, bal_std);
   printf("first draw:\n");
   eval_print(&first, test, stdout);
   if (a->json) {
@@ -168,7 +155,7 @@ void eval_prototypes(EvalModel *em, const ProtoEvalArgs *a) {
               (unsigned long long)(a->seed + (uint64_t)d), acc[d], bal[d]);
     fprintf(out, "], \"accuracy_mean\": %.10g, \"accuracy_std\": %.10g, \"balanced_accuracy_mean\": %.10g, "
                  "\"balanced_accuracy_std\": %.10g, \"first_draw\": ",
-            mean_of(acc, a->draws), std_of(acc, a->draws), mean_of(bal, a->draws), std_of(bal, a->draws));
+            acc_mean, acc_std, bal_mean, bal_std);
     eval_write_json(&first, test, out);
     fprintf(out, "}\n");
     fclose(out);

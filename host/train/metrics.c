@@ -261,3 +261,12 @@ void class_metrics_free(ClassMetrics *m) {
   m->per_class_accuracy = NULL;
   m->confusion = NULL;
 }
+
+double metric_mean_std(const double *v, int n, double *std) {
+  double s = 0, q = 0;
+  for (int i = 0; i < n; i++) s += v[i];
+  const double mean = s / n;
+  for (int i = 0; i < n; i++) q += (v[i] - mean) * (v[i] - mean);
+  *std = n > 1 ? sqrt(q / (n - 1)) : 0.0;
+  return mean;
+}

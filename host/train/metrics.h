@@ -41,4 +41,9 @@ typedef struct ClassMetrics {
 void metrics_single_label(const int32_t *predicted, const int32_t *truth, int n, int n_classes, ClassMetrics *out);
 void class_metrics_free(ClassMetrics *m);
 
+/* The mean of v[n] and, in *std, its sample standard deviation (n - 1 in the
+ * denominator, as numpy's ddof=1; 0 for a single value): the spread of a
+ * metric over folds or draws. */
+double metric_mean_std(const double *v, int n, double *std);
+
 #endif
