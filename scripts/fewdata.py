@@ -3,7 +3,7 @@
 (Pons' thesis; Pons et al., "Training neural audio classifiers with few
 data", ICASSP 2019).
 
-    scripts/fewdata.py [--task soundtracks|demo-tempo] [--k 1,2,5,10,20] [--seeds 1,2,3]
+    scripts/fewdata.py [--task soundtracks|demo-tempo|demo-tags] [--k 1,2,5,10,20] [--seeds 1,2,3]
                        [--strategies scratch,scratch-proto,probe,finetune,proto-finetune]
                        [--root checkpoints/fewdata/TASK] [--dry-run]
     scripts/fewdata.py ... --slurm [--dry-run] [--submit] [--partition P] [--time T] [--cpus N] ...
@@ -47,15 +47,19 @@ initialisation (`auratag init EXPERIMENT --seed 1`, the one scratch and
 scratch-proto training start from, train.seed = 1), proto-finetune on
 musicnn-msd's pre-trained embedding as published.
 
-Metric: balanced accuracy on the test split (tracks or clips never trained
-on); mean and standard deviation over the draws.
+Metric: balanced accuracy (single-label tasks) or macro ROC-AUC
+(multi-label) on the test split (tracks or clips never trained on); mean and
+standard deviation over the draws.
 
-Tasks (both single-label):
+Tasks:
   soundtracks  which of 4 soundtracks a 3 s excerpt of real recorded music
                comes from (Debian packages; scripts/recipes/soundtracks.py)
   demo-tempo   the demo set's tempo, slow / medium / fast (exactly one per
                clip), its clips through musicnn's front end
                (configs/datasets/demo_tempo_musicnn.ini): 3 classes
+  demo-tags    the demo set's 10 instrument / drums / tempo tags, multi-label
+               (configs/datasets/demo_tags_musicnn.ini): scratch, probe and
+               finetune only (prototypical networks need one class per example)
 Data, caches and models are made when missing (the demo set rendered by
 `auratag demo-data`, its clips copied at -20 dBFS peak into data/demo/quiet,
 whose files-tempo.csv keeps only the tempo tag; the models fetched by
@@ -69,7 +73,7 @@ for the prototypical strategies) is not run again; one that stopped before
 its result is moved aside (ROOT/NAME.aborted) and run afresh. A run that
 fails is named with its log and the others go on; the exit status is then 1.
 
-Output in ROOT: results.csv (task, strategy, k, seed, balanced_accuracy,
+Output in ROOT: results.csv (task, strategy, k, seed, the metric,
 wall_s, run: one row per finished run), summary.csv (task, strategy, k,
 draws, mean, std), a printed table of mean +- std, and fewdata.png (the five
 strategies against k; hollow markers: the k = 1 prototypes without
@@ -107,7 +111,6 @@ PROG = "fewdata.py"
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 AURATAG = os.environ.get("AURATAG", os.path.join(ROOT, "build", "auratag"))
 PRETRAINED = os.path.join(ROOT, "models", "musicnn-msd.h5")
-METRIC = "balanced_accuracy"
 
 TASKS = {
     "soundtracks": {
@@ -116,6 +119,7 @@ TASKS = {
         "data": "data/soundtracks",
         "cache": "data/soundtracks/cache",
         "classes": 4,
+        "metric": ("balanced_accuracy", "balanced accuracy"),
     },
     "demo-tempo": {
         "experiment": "configs/experiments/demo_tempo_musicnn.ini",
@@ -123,6 +127,16 @@ TASKS = {
         "data": "data/demo",
         "cache": "data/demo/cache-musicnn-tempo",
         "classes": 3,
+        "metric": ("balanced_accuracy", "balanced accuracy"),
+    },
+    "demo-tags": {  # multi-label: the classifier strategies only
+        "experiment": "configs/experiments/demo_tags_musicnn.ini",
+        "dataset": "configs/datasets/demo_tags_musicnn.ini",
+        "data": "data/demo",
+        "cache": "data/demo/cache-musicnn-tags",
+        "classes": 10,
+        "metric": ("macro_roc_auc", "macro ROC-AUC"),
+        "multi_label": True,
     },
 }
 TEMPO = ("slow", "medium", "fast")
@@ -175,8 +189,10 @@ def prepare(task_name, task):
         if task_name == "soundtracks":
             run([sys.executable, "scripts/recipes/soundtracks.py", data])
             files = os.path.join(data, "files.csv")
-        else:
+        elif task_name == "demo-tempo":
             files = tempo_list(quiet_demo(data))
+        else:
+            files = quiet_demo(data)
         run([AURATAG, "prep", task["dataset"], "--list", files, "--out", cache])
     if not os.path.exists(PRETRAINED):
         run(["bash", "scripts/fetch-musicnn.sh"], env=dict(os.environ, AURATAG=AURATAG))
@@ -231,6 +247,7 @@ def tempo_list(files):
 class Run:
     def __init__(self, index, root, task_name, strategy, k, seed):
         self.index, self.task_name, self.strategy, self.k, self.seed = index, task_name, strategy, k, seed
+        self.metric = TASKS[task_name]["metric"][0]
         self.name = "%s-k%d-s%d" % (strategy, k, seed)
         self.dir = os.path.join(root, self.name)
         self.log = os.path.join(root, self.name + ".log")
@@ -242,7 +259,7 @@ class Run:
         try:
             with open(self.result) as f:
                 j = json.load(f)
-            v = j["balanced_accuracy_mean"] if self.untrained else j["test"]["clip"][METRIC]
+            v = j["balanced_accuracy_mean"] if self.untrained else j["test"]["clip"][self.metric]
             return float(v)
         except (OSError, ValueError, KeyError, TypeError):
             return None
@@ -361,8 +378,8 @@ def one_run(task, r, prefix=""):
             json.dump({"wall_s": round(wall, 1)}, f)
         v = r.score()
         if v is None:
-            return "%s: no test %s in %s; log %s" % (r.name, METRIC, r.result, r.log)
-        say("%s: test balanced accuracy %.4f, %.0f s" % (tag, v, wall))
+            return "%s: no test %s in %s; log %s" % (r.name, r.metric, r.result, r.log)
+        say("%s: test %s %.4f, %.0f s" % (tag, TASKS[r.task_name]["metric"][1], v, wall))
         return None
 
 
@@ -385,7 +402,7 @@ def collect(root, task_name, task, runs, ks, strategies, seeds):
     os.makedirs(root, exist_ok=True)
     with open(os.path.join(root, "results.csv"), "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["task", "strategy", "k", "seed", METRIC, "wall_s", "run"])
+        w.writerow(["task", "strategy", "k", "seed", task["metric"][0], "wall_s", "run"])
         for r in done:
             wall = r.wall()
             w.writerow([task_name, r.strategy, r.k, r.seed, "%.6f" % r.score(),
@@ -413,8 +430,10 @@ def sd(v):
 
 
 def table(task_name, task, cells, ks, strategies, seeds):
-    say("\n%s: test balanced accuracy (%d classes, chance %.3f), mean +- standard deviation over the draws "
-        "of the training examples (seeds %s)" % (task_name, task["classes"], 1.0 / task["classes"],
+    chance = "chance 0.5" if task.get("multi_label") else "chance %.3f" % (1.0 / task["classes"])
+    say("\n%s: test %s (%d %s, %s), mean +- standard deviation over the draws "
+        "of the training examples (seeds %s)" % (task_name, task["metric"][1], task["classes"],
+                                                 "tags" if task.get("multi_label") else "classes", chance,
                                                  ",".join(str(s) for s in seeds)))
     w = 18
     say("%-8s" % "k/class" + "".join("%*s" % (w, s) for s in strategies))
@@ -456,13 +475,13 @@ def plot(root, task_name, task, cells, ks, strategies):
         if s in PROTO and have[0] == 1:  # k = 1: no training; a hollow marker
             ax.plot([xs[0]], [means[0]], marker=marker, color="white", markeredgecolor=color, markersize=6,
                     linestyle="none", zorder=3)
-    ax.axhline(1.0 / task["classes"], color="grey", linewidth=0.8, linestyle=":", label="chance")
+    ax.axhline(0.5 if task.get("multi_label") else 1.0 / task["classes"], color="grey", linewidth=0.8, linestyle=":", label="chance")
     ax.set_xscale("log")
     ax.set_xticks(ks)
     ax.set_xticklabels([str(k) for k in ks])
     ax.minorticks_off()
     ax.set_xlabel("training examples per class (hollow: k = 1 prototypes, no training)")
-    ax.set_ylabel("test balanced accuracy")
+    ax.set_ylabel("test " + task["metric"][1])
     ax.set_title("musicnn on %s: %d optimizer steps per run" % (task_name, STEPS))
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
@@ -586,6 +605,9 @@ def main(argv):
             die("unknown strategy '%s' (%s)" % (s, ", ".join(STRATEGIES)))
     if len(set(strategies)) != len(strategies) or not strategies:
         die("--strategies: give each strategy once")
+    if task.get("multi_label") and any(s in PROTO for s in strategies):
+        die("--task %s is multi-label: prototypical networks need one class per example; "
+            "give --strategies scratch,probe,finetune" % a.task)
     if a.submit and not a.slurm:
         die("--submit goes with --slurm")
     root = os.path.abspath(a.root or os.path.join(ROOT, "checkpoints", "fewdata", a.task))
