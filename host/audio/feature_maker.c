@@ -18,7 +18,9 @@ struct FeatureMaker {
 FeatureMaker *feature_maker_create(const FrontEndSpec *s, const Backend *be) {
   FeatureMaker *fm = at_calloc(1, sizeof *fm, "front end");
   fm->cpu = frontend_plan_create(s);
-  if (be && !strcmp(be->name, "cuda") && gpu_ops) fm->gpu = gpu_ops->create(s);
+  /* A waveform's front end is a copy of the signal: nothing for a GPU to do
+   * (the samples go to the device with the batch, as spectrograms do). */
+  if (be && !strcmp(be->name, "cuda") && gpu_ops && s->representation != REPR_WAVEFORM) fm->gpu = gpu_ops->create(s);
   return fm;
 }
 

@@ -39,7 +39,7 @@ enum { BLOCK = 8, DELTA_WIDTH = 9 };
 static pthread_mutex_t g_fftw_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static const char *const WINDOW_NAMES[] = {"hann", "blackmanharris62", NULL};
-static const char *const REPR_NAMES[] = {"stft", "mel", "mfcc", NULL};
+static const char *const REPR_NAMES[] = {"stft", "mel", "mfcc", "waveform", NULL};
 static const char *const SCALE_NAMES[] = {"slaney", "htk", NULL};
 static const char *const NORM_NAMES[] = {"slaney", "unit_sum", "none", NULL};
 static const char *const COMPRESS_NAMES[] = {"none", "db", "log10_1p", "log10_1p_half", NULL};
@@ -85,6 +85,7 @@ static const char *spec_problem(const FrontEndSpec *s, char *msg, size_t size) {
   } while (0)
   if (!(s->sample_rate >= 1000 && s->sample_rate <= 384000))
     BAD("sample_rate", "sample rate %g Hz is out of range; allowed: [1000, 384000]", s->sample_rate);
+  if (s->representation == REPR_WAVEFORM) return NULL; /* the signal itself: nothing else applies */
   if (s->n_fft < 16 || s->n_fft > 65536 || s->n_fft % 2)
     BAD("n_fft", "n_fft %d must be even and in [16, 65536]", s->n_fft);
   if (s->hop < 1 || s->hop > s->n_fft)
@@ -140,9 +141,30 @@ static void reject_key(IniSection *sec, const char *key, const char *why) {
   if (e) ini_fail(sec, e, "does not apply here: %s", why);
 }
 
+/* representation = waveform: the resampled mono signal is the feature; every
+ * other key describes a spectrogram and is an error. */
+static void waveform_spec_from_ini(IniSection *sec, FrontEndSpec *s) {
+  static const char *const keys[] = {"n_fft", "hop", "window", "center", "pad", "power", "n_bins", "n_mels",
+                                     "mfcc_deltas", "fmin", "fmax", "mel_scale", "mel_norm", "compression",
+                                     "db_ref", "db_amin", "db_top_db", "log_c", NULL};
+  for (int i = 0; keys[i]; i++)
+    reject_key(sec, keys[i], "representation = waveform keeps the resampled signal itself (only sample_rate applies)");
+  s->n_fft = 0;
+  s->hop = 1; /* a frame per sample: hop / sample_rate is a frame's duration, as for spectrograms */
+  s->center = 0;
+  s->n_bins = 1;
+  s->n_mels = 0;
+  s->compression = COMPRESS_NONE;
+}
+
 void frontend_spec_from_ini(IniSection *sec, FrontEndSpec *s) {
   frontend_spec_defaults(s);
   s->sample_rate = ini_get_float(sec, "sample_rate", s->sample_rate, 1000, 384000);
+  s->representation = (Representation)ini_get_choice(sec, "representation", s->representation, REPR_NAMES);
+  if (s->representation == REPR_WAVEFORM) {
+    waveform_spec_from_ini(sec, s);
+    return;
+  }
   s->n_fft = (int)ini_get_int(sec, "n_fft", s->n_fft, 16, 65536);
   s->hop = (int)ini_get_int(sec, "hop", s->n_fft / 4, 1, 65536);
   s->window = (WindowKind)ini_get_choice(sec, "window", s->window, WINDOW_NAMES);
@@ -150,7 +172,6 @@ void frontend_spec_from_ini(IniSection *sec, FrontEndSpec *s) {
   if (s->center) s->pad = (PadMode)ini_get_choice(sec, "pad", s->pad, PAD_NAMES);
   else reject_key(sec, "pad", "frames are not centred (center = false), so nothing is padded");
   s->power = ini_get_float(sec, "power", s->power, 1, 2);
-  s->representation = (Representation)ini_get_choice(sec, "representation", s->representation, REPR_NAMES);
   const Representation r = s->representation;
   s->n_bins = (int)ini_get_int(sec, "n_bins", r == REPR_STFT ? s->n_fft / 2 + 1 : r == REPR_MEL ? 128 : 20, 1, 65537);
   if (r == REPR_MFCC) {
@@ -198,6 +219,15 @@ void frontend_describe(const FrontEndSpec *s, CacheFrontEnd *out) {
   snprintf(out->window, sizeof out->window, "%s", WINDOW_NAMES[s->window]);
   snprintf(out->representation, sizeof out->representation, "%s", REPR_NAMES[s->representation]);
   out->n_bins = s->n_bins;
+  if (s->representation == REPR_WAVEFORM) { /* one row of samples: no STFT, filterbank or compression */
+    out->n_fft = 0;
+    out->hop = 1;
+    out->window[0] = '\0';
+    snprintf(out->mel_scale, sizeof out->mel_scale, "none");
+    snprintf(out->mel_norm, sizeof out->mel_norm, "none");
+    snprintf(out->compression, sizeof out->compression, "none");
+    return;
+  }
   if (s->representation == REPR_STFT) {
     out->fmin = 0;
     out->fmax = 0;
@@ -224,11 +254,13 @@ void frontend_describe(const FrontEndSpec *s, CacheFrontEnd *out) {
 }
 
 int frontend_rows(const FrontEndSpec *s) {
+  if (s->representation == REPR_WAVEFORM) return 1;
   return s->representation == REPR_MFCC && s->mfcc_deltas ? 3 * s->n_bins : s->n_bins;
 }
 
 long frontend_frames(const FrontEndSpec *s, long samples) {
   if (samples <= 0) return 0;
+  if (s->representation == REPR_WAVEFORM) return samples;
   const long padded = samples + (s->center ? 2L * (s->n_fft / 2) : 0);
   if (padded < s->n_fft) return 0;
   return 1 + (padded - s->n_fft) / s->hop;
@@ -276,6 +308,7 @@ FrontEndPlan *frontend_plan_create(const FrontEndSpec *s) {
   if (key) at_fatal("front end: %s: %s", key, msg);
   FrontEndPlan *p = at_calloc(1, sizeof *p, "front end plan");
   p->spec = *s;
+  if (s->representation == REPR_WAVEFORM) return p; /* a copy: no FFT, window or filterbank */
   p->n_fft = s->n_fft;
   p->hop = s->hop;
   p->n_freq = n_freq_of(s);
@@ -476,6 +509,10 @@ void frontend_compute(FrontEndPlan *p, const float *signal, long samples, float 
   const FrontEndSpec *s = &p->spec;
   const long frames = frontend_frames(s, samples);
   if (frames == 0) return;
+  if (s->representation == REPR_WAVEFORM) {
+    memcpy(features, signal, sizeof(float) * (size_t)samples);
+    return;
+  }
   if (s->representation != REPR_MFCC) {
     spectrogram(p, signal, samples, frames, features);
     compress(s, features, (long)s->n_bins * frames);
@@ -502,6 +539,7 @@ void frontend_compute(FrontEndPlan *p, const float *signal, long samples, float 
 }
 
 void frontend_stft(FrontEndPlan *p, const float *signal, long samples, float *spectrum) {
+  if (p->spec.representation == REPR_WAVEFORM) at_fatal("front end: representation = waveform has no STFT");
   const long frames = frontend_frames(&p->spec, samples);
   const float *o = (const float *)p->out;
   for (long t = 0; t < frames; t++) {
@@ -518,6 +556,7 @@ void frontend_stft(FrontEndPlan *p, const float *signal, long samples, float *sp
  * divided by the overlapped squared window where that exceeds the smallest
  * normal float; samples past the last frame are 0. */
 void frontend_istft(FrontEndPlan *p, const float *spectrum, long frames, float *signal, long samples) {
+  if (p->spec.representation == REPR_WAVEFORM) at_fatal("front end: representation = waveform has no STFT");
   if (samples <= 0) return;
   const int n = p->n_fft, hop = p->hop;
   const long padded = samples + 2L * p->offset;

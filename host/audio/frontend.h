@@ -17,7 +17,7 @@
 struct IniSection;
 
 typedef enum { WINDOW_HANN, WINDOW_BLACKMANHARRIS62 } WindowKind;
-typedef enum { REPR_STFT, REPR_MEL, REPR_MFCC } Representation;
+typedef enum { REPR_STFT, REPR_MEL, REPR_MFCC, REPR_WAVEFORM } Representation;
 typedef enum { MEL_SLANEY, MEL_HTK } MelScale;
 typedef enum { MEL_NORM_SLANEY, MEL_NORM_UNIT_SUM, MEL_NORM_NONE } MelNorm;
 typedef enum { COMPRESS_NONE, COMPRESS_DB, COMPRESS_LOG10_1P, COMPRESS_LOG10_1P_HALF } Compression;
@@ -58,7 +58,9 @@ void frontend_spec_defaults(FrontEndSpec *s);
  *   sample_rate (22050)  n_fft (2048, even)  hop (n_fft / 4, <= n_fft)
  *   window = hann | blackmanharris62       center = true | false
  *   pad = reflect | constant (centred only) power = 1 | 2
- *   representation = stft | mel | mfcc
+ *   representation = stft | mel | mfcc | waveform
+ *   waveform: the resampled mono signal itself, one row of `samples` frames
+ *   (end-to-end models such as SampleCNN); only sample_rate applies
  *   n_bins (stft n_fft/2 + 1, mel 128, mfcc 20)
  *   n_mels (mfcc only, 128)  mfcc_deltas (mfcc only, false)
  *   fmin (0)  fmax (0 = sample_rate / 2)  mel_scale = slaney | htk

@@ -359,8 +359,9 @@ int cmd_auralise(int argc, char **argv) {
   Cache *cache = cli_front_end_for(&em, "auralise", a.cache, &setup, cache_path, sizeof cache_path, desc, sizeof desc);
   cache_close(cache);
   const FrontEndSpec *fe = &setup.dc->fe;
-  if (fe->representation == REPR_MFCC)
-    at_fatal("model '%s' reads MFCCs: auralisation needs a spectrogram-input model (STFT or mel)", m->name);
+  if (fe->representation == REPR_MFCC || fe->representation == REPR_WAVEFORM)
+    at_fatal("model '%s' reads %s: auralisation needs a spectrogram-input model (STFT or mel)", m->name,
+             fe->representation == REPR_MFCC ? "MFCCs" : "the waveform");
   const int target = deconv_target(m, a.layer);
   const char *layer = m->layers[target].name;
   ModelInput in;

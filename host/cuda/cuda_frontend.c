@@ -162,6 +162,7 @@ static void delta_weights(float *c, double *w) {
 CudaFrontEnd *cuda_frontend_create(const FrontEndSpec *s) {
   AT_ASSERT(at_cuda.ready && "start the CUDA backend (at_backend_cuda) before the GPU front end");
   at_cuda_select_device(); /* after the check: it selects the backend's configured GPU */
+  AT_ASSERT(s->representation != REPR_WAVEFORM && "a waveform has no GPU front end: feature_maker copies it on the host");
   FrontEndPlan *cpu = frontend_plan_create(s); /* checks the spec; lends the mel filterbank */
   CudaFrontEnd *f = at_calloc(1, sizeof *f, "GPU front end");
   f->spec = *s;

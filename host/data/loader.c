@@ -178,21 +178,38 @@ static int rows_in(const Loader *l, long b) {
   return (int)(n * (l->cfg.shard + 1) / l->cfg.shards - n * l->cfg.shard / l->cfg.shards);
 }
 
+/* Example ex, all its frames, then zeros up to the crop, row by row:
+ * [bins, crop] as every row of a batch. */
+static void read_padded(const Loader *l, int ex, float *x) {
+  const int frames = l->c->frames, bins = l->c->bins;
+  cache_read(l->c, ex, 0, frames, x); /* [bins, frames] at the start of the row */
+  for (int b = bins - 1; b >= 0; b--) { /* spread to [bins, crop], last row first (they overlap) */
+    memmove(x + (size_t)b * l->crop, x + (size_t)b * frames, sizeof(float) * (size_t)frames);
+    memset(x + (size_t)b * l->crop + frames, 0, sizeof(float) * (size_t)(l->crop - frames));
+  }
+}
+
 static int can_claim(const Loader *l) {
   return !l->pausing && l->issue_batch < l->batches && l->issue_batch < l->cursor + l->cfg.prefetch;
 }
 
 static void fill_row(Loader *l, Slot *s, int r, long epoch, long g) {
   int ex, k = 0, start;
-  if (l->cfg.train) {
+  float *x = s->b.x + (size_t)r * l->row_floats;
+  if (l->crop > l->c->frames) { /* a waveform shorter than the crop: all of it, then zeros (loader_create) */
+    ex = l->cfg.train ? l->items[l->perm[g]] : l->items[g / l->crops];
+    k = l->cfg.train ? 0 : (int)(g % l->crops);
+    read_padded(l, ex, x);
+  } else if (l->cfg.train) {
     ex = l->items[l->perm[g]];
     start = train_crop_start(l, epoch, g);
+    cache_read(l->c, ex, start, l->crop, x);
   } else {
     ex = l->items[g / l->crops];
     k = (int)(g % l->crops);
     start = eval_crop_start(l, k);
+    cache_read(l->c, ex, start, l->crop, x);
   }
-  cache_read(l->c, ex, start, l->crop, s->b.x + (size_t)r * l->row_floats);
   float *t = s->b.targets + (size_t)r * (size_t)l->n_tags;
   if (l->c->kind == CACHE_MULTI_LABEL) {
     const uint8_t *src = l->c->labels + (size_t)ex * (size_t)l->n_tags;
@@ -271,7 +288,7 @@ Loader *loader_create(Cache *cache, const LoaderConfig *config) {
   if (!cf->train && cf->crops_per_example < 1)
     at_fatal("loader: crops_per_example must be at least 1 (got %d)", cf->crops_per_example);
   if (cf->crop_frames < 0) at_fatal("loader: crop_frames %d is negative", cf->crop_frames);
-  if (cf->crop_frames > cache->frames)
+  if (cf->crop_frames > cache->frames && strcmp(cache->front_end.representation, "waveform") != 0)
     at_fatal("loader: a crop of %d frames is longer than the examples of '%s' (%d frames); use crop_frames <= %d",
              cf->crop_frames, cache->path, cache->frames, cache->frames);
   if (cf->subset && cf->n_subset < 1)

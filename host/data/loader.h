@@ -23,7 +23,9 @@
 
 typedef struct LoaderConfig {
   int batch;
-  int crop_frames;        /* 0: the whole example */
+  int crop_frames;        /* 0: the whole example; longer than the examples of a waveform cache: each
+                             example whole, then zeros (silence; a spectrogram has no neutral value,
+                             so other caches refuse it) */
   int train;              /* 1: shuffle + random crops; 0: ordered, equally spaced crops */
   int drop_last;          /* leave out a last batch shorter than `batch` (when there is a full one) */
   int crops_per_example;  /* evaluation only; >= 1 */

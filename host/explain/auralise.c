@@ -35,6 +35,9 @@ void auralise_mask(const FrontEndSpec *fe, const FrontEndPlan *plan, const float
     case REPR_MFCC:
       at_fatal("auralisation needs a spectrogram-input model (STFT or mel): an MFCC front end mixes all bands in "
                "its DCT and has no per-bin mask");
+    case REPR_WAVEFORM:
+      at_fatal("auralisation needs a spectrogram-input model (STFT or mel): a waveform model has no spectrogram to "
+               "mask");
   }
 }
 

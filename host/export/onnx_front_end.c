@@ -53,9 +53,8 @@ static const char *round_half(OnnxGraph *g, const char *x, const char *out) {
 }
 
 /* audio [samples] zero-padded at its end to min_samples (tag's rule for a
- * short file), padded for centred frames, as [1, samples', 1] for STFT. */
-static const char *signal_of(OnnxGraph *g, const OnnxFrontEnd *f) {
-  const FrontEndSpec *s = f->fe;
+ * short file). */
+static const char *padded_audio(OnnxGraph *g, const OnnxFrontEnd *f) {
   const int64_t zero[1] = {0}, need[1] = {f->min_samples};
   const char *n = node1(g, "Shape", "audio", "samples");
   const char *missing = node2(g, "Sub", int64s(g, "min_samples", need, 1), n, "missing");
@@ -64,7 +63,13 @@ static const char *signal_of(OnnxGraph *g, const OnnxFrontEnd *f) {
   OnnxNode *cat;
   const char *pads = node(g, "Concat", parts, 2, "short_pads", &cat);
   onnx_attr_int(cat, "axis", 0);
-  const char *x = node2(g, "Pad", "audio", pads, "padded");
+  return node2(g, "Pad", "audio", pads, "padded");
+}
+
+/* The padded audio, padded for centred frames, as [1, samples', 1] for STFT. */
+static const char *signal_of(OnnxGraph *g, const OnnxFrontEnd *f) {
+  const FrontEndSpec *s = f->fe;
+  const char *x = padded_audio(g, f);
   if (s->center) {
     const int64_t half[2] = {s->n_fft / 2, s->n_fft / 2};
     OnnxNode *pad;
@@ -189,15 +194,25 @@ const char *onnx_front_end(OnnxGraph *g, const OnnxFrontEnd *f, int width) {
   const FrontEndSpec *s = f->fe;
   if (s->representation == REPR_MFCC)
     at_fatal("--with-front-end: the model's front end is MFCC, which the ONNX export does not build (stft and mel do)");
-  const char *x = compressed(g, f, rows_of(g, f, spectrum_of(g, f, signal_of(g, f)))); /* [1, frames, rows] */
+  OnnxNode *t;
+  const char *x, *features;
+  if (s->representation == REPR_WAVEFORM) { /* the samples are the features: [1, 1, samples] */
+    const int64_t axes[2] = {0, 1};
+    x = node2(g, "Unsqueeze", padded_audio(g, f), int64s(g, "waveform_axes", axes, 2), "waveform");
+  } else {
+    x = compressed(g, f, rows_of(g, f, spectrum_of(g, f, signal_of(g, f)))); /* [1, frames, rows] */
+  }
   if (f->has_norm) {
     x = node2(g, "Sub", x, float_scalar(g, "norm_mean", (float)f->norm_mean), "centred_features");
     x = node2(g, "Mul", x, float_scalar(g, "norm_inv_std", (float)(1.0 / f->norm_std)), "normalised");
   }
-  OnnxNode *t;
-  const char *features = node(g, "Transpose", &x, 1, "features", &t); /* [1, rows, frames] */
-  const int64_t perm[3] = {0, 2, 1};
-  onnx_attr_ints(t, "perm", perm, 3);
+  if (s->representation == REPR_WAVEFORM) {
+    features = x;
+  } else {
+    features = node(g, "Transpose", &x, 1, "features", &t); /* [1, rows, frames] */
+    const int64_t perm[3] = {0, 2, 1};
+    onnx_attr_ints(t, "perm", perm, 3);
+  }
   const char *in[2] = {features, crop_indices(g, features, width)};
   OnnxNode *gather;
   const char *crops = node(g, "Gather", in, 2, "crops_gathered", &gather); /* [1, rows, K, width] */

@@ -1,6 +1,7 @@
 #include "train/evaluate.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,14 +10,42 @@
 #include "data/loader.h"
 #include "train/experiment.h"
 
+/* 1 if `path` was named before (a run evaluates its caches every epoch: one
+ * note each is enough). */
+static int noted_once(const char *path) {
+  static char noted[8][512];
+  static int n_noted;
+  for (int i = 0; i < n_noted; i++)
+    if (!strcmp(noted[i], path)) return 1;
+  if (n_noted < 8) snprintf(noted[n_noted++], sizeof noted[0], "%s", path);
+  return 0;
+}
+
 void check_cache_fits_input(const Cache *c, const Model *m, int crop, const char *what) {
+  const int waveform = !strcmp(c->front_end.representation, "waveform");
   if (m->input.c != 1)
     at_fatal("model '%s' takes %d input channels; caches hold one spectrogram per example", m->name, m->input.c);
+  if (waveform && m->input.h != 1)
+    at_fatal("%s cache '%s' holds waveforms (representation = waveform: one row of samples per example) but model "
+             "'%s' takes spectrograms of %d bins (input %dx%d); prepare the cache with the model's spectrogram "
+             "front end",
+             what, c->path, m->name, m->input.h, m->input.h, m->input.w);
+  if (!waveform && m->input.h == 1 && c->bins != 1)
+    at_fatal("%s cache '%s' holds %s spectrograms (%d bins) but model '%s' takes a waveform (input 1x%d: one row "
+             "of samples); prepare a waveform cache (a dataset config with representation = waveform, e.g. "
+             "configs/datasets/mtat_samplecnn.ini)",
+             what, c->path, c->front_end.representation, c->bins, m->name, m->input.w);
   if (c->bins != m->input.h)
     at_fatal("%s cache '%s' has %d frequency bins per frame but model '%s' takes %d (input %dx%d); "
              "prepare the cache with the model's front end or change the model's input",
              what, c->path, c->bins, m->name, m->input.h, m->input.h, m->input.w);
-  if (crop > c->frames)
+  if (crop > c->frames && waveform) {
+    if (!noted_once(c->path)) fprintf(stderr,
+            "note: %s cache '%s' holds %d samples per example (%.3f s), fewer than the %d model '%s' takes: each "
+            "example is padded with %d zero samples (silence) at its end\n",
+            what, c->path, c->frames, c->front_end.sample_rate > 0 ? c->frames / c->front_end.sample_rate : 0.0, crop,
+            m->name, crop - c->frames);
+  } else if (crop > c->frames)
     at_fatal("%s cache '%s' holds %d frames per example, fewer than the %d the model '%s' takes", what, c->path,
              c->frames, crop, m->name);
 }

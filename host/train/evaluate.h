@@ -42,7 +42,10 @@ typedef struct EvalResult {
  * exits with a clear message if not. `what` names the cache's role. */
 void check_cache_fits_model(const Cache *c, const Model *m, int crop, const char *what);
 /* Only the input part of that check (bins and frames): for commands that read
- * a layer's output rather than the model's outputs (probe, prototypes). */
+ * a layer's output rather than the model's outputs (probe, prototypes).
+ * Waveform caches against spectrogram models (and the reverse) get their own
+ * error; a waveform example shorter than the model's input is padded with
+ * silence by the loader, which this says once per cache on stderr. */
 void check_cache_fits_input(const Cache *c, const Model *m, int crop, const char *what);
 
 void evaluate(Model *m, Cache *c, const EvalOptions *o, EvalResult *r);

@@ -24,6 +24,9 @@ check_shipped_models() {
     for m in pons_blackbox pons_time pons_frequency; do seeded "configs/models/$m.ini" -- --bins 40 --frames 80 --classes 8; done
     seeded configs/models/choi_auralise5.ini -- --bins 257 --frames 173 --classes 8
     for m in musicnn_big musicnn_vgg; do seeded "configs/models/$m.ini" -- --bins 96 --frames 187 --tags 50; done
+    # shellcheck disable=SC2046
+    seeded configs/models/samplecnn.ini $(for i in $(seq 0 10); do echo "--set conv$i.filters=8"; done) -- \
+      --bins 1 --frames 59049 --tags 50
   fi
   seeded configs/models/pons_timefreq.ini -- --bins 40 --frames 80 --classes 8
   seeded configs/models/musicnn.ini -- --bins 96 --frames 187 --tags 50

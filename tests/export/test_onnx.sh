@@ -110,6 +110,25 @@ if "$AT" prep tests/configs/prep_small.ini --list "$t/files.csv" --out "$t/cache
    "$mk" "$t/short.wav" --rate 8000 --seconds 0.5 --tone 0:1:900:0.25 >/dev/null; then
   fe_check "a run on prep'd caches (dB, global normalisation)" "$t/runs/tones" "$t/game.wav" "$t/short.wav"
 else failed "the tone run for --with-front-end: $(tail -3 "$work/out.txt")"; fi
+
+# a SampleCNN (8 channels) trained on waveform caches (representation = waveform): the ONNX front end
+# is the zero-padded signal itself, then tag's equally spaced crops of 59,049 samples
+w=$work/wave
+mkdir -p "$w" && echo "path,split,tags" >"$w/files.csv"
+for i in $(seq 0 11); do
+  "$mk" "$w/$i.wav" --rate 16000 --seconds 4 --tone "0:4:$((250 + 600 * (i % 3))):0.25" >/dev/null
+  echo "$i.wav,train,f$((i % 3))" >>"$w/files.csv"
+done
+narrow_samplecnn=()
+for i in $(seq 0 10); do narrow_samplecnn+=(--set "conv$i.filters=8"); done
+if "$AT" prep configs/datasets/demo_samplecnn.ini --list "$w/files.csv" --out "$w/caches" >"$work/out.txt" 2>&1 &&
+   "$AT" train configs/experiments/demo_samplecnn.ini "${narrow_samplecnn[@]}" --set output.units=3 \
+     --set "data.train=$w/caches/train.h5" --set data.valid= --set data.test= --set train.epochs=1 \
+     --set "train.root=$w/runs" --set train.run=samplecnn >>"$work/out.txt" 2>&1 &&
+   sox -R -q /usr/share/games/chromium-bsu/wav/music_game.wav -r 16000 -c 1 "$w/game.wav" trim 0 10 &&
+   "$mk" "$w/short.wav" --rate 16000 --seconds 1 --tone 0:1:900:0.25 >/dev/null; then
+  fe_check "SampleCNN on waveform caches" "$w/runs/samplecnn" "$w/game.wav" "$w/short.wav"
+else failed "the SampleCNN waveform run for --with-front-end: $(tail -3 "$work/out.txt")"; fi
 fails "--with-front-end without a front end" "does not say how its input was computed from audio" \
   "$AT" export "$work/w.h5" --with-front-end -o "$work/x.onnx"
 
