@@ -73,6 +73,7 @@ run "probe classifiers vs scikit-learn" /usr/bin/python3 tests/oracle/sklearn_pr
 run "recipes" bash tests/recipes/test_recipes.sh
 run "demo renderer" bash tests/audio/test_demo_render.sh
 run "prep and tag" bash tests/audio/test_prep.sh
+run "waveform caches and SampleCNN" bash tests/audio/test_waveform.sh
 run "auralisation" bash tests/explain/test_auralise.sh
 run "analysis stimuli" bash tests/explain/test_stimuli.sh
 run "docs links" bash tests/docs/check_links.sh
