@@ -43,13 +43,15 @@ train.root is relative to the current folder):
     models = fcn3, fcn4, fcn5
     fractions = 25, 50, 100           ; percent of the training split (default 5, 10, 25, 50, 100)
     fraction_seed = 1                 ; nested subsets: 5 % inside 10 % inside ... (default 1)
-    test = ../../data/demo/cache/test.h5
+    test = ../../data/demo/cache/test.h5   ; {model} may appear in it: a test cache per model
     epochs = 2                        ; optional: --set train.epochs
     experiment = ../experiments/demo_{model}.ini   ; an experiment config per model
     ; or  model_config = ../models/{model}.ini     ; + [experiment]: the sweep writes ROOT/configs/MODEL.ini
     launcher = mpirun -np 2           ; optional: a prefix for `auratag train` (data parallel runs)
 
     [experiments]                     ; optional: MODEL = EXPERIMENT.ini, wins over `experiment`
+    [tests]                           ; optional: MODEL = TEST_CACHE.h5, wins over `test` (models that read
+                                      ; different caches: a waveform model beside spectrogram models)
     [experiment]                      ; template mode: SECTION.KEY = VALUE of the written experiment
     [set]                             ; SECTION.KEY = VALUE: --set for every cell
     [set.fcn5]                        ; ... for one model's cells
@@ -184,9 +186,9 @@ class Sweep:
         sections = read_ini(path)
         by_name = {name: entries for name, entries, _ in sections}
         for name, entries, line in sections:
-            if name in ("sweep", "experiments", "experiment", "set", "slurm") or name.startswith("set."):
+            if name in ("sweep", "experiments", "tests", "experiment", "set", "slurm") or name.startswith("set."):
                 continue
-            raise ConfigError(f"{path}:{line}: unknown section [{name}] (known: [sweep], [experiments], "
+            raise ConfigError(f"{path}:{line}: unknown section [{name}] (known: [sweep], [experiments], [tests], "
                               "[experiment], [set], [set.MODEL], [slurm])")
         if "sweep" not in by_name:
             raise ConfigError(f"{path}: no [sweep] section (see `{PROG} --help`)")
@@ -239,9 +241,10 @@ class Sweep:
 
         self.fraction_seed = self._int(s, "fraction_seed", 1, 0, path)
         self.epochs = self._int(s, "epochs", None, 1, path)
-        if "test" not in s or not s["test"][0]:
-            raise ConfigError(f"{path}: [sweep] needs test = the test cache every cell is evaluated on")
-        self.test = self.resolve(s["test"][0])
+        tests = {k: (v, line) for k, v, line in by_name.get("tests", [])}
+        if ("test" not in s or not s["test"][0]) and not tests:
+            raise ConfigError(f"{path}: [sweep] needs test = the test cache every cell is evaluated on "
+                              "({model} in it, or a [tests] section, for a cache per model)")
         self.launcher = shlex.split(s["launcher"][0]) if "launcher" in s else []
 
         # experiment configs: explicit, a pattern, or template mode
@@ -280,6 +283,19 @@ class Sweep:
                 raise ConfigError(f"{path}: no experiment config for model '{m}': give [sweep] experiment = "
                                   "PATH with {model}, model_config = PATH with {model}, or [experiments] "
                                   f"{m} = PATH")
+        # test caches: one for all, a pattern with {model}, or [tests] MODEL = CACHE
+        self.tests = {}
+        for m in self.models:
+            if m in tests:
+                self.tests[m] = self.resolve(tests[m][0])
+            elif "test" in s and s["test"][0]:
+                self.tests[m] = self.resolve(s["test"][0].replace("{model}", m))
+            else:
+                raise ConfigError(f"{path}: no test cache for model '{m}': give [sweep] test = or [tests] {m} = CACHE")
+        for m in tests:
+            if m not in self.models:
+                raise ConfigError(f"{path}:{tests[m][1]}: [tests] names '{m}', which is not in "
+                                  f"models = {', '.join(self.models)}")
         for m in experiments:
             if m not in self.models:
                 raise ConfigError(f"{path}:{experiments[m][1]}: [experiments] names '{m}', which is not in "
@@ -431,7 +447,7 @@ def resume_command(cell, launcher):
 
 
 def eval_command(sweep, cell):
-    return [auratag_binary(), "eval", cell.dir, sweep.test, "--json", cell.test_json + ".tmp"]
+    return [auratag_binary(), "eval", cell.dir, sweep.tests[cell.model], "--json", cell.test_json + ".tmp"]
 
 
 def show(path):
@@ -552,8 +568,8 @@ def cell_steps(sweep, cell, launcher, log, tag, gpu, threads, echo):
             return fail(f"no model config '{sweep.model_config[cell.model]}'")
         if not os.path.isfile(exp):
             return fail(f"no experiment config '{exp}'")
-    if not os.path.isfile(sweep.test):
-        return fail(f"no test cache '{sweep.test}'")
+    if not os.path.isfile(sweep.tests[cell.model]):
+        return fail(f"no test cache '{sweep.tests[cell.model]}'")
     if state == "restart":
         aside = cell.dir + ".aborted"
         k = 1
@@ -574,7 +590,7 @@ def cell_steps(sweep, cell, launcher, log, tag, gpu, threads, echo):
         if not os.path.isfile(cell.results_json):
             return fail(f"auratag train ended without {cell.results_json} (stopped by max_steps?): "
                         f"{last_words(cell.log)}")
-    Console.say(f"{tag}: evaluating {cell.run} on {show(sweep.test)}")
+    Console.say(f"{tag}: evaluating {cell.run} on {show(sweep.tests[cell.model])}")
     status, secs = run_logged(eval_command(sweep, cell), log, cell_env(gpu, threads), echo)
     if status != 0:
         return fail(f"auratag eval exited with status {status}: {last_words(cell.log)}")
@@ -646,7 +662,9 @@ def collect(sweep, selected):
         w.writerows(done)
     os.replace(tmp, csv_path)
 
-    print(f"\nsweep {sweep.name}: {len(done)} of {len(sweep.cells)} cells done; test cache {sweep.test}")
+    test_caches = sorted(set(sweep.tests.values()))
+    print(f"\nsweep {sweep.name}: {len(done)} of {len(sweep.cells)} cells done; test cache"
+          f"{'s' if len(test_caches) > 1 else ''} {', '.join(test_caches)}")
     print("%-12s %8s %10s %11s %12s %11s %10s %9s" % ("model", "percent", "examples", "parameters",
                                                       "test ROC-AUC", "test PR-AUC", "best epoch", "train s"))
     for c, row in rows:
@@ -674,12 +692,14 @@ def collect(sweep, selected):
 
 
 def plot(sweep, done):
+    """ROOT/auc_vs_size.png: test ROC-AUC and PR-AUC (macro) against training
+    examples, one line per model."""
     png = os.path.join(sweep.root, "auc_vs_size.png")
     points, ticks = {}, {}
     for row in done:
         if row["train_examples"] != "":
             n = int(row["train_examples"])
-            points.setdefault(row["model"], []).append((n, row["_roc"]))
+            points.setdefault(row["model"], []).append((n, row["_roc"], row["_pr"]))
             ticks[n] = row["percent"]
     if not points:
         print("plot: no finished cell with a known training-set size yet")
@@ -693,20 +713,22 @@ def plot(sweep, done):
         print(f"plot: not drawn: matplotlib is not installed for {sys.executable} "
               "(Debian: apt-get install python3-matplotlib); results.csv has every number")
         return
-    fig, ax = plt.subplots(figsize=(6.4, 4.4))
-    for m in sweep.models:
-        if m in points:
-            xs, ys = zip(*sorted(points[m]))
-            ax.plot(xs, ys, marker="o", label=m)
-    ax.set_xscale("log")
-    ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
-    ax.set_xticks(sorted(ticks))
-    ax.set_xticklabels([f"{n:,}\n{ticks[n]} %" for n in sorted(ticks)])
-    ax.set_xlabel("training examples (log scale)")
-    ax.set_ylabel("test ROC-AUC (macro over tags)")
-    ax.set_title(f"{sweep.name}: test ROC-AUC vs training-set size")
-    ax.grid(True, alpha=0.3)
-    ax.legend(title="model")
+    fig, axes = plt.subplots(1, 2, figsize=(11.0, 4.4))
+    for panel, (ax, metric) in enumerate(zip(axes, ("ROC-AUC", "PR-AUC"))):
+        for m in sweep.models:
+            if m in points:
+                pts = sorted(points[m])
+                ax.plot([p[0] for p in pts], [p[1 + panel] for p in pts], marker="o", label=m)
+        ax.set_xscale("log")
+        ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+        ax.set_xticks(sorted(ticks))
+        ax.set_xticklabels([f"{n:,}\n{ticks[n]} %" for n in sorted(ticks)])
+        ax.set_xlabel("training examples (log scale)")
+        ax.set_ylabel(f"test {metric} (macro over tags)")
+        ax.set_title(f"test {metric} vs training-set size")
+        ax.grid(True, alpha=0.3)
+        ax.legend(title="model")
+    fig.suptitle(sweep.name)
     fig.tight_layout()
     tmp = png + ".tmp.png"
     fig.savefig(tmp, dpi=120)
@@ -909,7 +931,7 @@ def main(argv):
             if state != "done":
                 print("  " + quote(eval_command(sweep, c)) + f"  (-> {c.test_json})")
             for p in [sweep.experiment[c.model] if c.model not in sweep.model_config else sweep.model_config[c.model],
-                      sweep.test]:
+                      sweep.tests[c.model]]:
                 if not os.path.isfile(p):
                     print(f"  missing: {p}")
         return 0

@@ -20,7 +20,7 @@ rc=$?
 if [ $rc = 77 ] && grep -q "no GPU to test" "$work/st.txt"; then
   pass "selftest without a GPU: skipped, exit 77: $(head -1 "$work/st.txt")"
 elif [ $rc = 0 ]; then
-  pass "selftest on a GPU passed: $(grep -E '^(ops|pons|fcn4)' "$work/st.txt" | tr '\n' ';')"
+  pass "selftest on a GPU passed: $(grep -E '^(ops|pons|fcn4|samplecnn)' "$work/st.txt" | tr '\n' ';')"
 else
   failed "selftest: exit $rc: $(tail -5 "$work/st.txt")"
 fi
