@@ -77,8 +77,9 @@ static double loss_at(Run *r, float *state_backup) {
 /* frozen: NULL, or layer names to freeze (NULL-terminated): they run in
  * inference mode (BN on running statistics made non-trivial here), their
  * gradients must be exactly zero, and the rest must still match. */
-static void gradient_check(const char *config, const char *const *frozen) {
-  Run r = setup(config, 3, 11);
+static void gradient_check_with(const char *config, const char *const *overrides, int n_overrides,
+                                const char *const *frozen) {
+  Run r = setup_with(config, overrides, n_overrides, 0, 3, 11);
   Model *m = r.m;
   for (int k = 0; frozen && frozen[k]; k++) {
     const int index = model_layer_index(m, frozen[k]);
@@ -158,6 +159,10 @@ static void gradient_check(const char *config, const char *const *frozen) {
 
 /* Three Adam steps with dropout and BN; returns a heap copy of the weights
  * and BN statistics. */
+static void gradient_check(const char *config, const char *const *frozen) {
+  gradient_check_with(config, NULL, 0, frozen);
+}
+
 static float *train_three_steps(const char *config, size_t *count) {
   Run r = setup(config, 4, 21);
   Model *m = r.m;
@@ -314,6 +319,12 @@ int main(void) {
   gradient_memory("tests/configs/graph_small.ini", 4, 1);
   gradient_check("tests/configs/graph_small.ini", NULL);
   gradient_check("configs/models/pons_timefreq.ini", NULL);
+  /* SampleCNN at 4 channels: eleven 1-D convs over 59,049 samples, a
+   * strided first one, 1x3 pools, batch norm in training mode */
+  const char *const samplecnn_narrow[] = {"conv0.filters=4", "conv1.filters=4", "conv2.filters=4", "conv3.filters=4",
+                                          "conv4.filters=4", "conv5.filters=4", "conv6.filters=4", "conv7.filters=4",
+                                          "conv8.filters=4", "conv9.filters=4", "conv10.filters=4"};
+  gradient_check_with("configs/models/samplecnn.ini", samplecnn_narrow, 11, NULL);
   /* transfer learning's freeze: BN in inference mode (its backward too), dropout off, layers below skipped */
   const char *const frozen[] = {"in_bn", "a_conv", "batchnorm2", "dropout1", NULL};
   gradient_check("tests/configs/graph_small.ini", frozen);
