@@ -9,10 +9,14 @@
 #   fcn4 (96x1366, batch 8)                      the five step implementations below, and auratag-im2col
 #   pons (pons_timefreq 40x80, batch 10 and 64)  the five step implementations below
 #   musicnn (96x187, batch 32)                   the five step implementations below
+#   samplecnn (1x59049 samples, batch 16)        the five step implementations below (raw waveform,
+#                                                conv1d; configs/models/samplecnn.ini)
 #   infer: fcn4-infer, musicnn-infer (batch 32)  inference, as `auratag tag` / `predict` run it:
 #                                                forward only, inference mode (BN on running
 #                                                statistics, no dropout); PyTorch: model.eval(),
 #                                                torch.inference_mode(); the five implementations
+#   samplecnn-infer (batch 16)                   the same for SampleCNN; only when BENCH_MODELS
+#                                                names it (not in the default list)
 #
 # Step implementations, each run BENCH_ROUNDS times, interleaved (round 1: every
 # implementation once, round 2: every implementation once, ...), each run a
@@ -39,12 +43,15 @@
 #                       auratag FCN-4's 2-thread / 1-thread ratio
 #   BENCH_ROUNDS        rounds of the step benchmarks (default 3)
 #   BENCH_STEPS         timed fcn4 steps per run (default 3)
-#   BENCH_WARMUP        warmup steps of the fcn4, musicnn and infer runs (default 1)
+#   BENCH_WARMUP        warmup steps of the fcn4, musicnn, samplecnn and infer runs (default 1)
 #   BENCH_SMALL_STEPS   timed steps of the small models per run (default 200, warmup 10)
 #   BENCH_MUSICNN_STEPS timed musicnn training steps per run (default 3)
+#   BENCH_SAMPLECNN_STEPS  timed samplecnn training steps per run (default 3)
 #   BENCH_INFER_STEPS   timed fcn4-infer passes per run (default 2)
 #   BENCH_MUSICNN_INFER_STEPS  timed musicnn-infer passes per run (default 10)
-#   BENCH_MODELS        subset, e.g. "sgemm pons" (default "sgemm fcn4 pons musicnn infer"; "conv"
+#   BENCH_SAMPLECNN_INFER_STEPS  timed samplecnn-infer passes per run (default 3)
+#   BENCH_MODELS        subset, e.g. "sgemm pons" (default "sgemm fcn4 pons musicnn samplecnn infer";
+#                       "samplecnn-infer" adds SampleCNN's inference rows; "conv"
 #                       adds bench_conv, the per-direction conv timings, if built;
 #                       "loader", "prep", "dist", "gpumem" pick those sections,
 #                       which run by default only when BENCH_MODELS is unset)
@@ -75,7 +82,14 @@ SMALL_WARMUP=10
 MUSICNN_STEPS=${BENCH_MUSICNN_STEPS:-3}
 INFER_STEPS=${BENCH_INFER_STEPS:-2}
 MUSICNN_INFER_STEPS=${BENCH_MUSICNN_INFER_STEPS:-10}
-MODELS=${BENCH_MODELS:-"sgemm fcn4 pons musicnn infer"}
+# samplecnn batch 16 (2 threads): 2.3-2.9 s per training step on auratag, 2.7-5.2 s
+# on PyTorch (+ import and a slow first step per process): 86-89 s per round of
+# the five implementations, ~4.5 min at 3 rounds (measured on a shared machine).
+# Inference 0.7-0.85 s per pass on auratag, 1-2.7 s on PyTorch, ~40 s per round:
+# samplecnn-infer runs only when BENCH_MODELS names it.
+SAMPLECNN_STEPS=${BENCH_SAMPLECNN_STEPS:-3}
+SAMPLECNN_INFER_STEPS=${BENCH_SAMPLECNN_INFER_STEPS:-3}
+MODELS=${BENCH_MODELS:-"sgemm fcn4 pons musicnn samplecnn infer"}
 PY=${PYTHON:-/usr/bin/python3}
 ROUNDS=${BENCH_ROUNDS:-3}
 THREADS_LIST=${BENCH_THREADS_LIST:-$THREADS}
@@ -117,7 +131,7 @@ fi
 
 overrides=""
 for v in BENCH_THREADS BENCH_THREADS_LIST BENCH_ROUNDS BENCH_STEPS BENCH_WARMUP BENCH_SMALL_STEPS BENCH_MUSICNN_STEPS \
-  BENCH_INFER_STEPS BENCH_MUSICNN_INFER_STEPS BENCH_MODELS PYTHON PYTHON2 BENCH_TORCH2 BENCH_KEEP_OPENBLAS_ENV; do
+  BENCH_SAMPLECNN_STEPS BENCH_INFER_STEPS BENCH_MUSICNN_INFER_STEPS BENCH_SAMPLECNN_INFER_STEPS BENCH_MODELS PYTHON PYTHON2 BENCH_TORCH2 BENCH_KEEP_OPENBLAS_ENV; do
   [ -n "${!v:-}" ] && overrides+="$v=${!v} "
 done
 echo "================================================================================"
@@ -151,7 +165,9 @@ per_run="" # warmup + timed steps of the step sections that run
 has fcn4 && per_run+=", fcn4 $WARMUP + $STEPS"
 has pons && per_run+=", pons_timefreq $SMALL_WARMUP + $SMALL_STEPS"
 has musicnn && per_run+=", musicnn $WARMUP + $MUSICNN_STEPS"
+has samplecnn && per_run+=", samplecnn $WARMUP + $SAMPLECNN_STEPS"
 has infer && per_run+=", fcn4-infer $WARMUP + $INFER_STEPS, musicnn-infer $WARMUP + $MUSICNN_INFER_STEPS"
+has samplecnn-infer && per_run+=", samplecnn-infer $WARMUP + $SAMPLECNN_INFER_STEPS"
 [ -n "$per_run" ] && echo "rounds:   $ROUNDS of every step implementation, interleaved, one fresh process per run;" \
   "warmup + timed steps per run:${per_run#,}"
 echo "compiler: $(${CC:-gcc} --version | head -1); flags of the build: see Makefile (OPT)"
@@ -169,7 +185,7 @@ declare -A IMPL=([auratag]=auratag [auratag-im2col]=auratag-im2col)
 # FCN-4 also without the Winograd convolutions (AURATAG_WINOGRAD=0: im2col + SGEMM, docs/cpu-performance.md)
 has fcn4 && STEP_ROLES+=(auratag-im2col)
 T1_VERSION="" T2_VERSION="" PY2=""
-if has fcn4 || has pons || has musicnn || has infer; then
+if has fcn4 || has pons || has musicnn || has samplecnn || has infer || has samplecnn-infer; then
   if read -r T1_VERSION t1_mkldnn <<<"$(torch_info "$PY")" && [ -n "$T1_VERSION" ]; then
     echo "pytorch 1: torch $T1_VERSION, mkldnn $t1_mkldnn ($PY)"
     IMPL[torch1]=pytorch-$(mm "$T1_VERSION") IMPL[torch1-malloc]=pytorch-$(mm "$T1_VERSION")-tuned-malloc
@@ -297,10 +313,18 @@ if has musicnn; then
   step_rounds musicnn configs/models/musicnn.ini 32 "$MUSICNN_STEPS" "$WARMUP"
 fi
 
+# SampleCNN: raw waveform (59,049 samples), conv1d layers, batch 16.
+if has samplecnn; then
+  step_rounds samplecnn configs/models/samplecnn.ini 16 "$SAMPLECNN_STEPS" "$WARMUP"
+fi
+
 # Inference (what `auratag tag` / `predict` run per batch), model labels NAME-infer.
 if has infer; then
   step_rounds fcn4-infer configs/models/fcn4.ini 32 "$INFER_STEPS" "$WARMUP" --infer
   step_rounds musicnn-infer configs/models/musicnn.ini 32 "$MUSICNN_INFER_STEPS" "$WARMUP" --infer
+fi
+if has samplecnn-infer; then
+  step_rounds samplecnn-infer configs/models/samplecnn.ini 16 "$SAMPLECNN_INFER_STEPS" "$WARMUP" --infer
 fi
 
 # Loader throughput (training mode, 2 threads by default): FCN-4-shaped float16
