@@ -40,11 +40,12 @@ void check_cache_fits_input(const Cache *c, const Model *m, int crop, const char
              "prepare the cache with the model's front end or change the model's input",
              what, c->path, c->bins, m->name, m->input.h, m->input.h, m->input.w);
   if (crop > c->frames && waveform) {
-    if (!noted_once(c->path)) fprintf(stderr,
-            "note: %s cache '%s' holds %d samples per example (%.3f s), fewer than the %d model '%s' takes: each "
-            "example is padded with %d zero samples (silence) at its end\n",
-            what, c->path, c->frames, c->front_end.sample_rate > 0 ? c->frames / c->front_end.sample_rate : 0.0, crop,
-            m->name, crop - c->frames);
+    if (!noted_once(c->path))
+      fprintf(stderr,
+              "note: %s cache '%s' holds %d samples per example (%.3f s), fewer than the %d model '%s' takes: each "
+              "example is padded with %d zero samples (silence) at its end\n",
+              what, c->path, c->frames, c->front_end.sample_rate > 0 ? c->frames / c->front_end.sample_rate : 0.0,
+              crop, m->name, crop - c->frames);
   } else if (crop > c->frames)
     at_fatal("%s cache '%s' holds %d frames per example, fewer than the %d the model '%s' takes", what, c->path,
              c->frames, crop, m->name);
