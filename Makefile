@@ -62,7 +62,13 @@ HOST_SRC  := $(sort $(shell find host -name '*.c' ! -path 'host/cli/main.c' ! -p
 ONNX_PROTO   := /usr/include/onnx/onnx.proto
 ONNX_PBC     := $(BUILD)/generated/onnx/onnx.pb-c.c
 ONNX_PBC_OBJ := $(BUILD)/generated/onnx/onnx.pb-c.o
-HOST_OBJ  := $(HOST_SRC:%.c=$(BUILD)/%.o) $(ONNX_PBC_OBJ)
+# TensorBoard's event format (host/train/tensorboard.c): our own .proto of the
+# subset auratag writes, with TensorBoard's names and field numbers (Debian
+# ships no TensorBoard schema)
+TB_PROTO     := proto/tensorboard_event.proto
+TB_PBC       := $(BUILD)/generated/tensorboard/tensorboard_event.pb-c.c
+TB_PBC_OBJ   := $(BUILD)/generated/tensorboard/tensorboard_event.pb-c.o
+HOST_OBJ  := $(HOST_SRC:%.c=$(BUILD)/%.o) $(ONNX_PBC_OBJ) $(TB_PBC_OBJ)
 TEST_SRC  := $(sort $(wildcard tests/test_*.c tests/oracle/*.c))
 TEST_BIN  := $(patsubst %.c,$(BUILD)/%,$(TEST_SRC))
 BENCH_SRC := $(sort $(wildcard tests/bench/*.c))
@@ -233,6 +239,16 @@ $(ONNX_PBC_OBJ): $(ONNX_PBC)
 
 $(BUILD)/host/export/onnx_file.o: $(ONNX_PBC)
 $(BUILD)/host/export/onnx_file.o: CFLAGS += -I$(BUILD)/generated/onnx
+
+$(TB_PBC): $(TB_PROTO)
+	@mkdir -p $(dir $@)
+	protoc-c --c_out=$(dir $@) -I$(dir $(TB_PROTO)) $(TB_PROTO)
+
+$(TB_PBC_OBJ): $(TB_PBC)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/host/train/tensorboard.o: $(TB_PBC)
+$(BUILD)/host/train/tensorboard.o: CFLAGS += -I$(BUILD)/generated/tensorboard
 
 # The commit a binary was built from (model cards record it): rewritten only
 # when it changes, so that nothing rebuilds for nothing.

@@ -17,7 +17,7 @@ static const CliOption k_options[] = {
 const CliCommand k_cli_train = {
     "train", "EXPERIMENT.ini [--set SECTION.KEY=VALUE ...] | --resume RUN_DIR",
     "Trains a model on spectrogram caches into checkpoints/<run>/ (config.ini, log.jsonl, last.h5, best.h5, "
-    "results.json). SIGINT/SIGTERM/SIGHUP write a checkpoint and stop; --resume continues.",
+    "results.json, TensorBoard events in tb/). SIGINT/SIGTERM/SIGHUP write a checkpoint and stop; --resume continues.",
     k_options, "auratag train configs/experiments/demo_fcn3.ini --set train.run=fcn3-try2 --set train.lr=0.0005"};
 
 int cmd_train(int argc, char **argv) {

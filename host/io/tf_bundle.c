@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "core/crc32c.h"
 #include "core/error.h"
 
 #define TABLE_MAGIC 0xdb4775248b80fb57ull
@@ -29,29 +30,6 @@ static int fail(char *why, size_t why_size, const char *fmt, ...) {
   va_end(ap);
   return -1;
 }
-
-/* ---- CRC-32C: Debian ships no C library for it (LevelDB keeps its own inside) ---- */
-
-static uint32_t crc_table[256];
-
-static void crc_init(void) {
-  if (crc_table[1]) return;
-  for (uint32_t i = 0; i < 256; i++) {
-    uint32_t c = i;
-    for (int k = 0; k < 8; k++) c = c & 1 ? (c >> 1) ^ 0x82f63b78u : c >> 1; /* reflected Castagnoli */
-    crc_table[i] = c;
-  }
-}
-
-uint32_t tf_crc32c(uint32_t crc, const void *data, size_t n) {
-  crc_init();
-  const unsigned char *p = data;
-  crc = ~crc;
-  for (size_t i = 0; i < n; i++) crc = crc_table[(crc ^ p[i]) & 0xff] ^ (crc >> 8);
-  return ~crc;
-}
-
-uint32_t tf_crc32c_mask(uint32_t crc) { return ((crc >> 15) | (crc << 17)) + 0xa282ead8u; }
 
 /* ---- bytes ---- */
 
@@ -121,8 +99,8 @@ static int read_block(const Table *t, Cursor *handle, Cursor *block, char *why, 
   if (trailer[0] != 0)
     return fail(why, why_size, "'%s': block compression %d; TensorFlow's saver writes uncompressed indexes", t->path,
                 trailer[0]);
-  const uint32_t crc = tf_crc32c(tf_crc32c(0, b, size), trailer, 1);
-  if (tf_crc32c_mask(crc) != get_le32(trailer + 1))
+  const uint32_t crc = at_crc32c(at_crc32c(0, b, size), trailer, 1);
+  if (at_crc32c_mask(crc) != get_le32(trailer + 1))
     return fail(why, why_size, "'%s': a block's checksum does not match (a corrupt file)", t->path);
   block->p = b;
   block->end = b + size;
@@ -361,7 +339,7 @@ float *tf_bundle_read_floats(const TfBundle *b, const TfTensorEntry *e, char *wh
          (unsigned long long)e->offset, (unsigned long long)(e->offset + e->size));
     return NULL;
   }
-  if (tf_crc32c_mask(tf_crc32c(0, bytes, (size_t)e->size)) != e->masked_crc32c) {
+  if (at_crc32c_masked(bytes, (size_t)e->size) != e->masked_crc32c) {
     free(bytes);
     fail(why, why_size, "'%s': the checksum of tensor '%s' does not match (a corrupt file)", path, e->name);
     return NULL;

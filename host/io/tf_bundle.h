@@ -49,9 +49,4 @@ const TfTensorEntry *tf_bundle_find(const TfBundle *b, const char *name);
  * its checksum verified. NULL with why filled on failure. */
 float *tf_bundle_read_floats(const TfBundle *b, const TfTensorEntry *e, char *why, size_t why_size);
 
-/* CRC-32C (Castagnoli) of n bytes, continuing from crc (0 to start), and
- * the masking LevelDB and TensorFlow store it with. */
-uint32_t tf_crc32c(uint32_t crc, const void *data, size_t n);
-uint32_t tf_crc32c_mask(uint32_t crc);
-
 #endif

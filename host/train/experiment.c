@@ -61,7 +61,7 @@ static const char *accepted_keys(const char *type) {
            "clip_norm, schedule, step_size, gamma, patience, factor, min_lr, pons_rises, pons_stop_rises, "
            "early_stop, select, on_nan, checkpoint_every, log_every, max_steps, backend, device, cuda_conv, "
            "deterministic, tf32, cudnn_benchmark, workspace_mb, micro_batches, collective_timeout, "
-           "mode, n_way, k_shot, n_query, episodes, embedding";
+           "mode, n_way, k_shot, n_query, episodes, embedding, tensorboard";
   return NULL; /* model sections: checked by the model reader */
 }
 
@@ -175,6 +175,7 @@ static void read_train(IniFile *ini, TrainConfig *t, const char *config_path) {
   t->max_steps = ini_get_int(s, "max_steps", 0, 0, LONG_MAX);
   t->micro_batches = (int)ini_get_int(s, "micro_batches", 1, 1, 4096);
   t->collective_timeout = ini_get_float(s, "collective_timeout", 600.0, 1.0, 1e7);
+  t->tensorboard = ini_get_bool(s, "tensorboard", 1);
   t->select = (SelectMetric)ini_get_choice(s, "select", -1, k_selects);
   snprintf(t->backend, sizeof t->backend, "%s", k_backends[ini_get_choice(s, "backend", 0, k_backends)]);
   t->cuda = at_cuda_default_options();

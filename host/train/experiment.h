@@ -68,6 +68,7 @@ typedef struct TrainConfig {
   long max_steps;       /* stop after this many steps in total (0: no limit; for tests) */
   int micro_batches;    /* each rank's slice of a batch in this many parts, gradients accumulated */
   double collective_timeout; /* seconds a data-parallel collective may wait for the other ranks */
+  int tensorboard;      /* write TensorBoard events into RUN/tb/ (train/tensorboard.h) */
   /* where it runs (docs/gpu.md); the command line's --backend / --device win */
   char backend[16];     /* auto | cpu | cuda */
   CudaOptions cuda;

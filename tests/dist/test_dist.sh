@@ -49,6 +49,8 @@ else
 fi
 grep -q "data parallel: 2 rank" "$work/dp.txt" && [ "$(grep -c '^training ' "$work/dp.txt")" = 1 ] &&
   pass "rank 0 alone prints (one 'training' line for 2 ranks)" || failed "rank output: $(head -5 "$work/dp.txt")"
+[ "$(ls "$work/runs/dp/tb" | grep -c tfevents)" = 1 ] &&
+  pass "rank 0 alone writes TensorBoard events (one file in tb/ for 2 ranks)" || failed "tb/: $(ls "$work/runs/dp/tb")"
 
 # ---- the GPU path: 2 ranks of the CUDA backend (kernels emulated, the NCCL
 # code of ./auratag on a test double of NCCL that sums through MPI)
