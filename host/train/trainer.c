@@ -7,7 +7,6 @@
 
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +38,7 @@
 #include "train/features.h"
 #include "train/schedule.h"
 #include "train/tensorboard.h"
+#include "train/tensorboard_run.h"
 #include "nn/backend_registry.h"
 
 typedef struct Trainer {
@@ -270,102 +270,6 @@ static void log_event(Trainer *t, const char *event, const char *detail) {
   fflush(t->log);
 }
 
-/* ---- TensorBoard (train/tensorboard.h): the numbers of log.jsonl, tagged
- * step/..., train/loss, valid/... (each epoch) and test/... (at the end) ---- */
-
-static void tb_put(Trainer *t, double value, const char *fmt, ...) AT_PRINTF(3, 4);
-static void tb_put(Trainer *t, double value, const char *fmt, ...) {
-  if (!t->tb) return;
-  char tag[1024];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(tag, sizeof tag, fmt, ap);
-  va_end(ap);
-  tb_scalar(t->tb, tag, t->st.step, value);
-}
-
-/* What eval_write_json writes under "clip" (or "song"): macro and per-tag
- * ROC-AUC and PR-AUC, or accuracy, balanced accuracy and per-class recall. */
-static void tb_metrics(Trainer *t, const char *prefix, int multi_label, const TagMetrics *tm, const ClassMetrics *cm,
-                       const Cache *c) {
-  if (multi_label) {
-    tb_put(t, tm->macro_roc_auc, "%s/roc_auc", prefix);
-    tb_put(t, tm->macro_pr_auc, "%s/pr_auc", prefix);
-    for (int j = 0; j < tm->n_tags; j++) {
-      tb_put(t, tm->roc_auc[j], "%s/roc_auc/%s", prefix, c->tags[j]);
-      tb_put(t, tm->pr_auc[j], "%s/pr_auc/%s", prefix, c->tags[j]);
-    }
-  } else {
-    tb_put(t, cm->accuracy, "%s/accuracy", prefix);
-    tb_put(t, cm->balanced_accuracy, "%s/balanced_accuracy", prefix);
-    for (int j = 0; j < cm->n_classes; j++) tb_put(t, cm->per_class_accuracy[j], "%s/accuracy/%s", prefix, c->tags[j]);
-  }
-}
-
-static void tb_eval(Trainer *t, const char *split, const EvalResult *r, const Cache *c) {
-  tb_put(t, r->loss, "%s/loss", split);
-  tb_metrics(t, split, r->multi_label, &r->tags, &r->classes, c);
-  if (r->n_songs) {
-    char song[64];
-    snprintf(song, sizeof song, "%s/song", split);
-    tb_metrics(t, song, r->multi_label, &r->song_tags, &r->song_classes, c);
-  }
-}
-
-/* A table cell: '|' would end it. */
-static void markdown_cell(FILE *out, const char *s) {
-  for (; *s; s++) {
-    if (*s == '|') fputc('\\', out);
-    fputc(*s, out);
-  }
-}
-
-/* The test results as a Markdown table (the text plugin renders it). */
-static void tb_results_table(Trainer *t, const EvalResult *r, const Cache *c) {
-  if (!t->tb) return;
-  char *text = NULL;
-  size_t size = 0;
-  FILE *out = open_memstream(&text, &size);
-  fprintf(out, "%d examples of `%s`, the weights of epoch %ld\n\n", r->n, c->path, t->st.best_epoch + 1);
-  if (r->multi_label) {
-    fprintf(out, "| tag | positives | ROC-AUC | PR-AUC |\n|---|---:|---:|---:|\n");
-    for (int j = 0; j < r->n_tags; j++) {
-      fprintf(out, "| ");
-      markdown_cell(out, c->tags[j]);
-      fprintf(out, " | %d | %.4f | %.4f |\n", r->tags.positives[j], r->tags.roc_auc[j], r->tags.pr_auc[j]);
-    }
-    fprintf(out, "| **macro** | | **%.4f** | **%.4f** |\n", r->tags.macro_roc_auc, r->tags.macro_pr_auc);
-  } else {
-    fprintf(out, "| class | recall |\n|---|---:|\n");
-    for (int j = 0; j < r->n_tags; j++) {
-      fprintf(out, "| ");
-      markdown_cell(out, c->tags[j]);
-      fprintf(out, " | %.4f |\n", r->classes.per_class_accuracy[j]);
-    }
-    fprintf(out, "| **accuracy** | **%.4f** |\n| **balanced accuracy** | **%.4f** |\n", r->classes.accuracy,
-            r->classes.balanced_accuracy);
-  }
-  fclose(out);
-  tb_text(t->tb, "test/metrics", t->st.step, text);
-  free(text);
-}
-
-/* The resolved config at step 0, as a Markdown code block. */
-static void tb_config(Trainer *t) {
-  if (!t->tb) return;
-  char *text = NULL;
-  size_t size = 0;
-  FILE *out = open_memstream(&text, &size);
-  for (const char *line = t->e->text; *line;) {
-    const size_t n = strcspn(line, "\n");
-    fprintf(out, "    %.*s\n", (int)n, line);
-    line += n + (line[n] == '\n');
-  }
-  fclose(out);
-  tb_text(t->tb, "config", 0, text);
-  free(text);
-}
-
 /* ---- the parts of a step ---- */
 
 static void apply_lr(Trainer *t) {
@@ -469,7 +373,7 @@ static void end_epoch(Trainer *t, double epoch_seconds) {
   fprintf(t->log, "}\n");
   fflush(t->log);
   tb_scalar(t->tb, "train/loss", st->step, train_loss);
-  if (have_valid) tb_eval(t, "valid", &r, valid_source(t));
+  if (have_valid) tb_log_eval(t->tb, st->step, "valid", &r, valid_source(t));
   tb_flush(t->tb);
 
   printf("epoch %ld: train loss %.5f", st->epoch + 1, train_loss);
@@ -674,8 +578,8 @@ static void final_results(Trainer *t) {
     fprintf(out, ", \"%s\": ", names[i]);
     eval_write_json(&r, sources[i], out);
     if (i == 1) { /* TensorBoard: the test metrics at the last step */
-      tb_eval(t, "test", &r, sources[i]);
-      tb_results_table(t, &r, sources[i]);
+      tb_log_eval(t->tb, t->st.step, "test", &r, sources[i]);
+      tb_log_results_table(t->tb, t->st.step, t->st.best_epoch + 1, &r, sources[i]);
     }
     eval_result_free(&r);
   }
@@ -968,7 +872,7 @@ int train_run(Experiment *e, const char *resume_dir) {
     char tb_dir[4500];
     snprintf(tb_dir, sizeof tb_dir, "%s/tb", t.dir);
     t.tb = tb_open(tb_dir, resume_dir ? t.st.step : -1);
-    if (!resume_dir) tb_config(&t);
+    if (!resume_dir) tb_log_config(t.tb, t.e->text);
   }
 
   const long batches = setup_loader(&t);
