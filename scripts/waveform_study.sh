@@ -17,4 +17,4 @@ d=data/demo1k
   "$at" prep configs/datasets/demo_tags_musicnn.ini --set frontend.compression=log10_1p --list "$d/files.csv" \
     --out "$d/cache-musicnn"
 [ -f "$d/cache/test.h5" ] || "$at" prep configs/datasets/demo.ini --list "$d/files.csv" --out "$d/cache"
-AURATAG=$at exec python3 scripts/sweep.py configs/sweeps/demo_waveform_data.ini "$@"
+AURATAG=$at exec /usr/bin/python3 scripts/sweep.py configs/sweeps/demo_waveform_data.ini "$@"
