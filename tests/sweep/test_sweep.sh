@@ -321,9 +321,10 @@ if env "PATH=$work/fakebin:$PATH" SLURM_ARRAY_TASK_ID=2 bash "$work/runs_sl/swee
 else failed "array task / collect job: $(cat "$work/task2.txt" "$work/collect.txt" | tail -8)"; fi
 
 # ---- the shipped sweep configs parse ----
-for f in configs/sweeps/demo_depth_data.ini configs/sweeps/choi_depth_data.ini; do
+for f in configs/sweeps/demo_depth_data.ini configs/sweeps/choi_depth_data.ini configs/sweeps/demo_waveform_data.ini \
+  configs/sweeps/mtat_waveform_data.ini; do
   n=$(sweep "$f" --dry-run --root "$work/shipped" 2>&1 | grep -c "^cell ")
-  case $f in *demo*) want=9 ;; *) want=25 ;; esac
+  case $f in *demo*) want=9 ;; *mtat_waveform*) want=15 ;; *) want=25 ;; esac
   [ "$n" -eq "$want" ] && pass "$f: $n cells" || failed "$f: $n cells, not $want: $(sweep "$f" --dry-run 2>&1 | tail -3)"
 done
 for m in fcn4 fcn5; do
@@ -341,6 +342,18 @@ bad "unknown key" "bad.ini:3: unknown key 'modles' in [sweep]" $'[sweep]\ntest =
 bad "fraction out of range" "bad.ini:4: fraction 0 % is not in (0, 100]" $'[sweep]\nmodels = fcn3\nexperiment = x.ini\nfractions = 0, 50\ntest = t.h5'
 bad "fraction not a number" "fraction 'half' is not a number" $'[sweep]\nmodels = fcn3\nexperiment = x.ini\nfractions = half\ntest = t.h5'
 bad "no test cache" "[sweep] needs test =" $'[sweep]\nmodels = fcn3\nexperiment = x.ini'
+bad "a model without a test cache" "no test cache for model 'fcn4'" \
+  $'[sweep]\nmodels = fcn3, fcn4\nexperiment = x.ini\n[tests]\nfcn3 = t.h5'
+bad "[tests] naming another model" "bad.ini:6: [tests] names 'fcn5', which is not in models = fcn3" \
+  $'[sweep]\nmodels = fcn3\nexperiment = x.ini\ntest = t.h5\n[tests]\nfcn5 = t.h5'
+# a test cache per model: [tests] wins over test =, {model} is replaced
+printf '[sweep]\nmodels = fcn3, pons_time, fcn4\nexperiment = x.ini\ntest = {model}/test.h5\n[tests]\nfcn3 = own.h5\n' \
+  >"$work/per_model.ini"
+out=$(sweep "$work/per_model.ini" --dry-run --root "$work/per_model" 2>&1)
+if grep -q "eval .*t-fcn3-f100 $work/own.h5\|eval .*-fcn3-f100 $work/own.h5" <<<"$out" &&
+   grep -q "eval .*-pons_time-f100 $work/pons_time/test.h5" <<<"$out" && grep -q "eval .*-fcn4-f5 $work/fcn4/test.h5" <<<"$out"; then
+  pass "a test cache per model: [tests] fcn3 = own.h5, test = {model}/test.h5 for the others"
+else failed "per-model test caches: $(grep ' eval ' <<<"$out" | head -3)"; fi
 bad "no experiment" "no experiment config for model 'fcn3'" $'[sweep]\nmodels = fcn3\ntest = t.h5'
 bad "sweep-owned --set" "bad.ini:6: [set] may not set train.run" $'[sweep]\nmodels = fcn3\nexperiment = x.ini\ntest = t.h5\n[set]\ntrain.run = x'
 bad "unknown section" "bad.ini:5: unknown section [sweeep]" $'[sweep]\nmodels = fcn3\nexperiment = x.ini\ntest = t.h5\n[sweeep]'
