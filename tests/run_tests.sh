@@ -54,6 +54,7 @@ run "command line" bash tests/cli/test_cli.sh
 run "command-line conventions (--help, exit codes, --version)" bash tests/cli/test_help.sh
 run "what may be a config" bash tests/cli/test_config_inputs.sh
 run "commands create their output folders" bash tests/cli/test_output_folders.sh
+run "progress bars and --quiet" bash tests/cli/test_progress.sh
 run "corrupt HDF5 files (flipped bits, stalls)" bash tests/io/test_corrupt_h5.sh
 run "musicnn import vs TensorFlow's checkpoint reader" bash tests/io/test_musicnn_import.sh
 run "ONNX export vs onnxruntime" bash tests/export/test_onnx.sh

@@ -33,7 +33,7 @@ void cli_print_usage(const CliCommand *c, FILE *out) {
   }
   fprintf(out, "  %-32s %s\n", "-h, --help", "print this help and exit");
   fprintf(out, "global options (every command): --backend cpu|cuda|auto (default: auto, or the experiment's "
-               "train.backend), --device N (default: 0)\n");
+               "train.backend), --device N (default: 0), --quiet (no progress output)\n");
   fprintf(out, "\nexample:\n  %s\n", c->example);
 }
 

@@ -8,6 +8,7 @@
 #include "audio/demo_render.h"
 #include "cli/cli.h"
 #include "core/error.h"
+#include "core/progress.h"
 
 static const CliOption k_options[] = {
     {"clips", 0, "N", "400", "how many clips"},
@@ -15,7 +16,6 @@ static const CliOption k_options[] = {
     {"rate", 0, "HZ", "22050", "sample rate"},
     {"seed", 0, "N", "1", "the seed of the generated music"},
     {"soundfont", 0, "PATH", "/usr/share/sounds/sf2/FluidR3_GM.sf2 (Debian: fluid-soundfont-gm)", "a General MIDI SoundFont"},
-    {"quiet", 0, NULL, NULL, "no progress output"},
     {0},
 };
 const CliCommand k_cli_demo_data = {
@@ -31,9 +31,9 @@ int cmd_demo_data(int argc, char **argv) {
   cli_require_positionals(&p, 1, 1);
   const char *out = p.positional[0];
   DemoSpec s = {.clips = 400, .seconds = 4, .rate = 22050, .seed = 1};
+  s.quiet = progress_quiet(); /* the global --quiet (cli/main.c) */
   for (int i = 0; i < p.n_options; i++) {
-    if (cli_is(&p, i, "quiet")) s.quiet = 1;
-    else if (cli_is(&p, i, "clips")) s.clips = (int)cli_long(&p, i, 1, 1000000);
+    if (cli_is(&p, i, "clips")) s.clips = (int)cli_long(&p, i, 1, 1000000);
     else if (cli_is(&p, i, "seconds")) s.seconds = cli_real(&p, i, 0.1, 600);
     else if (cli_is(&p, i, "rate")) s.rate = cli_real(&p, i, 8000, 96000);
     else if (cli_is(&p, i, "seed")) s.seed = (uint64_t)cli_long(&p, i, 0, 0x7fffffffffffffffL);

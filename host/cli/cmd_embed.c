@@ -24,8 +24,10 @@
 #include "audio/model_input.h"
 #include "audio/prep.h"
 #include "cli/cli.h"
+#include "core/clock.h"
 #include "core/error.h"
 #include "core/files.h"
+#include "core/progress.h"
 #include "data/cache.h"
 #include "io/h5_util.h"
 #include "train/features.h"
@@ -198,7 +200,20 @@ int cmd_embed(int argc, char **argv) {
   float *x = m->be->alloc(sizeof(float) * per * (size_t)m->max_batch);
   const Dims shape = m->layers[layer].out;
   Rows rows = {.dim = at_dims_count(shape)};
-  for (int f = 0; f < a.n_files; f++) embed_file(m, &in, layer, &a, f, &rows, x, x_host);
+  /* progress on stderr, one update per file, when there are several */
+  Progress bar;
+  const int show = a.n_files > 1;
+  if (show) progress_begin(&bar, stderr, "embed", a.n_files, 0, 1);
+  const double t0 = at_now_seconds();
+  for (int f = 0; f < a.n_files; f++) {
+    if (show) progress_clear(&bar); /* a file's warnings, not after the bar, on a terminal */
+    embed_file(m, &in, layer, &a, f, &rows, x, x_host);
+    if (show) {
+      const double dt = at_now_seconds() - t0;
+      progress_update(&bar, f + 1, (f + 1) / (dt > 1e-9 ? dt : 1e-9), "files", NULL);
+    }
+  }
+  if (show) progress_end(&bar);
   write_embeddings(&a, &em, &rows, shape);
   printf("wrote %s: %ld rows x %zu features of layer %s (%dx%dx%d)\n", a.out, rows.n, rows.dim, a.layer, shape.c,
          shape.h, shape.w);

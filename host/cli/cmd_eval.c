@@ -108,7 +108,7 @@ typedef struct Evaluated {
 /* Shared by eval and predict: the weights (and, for a run folder or
  * checkpoint, its crop and batch settings and its training front end, which
  * the cache must match), the cache, and the evaluation over crops. */
-static void evaluate_args(const EvalArgs *a, Evaluated *ev) {
+static void evaluate_args(const CliCommand *command, const EvalArgs *a, Evaluated *ev) {
   EvalModel em;
   cli_load_for_eval(a->weights, a->crops, a->batch, 0, stdout, &em);
   ev->m = em.m;
@@ -123,7 +123,7 @@ static void evaluate_args(const EvalArgs *a, Evaluated *ev) {
   EvalOptions o = {ev->m->input.w, em.crops ? em.crops : crop_covering_count(ev->c->frames, ev->m->input.w), em.batch, a->threads, 4,
                    NULL, 0};
   ev->o = o;
-  evaluate(ev->m, ev->c, &ev->o, &ev->r);
+  evaluate_with_progress(ev->m, ev->c, &ev->o, command->name, &ev->r);
 }
 
 static void evaluated_free(Evaluated *ev) {
@@ -156,7 +156,7 @@ int cmd_eval(int argc, char **argv) {
     return 0;
   }
   Evaluated ev;
-  evaluate_args(&a, &ev);
+  evaluate_args(&k_cli_eval, &a, &ev);
   printf("%d crop%s of %d frames per example\n", ev.o.crops, ev.o.crops == 1 ? "" : "s", ev.o.crop);
   eval_print(&ev.r, ev.c, stdout);
   if (a.songs && !ev.r.n_songs)
@@ -172,7 +172,7 @@ int cmd_predict(int argc, char **argv) {
   EvalArgs a;
   parse(&k_cli_predict, argc, argv, &a);
   Evaluated ev;
-  evaluate_args(&a, &ev);
+  evaluate_args(&k_cli_predict, &a, &ev);
   const Model *m = ev.m;
   const Cache *c = ev.c;
   const EvalResult *r = &ev.r;

@@ -9,12 +9,12 @@
 #include "audio/stimuli.h"
 #include "cli/cli.h"
 #include "core/error.h"
+#include "core/progress.h"
 
 static const CliOption k_options[] = {
     {"rate", 0, "HZ", "22050", "sample rate"},
     {"seconds", 0, "S", "4", "length of each stimulus"},
     {"soundfont", 0, "PATH", "/usr/share/sounds/sf2/FluidR3_GM.sf2 (Debian: fluid-soundfont-gm)", "a General MIDI SoundFont"},
-    {"quiet", 0, NULL, NULL, "no progress output"},
     {0},
 };
 const CliCommand k_cli_stimuli = {
@@ -30,9 +30,9 @@ int cmd_stimuli(int argc, char **argv) {
   cli_require_positionals(&p, 1, 1);
   const char *out = p.positional[0];
   StimuliSpec s = {.seconds = 4, .rate = 22050};
+  s.quiet = progress_quiet(); /* the global --quiet (cli/main.c) */
   for (int i = 0; i < p.n_options; i++) {
-    if (cli_is(&p, i, "quiet")) s.quiet = 1;
-    else if (cli_is(&p, i, "seconds")) s.seconds = cli_real(&p, i, 0.1, 600);
+    if (cli_is(&p, i, "seconds")) s.seconds = cli_real(&p, i, 0.1, 600);
     else if (cli_is(&p, i, "rate")) s.rate = cli_real(&p, i, 8000, 96000);
     else if (cli_is(&p, i, "soundfont")) s.soundfont = p.value[i];
   }

@@ -6,6 +6,7 @@
 
 #include "cli/cli.h"
 #include "core/error.h"
+#include "core/progress.h"
 #include "config/device_settings.h"
 #include "core/stop_signals.h"
 #include "dist/dist.h"
@@ -71,13 +72,18 @@ static const Command *find_command(const char *name) {
 }
 
 /* Options every command takes, removed from argv before the command sees
- * them: --backend NAME / --set backend=NAME and --device N / --set device=N. */
+ * them: --backend NAME / --set backend=NAME, --device N / --set device=N and
+ * --quiet (no progress output: core/progress.h). */
 static int take_device_options(int argc, char **argv) {
   DeviceSettings *ds = at_device_settings();
   int out = 1;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *value = NULL;
     int is_backend = 0;
+    if (!strcmp(a, "--quiet")) {
+      progress_set_quiet(1);
+      continue;
+    }
     if ((!strcmp(a, "--backend") || !strcmp(a, "--device")) && i + 1 < argc) {
       is_backend = !strcmp(a, "--backend");
       value = argv[++i];

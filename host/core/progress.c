@@ -5,6 +5,11 @@
 
 #include "core/clock.h"
 
+static int g_quiet;
+
+void progress_set_quiet(int quiet) { g_quiet = quiet != 0; }
+int progress_quiet(void) { return g_quiet; }
+
 void progress_begin(Progress *p, FILE *out, const char *label, long total, long done, int every) {
   memset(p, 0, sizeof *p);
   p->out = out;
@@ -28,6 +33,7 @@ static void format_eta(double seconds, char *buf, size_t size) {
 
 void progress_update(Progress *p, long done, double units_per_s, const char *units, const char *extra) {
   p->updates++;
+  if (g_quiet) return;
   double now = at_now_seconds();
   double per_item = (now - p->t0) / (double)(done - p->start_done > 0 ? done - p->start_done : 1);
   char eta[32];
@@ -43,6 +49,7 @@ void progress_update(Progress *p, long done, double units_per_s, const char *uni
     fprintf(p->out, "\r%s [%s] %ld/%ld  %.1f %s/s  ETA %s  %s\033[K", p->label, bar, done, p->total, units_per_s,
             units, eta, extra ? extra : "");
     fflush(p->out);
+    p->drawn = 1;
   } else if (p->updates % p->every == 0 || done == p->total) {
     fprintf(p->out, "%s %ld/%ld  %.1f %s/s  ETA %s  %s\n", p->label, done, p->total, units_per_s, units, eta,
             extra ? extra : "");
@@ -50,8 +57,16 @@ void progress_update(Progress *p, long done, double units_per_s, const char *uni
   }
 }
 
+void progress_clear(Progress *p) {
+  if (p->tty && p->drawn && !g_quiet) {
+    fputs("\r\033[K", p->out);
+    fflush(p->out);
+    p->drawn = 0;
+  }
+}
+
 void progress_end(Progress *p) {
-  if (p->tty) {
+  if (p->tty && !g_quiet) {
     fputc('\n', p->out);
     fflush(p->out);
   }

@@ -5,8 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/clock.h"
 #include "core/error.h"
 #include "core/json.h"
+#include "core/progress.h"
 #include "data/loader.h"
 #include "train/experiment.h"
 
@@ -157,7 +159,9 @@ static void song_metrics(EvalResult *r, const Cache *c) {
   free(ids);
 }
 
-void evaluate(Model *m, Cache *c, const EvalOptions *o, EvalResult *r) {
+void evaluate(Model *m, Cache *c, const EvalOptions *o, EvalResult *r) { evaluate_with_progress(m, c, o, NULL, r); }
+
+void evaluate_with_progress(Model *m, Cache *c, const EvalOptions *o, const char *progress_label, EvalResult *r) {
   memset(r, 0, sizeof *r);
   check_cache_fits_model(c, m, o->crop, "evaluation");
   const Backend *be = m->be;
@@ -188,6 +192,10 @@ void evaluate(Model *m, Cache *c, const EvalOptions *o, EvalResult *r) {
   float *logits = at_malloc(sizeof(float) * (size_t)batch * k, "logits");
   double loss_sum = 0;
   long rows = 0;
+  Progress bar;
+  if (progress_label) progress_begin(&bar, stderr, progress_label, loader_batches_per_epoch(loader), 0, 10);
+  const double t0 = at_now_seconds();
+  long done = 0;
   loader_seek(loader, 0, 0);
   const Batch *b;
   while ((b = loader_next(loader))) {
@@ -212,7 +220,12 @@ void evaluate(Model *m, Cache *c, const EvalOptions *o, EvalResult *r) {
       for (int j = 0; j < k; j++) sum[(size_t)s * k + j] += probs[(size_t)i * k + j];
       for (int j = 0; j < k; j++) logit_sum[(size_t)s * k + j] += logits[(size_t)i * k + j];
     }
+    if (progress_label) {
+      const double dt = at_now_seconds() - t0;
+      progress_update(&bar, ++done, (double)rows / (dt > 1e-9 ? dt : 1e-9), "crops", NULL);
+    }
   }
+  if (progress_label) progress_end(&bar);
   r->loss = rows ? loss_sum / rows : NAN;
   r->probs = at_malloc(sizeof(float) * ((size_t)r->n * k + 1), "clip probabilities");
   r->logits = at_malloc(sizeof(float) * ((size_t)r->n * k + 1), "clip logits");

@@ -48,7 +48,11 @@ void check_cache_fits_model(const Cache *c, const Model *m, int crop, const char
  * silence by the loader, which this says once per cache on stderr. */
 void check_cache_fits_input(const Cache *c, const Model *m, int crop, const char *what);
 
+/* Silent (training's validation). */
 void evaluate(Model *m, Cache *c, const EvalOptions *o, EvalResult *r);
+/* The same with progress on stderr under `progress_label` (core/progress.h;
+ * NULL: silent), for `auratag eval` and `predict`. */
+void evaluate_with_progress(Model *m, Cache *c, const EvalOptions *o, const char *progress_label, EvalResult *r);
 void eval_result_free(EvalResult *r);
 /* A result from scores computed elsewhere (a probe's classifier, distances to
  * prototypes): examples[n] cache indices, scores [n, k] with k the cache's
