@@ -24,7 +24,6 @@
 #include "audio/model_input.h"
 #include "audio/prep.h"
 #include "cli/cli.h"
-#include "core/clock.h"
 #include "core/error.h"
 #include "core/files.h"
 #include "core/progress.h"
@@ -204,14 +203,10 @@ int cmd_embed(int argc, char **argv) {
   Progress bar;
   const int show = a.n_files > 1;
   if (show) progress_begin(&bar, stderr, "embed", a.n_files, 0, 1);
-  const double t0 = at_now_seconds();
   for (int f = 0; f < a.n_files; f++) {
     if (show) progress_clear(&bar); /* a file's warnings, not after the bar, on a terminal */
     embed_file(m, &in, layer, &a, f, &rows, x, x_host);
-    if (show) {
-      const double dt = at_now_seconds() - t0;
-      progress_update(&bar, f + 1, (f + 1) / (dt > 1e-9 ? dt : 1e-9), "files", NULL);
-    }
+    if (show) progress_count(&bar, f + 1, "files");
   }
   if (show) progress_end(&bar);
   write_embeddings(&a, &em, &rows, shape);

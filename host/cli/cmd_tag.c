@@ -14,7 +14,6 @@
 #include "audio/model_input.h"
 #include "audio/prep.h"
 #include "cli/cli.h"
-#include "core/clock.h"
 #include "core/error.h"
 #include "core/json.h"
 #include "core/progress.h"
@@ -343,14 +342,10 @@ int cmd_tag(int argc, char **argv) {
   Progress bar;
   const int show = a.n_files > 1;
   if (show) progress_begin(&bar, stderr, "tag", a.n_files, 0, 1);
-  const double t0 = at_now_seconds();
   for (int f = 0; f < a.n_files; f++) {
     if (show) progress_clear(&bar); /* the file's results, not after the bar, on a terminal */
     errors += tag_file(&r, a.files[f]);
-    if (show) {
-      const double dt = at_now_seconds() - t0;
-      progress_update(&bar, f + 1, (f + 1) / (dt > 1e-9 ? dt : 1e-9), "files", NULL);
-    }
+    if (show) progress_count(&bar, f + 1, "files");
   }
   if (show) progress_end(&bar);
   if (a.json) printf("%s]}\n", r.first_json ? "" : "\n");

@@ -57,6 +57,11 @@ void progress_update(Progress *p, long done, double units_per_s, const char *uni
   }
 }
 
+void progress_count(Progress *p, long done, const char *units) {
+  const double dt = at_now_seconds() - p->t0;
+  progress_update(p, done, (double)(done - p->start_done) / (dt > 1e-9 ? dt : 1e-9), units, NULL);
+}
+
 void progress_clear(Progress *p) {
   if (p->tty && p->drawn && !g_quiet) {
     fputs("\r\033[K", p->out);

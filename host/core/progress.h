@@ -19,6 +19,9 @@ typedef struct Progress {
 void progress_begin(Progress *p, FILE *out, const char *label, long total, long done, int every);
 /* units: what `rate` counts (e.g. "samples"), amount processed so far. */
 void progress_update(Progress *p, long done, double units_per_s, const char *units, const char *extra);
+/* progress_update with the rate of the items themselves (`done` minus the
+ * start, per second since progress_begin), in `units` (e.g. "files"). */
+void progress_count(Progress *p, long done, const char *units);
 void progress_end(Progress *p);
 /* On a terminal, erases a drawn bar (for output that follows on the same
  * terminal); nothing otherwise. */
