@@ -16,3 +16,18 @@ fails() {
   elif grep -qF -- "$msg" "$work/out.txt"; then pass "$name: $(tail -1 "$work/out.txt")"
   else failed "$name: message lacks '$msg': $(cat "$work/out.txt")"; fi
 }
+# kill_after_steps PID RUN_DIR STEPS TRIES PAUSE: SIGKILL the training PID once
+# RUN_DIR/log.jsonl holds STEPS step lines and a checkpoint (last.h5) exists,
+# looking TRIES times PAUSE seconds apart; waits for it. Sets killed=1 if it
+# was killed, 0 if the run ended (or the tries ran out) first, and steps to the
+# step lines counted last.
+kill_after_steps() {
+  local pid=$1 dir=$2 want=$3 tries=$4 pause=$5
+  killed=0
+  for _ in $(seq 1 "$tries"); do
+    steps=$(grep -c '"type": "step"' "$dir/log.jsonl" 2>/dev/null || true)
+    if [ "${steps:-0}" -ge "$want" ] && [ -f "$dir/last.h5" ]; then kill -9 "$pid"; killed=1; break; fi
+    sleep "$pause"
+  done
+  wait "$pid" 2>/dev/null
+}

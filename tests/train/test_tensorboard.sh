@@ -29,14 +29,7 @@ exp=configs/experiments/synth_pons_time.ini
 # shellcheck disable=SC2086
 "$AT" train $exp $data $runs --set train.run=killed --set train.batch=16 --set train.epochs=3 \
   --set train.checkpoint_every=7 >"$work/killed.txt" 2>&1 &
-pid=$!
-killed=0
-for _ in $(seq 1 1200); do
-  steps=$(grep -c '"type": "step"' "$work/runs/killed/log.jsonl" 2>/dev/null || true)
-  if [ "${steps:-0}" -ge 120 ] && [ -f "$work/runs/killed/last.h5" ]; then kill -9 $pid; killed=1; break; fi
-  sleep 0.02
-done
-wait $pid 2>/dev/null
+kill_after_steps $! "$work/runs/killed" 120 1200 0.02
 r=$work/runs/killed
 if [ $killed = 1 ] && [ ! -f "$r/results.json" ]; then
   cp -r "$r/tb" "$work/tb_killed"

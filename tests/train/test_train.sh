@@ -247,14 +247,7 @@ if [ "${AURATAG_QUICK:-0}" = 1 ]; then bb="$bb --set train.epochs=2"; fi
 quiet "$AT" train $bb --set train.run=whole || failed "resume: the uninterrupted run failed"
 # shellcheck disable=SC2086
 "$AT" train $bb --set train.run=killed >"$work/killed.txt" 2>&1 &
-pid=$!
-killed=0
-for _ in $(seq 1 600); do
-  steps=$(grep -c '"type": "step"' "$work/runs/killed/log.jsonl" 2>/dev/null || true)
-  if [ "${steps:-0}" -ge 150 ] && [ -f "$work/runs/killed/last.h5" ]; then kill -9 $pid; killed=1; break; fi
-  sleep 0.05
-done
-wait $pid 2>/dev/null
+kill_after_steps $! "$work/runs/killed" 150 600 0.05
 if [ $killed = 1 ] && [ ! -f "$work/runs/killed/results.json" ]; then
   quiet "$AT" train --resume "$work/runs/killed" || failed "resume: the resumed run failed: $(tail -3 "$work/out.txt")"
   if $PY - "$work/runs/whole/last.h5" "$work/runs/killed/last.h5" <<'PYEOF'
