@@ -46,9 +46,8 @@ void cache_front_end_require_same(const char *expected, const char *expected_fro
     at_fatal("cache '%s' was made at %s Hz but %s at %s Hz (%s), which the model was made for; re-run `auratag "
              "prep` with sample_rate = %s",
              c->path, have_rate, expected_from, want_rate, want_repr, want_rate);
-  if (strcmp(expected, got) != 0)
-    at_fatal("cache '%s' was made with another front end than %s:\n  %s\n  %s\n"
-             "a model only understands spectrograms made the way it was trained on; re-run `auratag prep` "
-             "with the training dataset's config",
-             c->path, expected_from, got, expected);
+  at_fatal("cache '%s' was made with another front end than %s:\n  %s\n  %s\n"
+           "a model only understands spectrograms made the way it was trained on; re-run `auratag prep` "
+           "with the training dataset's config",
+           c->path, expected_from, got, expected);
 }
