@@ -16,6 +16,7 @@
 
 #include "core/crc32c.h"
 #include "core/error.h"
+#include "core/little_endian.h"
 
 #define TABLE_MAGIC 0xdb4775248b80fb57ull
 #define FOOTER_SIZE 48
@@ -49,12 +50,6 @@ static int get_varint(Cursor *c, uint64_t *v) {
   }
   return -1;
 }
-
-static uint32_t get_le32(const unsigned char *p) {
-  return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t get_le64(const unsigned char *p) { return (uint64_t)get_le32(p) | (uint64_t)get_le32(p + 4) << 32; }
 
 static unsigned char *read_file(const char *path, size_t limit, size_t *size, char *why, size_t why_size) {
   FILE *f = fopen(path, "rb");
@@ -100,7 +95,7 @@ static int read_block(const Table *t, Cursor *handle, Cursor *block, char *why, 
     return fail(why, why_size, "'%s': block compression %d; TensorFlow's saver writes uncompressed indexes", t->path,
                 trailer[0]);
   const uint32_t crc = at_crc32c(at_crc32c(0, b, size), trailer, 1);
-  if (at_crc32c_mask(crc) != get_le32(trailer + 1))
+  if (at_crc32c_mask(crc) != at_get_le32(trailer + 1))
     return fail(why, why_size, "'%s': a block's checksum does not match (a corrupt file)", t->path);
   block->p = b;
   block->end = b + size;
@@ -113,7 +108,7 @@ typedef int (*EntryFn)(const char *key, size_t key_len, Cursor value, void *ctx,
 static int each_entry(const Table *t, Cursor block, EntryFn fn, void *ctx, char *why, size_t why_size) {
   const size_t size = (size_t)(block.end - block.p);
   if (size < 4) return fail(why, why_size, "'%s': a block is too short", t->path);
-  const uint32_t restarts = get_le32(block.end - 4);
+  const uint32_t restarts = at_get_le32(block.end - 4);
   if ((size_t)restarts > (size - 4) / 4) return fail(why, why_size, "'%s': a block's restart count is corrupt", t->path);
   Cursor c = {block.p, block.end - 4 - 4 * (size_t)restarts};
   char *key = NULL;
@@ -158,12 +153,12 @@ static int next_field(Cursor *c, Field *f) {
     case 0: return get_varint(c, &f->v);
     case 1:
       if (c->end - c->p < 8) return -1;
-      f->v = get_le64(c->p);
+      f->v = at_get_le64(c->p);
       c->p += 8;
       return 0;
     case 5:
       if (c->end - c->p < 4) return -1;
-      f->v = get_le32(c->p);
+      f->v = at_get_le32(c->p);
       c->p += 4;
       return 0;
     case 2: {
@@ -273,7 +268,7 @@ int tf_bundle_open(const char *prefix, TfBundle *b, char *why, size_t why_size) 
   if (!data) return -1;
   Table t = {path, data, size};
   int rc = 0;
-  if (size < FOOTER_SIZE || get_le64(data + size - 8) != TABLE_MAGIC) {
+  if (size < FOOTER_SIZE || at_get_le64(data + size - 8) != TABLE_MAGIC) {
     rc = fail(why, why_size, "'%s' is not a TensorFlow checkpoint index (no table footer; truncated or another file?)",
               path);
   } else {
@@ -346,7 +341,7 @@ float *tf_bundle_read_floats(const TfBundle *b, const TfTensorEntry *e, char *wh
   }
   float *out = at_malloc(sizeof(float) * (size_t)count + 1, "checkpoint tensor");
   for (uint64_t i = 0; i < count; i++) {
-    const uint32_t bits = get_le32(bytes + 4 * i);
+    const uint32_t bits = at_get_le32(bytes + 4 * i);
     memcpy(&out[i], &bits, 4);
   }
   free(bytes);

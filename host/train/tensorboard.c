@@ -17,6 +17,7 @@
 
 #include "core/crc32c.h"
 #include "core/error.h"
+#include "core/little_endian.h"
 
 #define MAX_RECORD (256u << 20) /* a longer length field is a damaged record */
 
@@ -37,19 +38,6 @@ static void stop(TbWriter *w, const char *why) {
   w->fp = NULL;
 }
 
-static void put_le32(uint8_t *p, uint32_t v) {
-  for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
-static void put_le64(uint8_t *p, uint64_t v) {
-  for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
-static uint32_t get_le32(const uint8_t *p) {
-  return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-static uint64_t get_le64(const uint8_t *p) {
-  return (uint64_t)get_le32(p) | (uint64_t)get_le32(p + 4) << 32;
-}
-
 static double wall_time(void) {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
@@ -62,10 +50,10 @@ static void write_event(TbWriter *w, Tensorboard__Event *ev) {
   ev->wall_time = wall_time();
   const size_t n = tensorboard__event__get_packed_size(ev);
   uint8_t *rec = at_malloc(n + 16, "TensorBoard record");
-  put_le64(rec, n);
-  put_le32(rec + 8, at_crc32c_masked(rec, 8));
+  at_put_le64(rec, n);
+  at_put_le32(rec + 8, at_crc32c_masked(rec, 8));
   tensorboard__event__pack(ev, rec + 12);
-  put_le32(rec + 12 + n, at_crc32c_masked(rec + 12, n));
+  at_put_le32(rec + 12 + n, at_crc32c_masked(rec + 12, n));
   if (fwrite(rec, 1, n + 16, w->fp) != n + 16) stop(w, strerror(errno));
   free(rec);
 }
@@ -145,14 +133,14 @@ static int read_record(FILE *fp, uint8_t **data, size_t *cap, size_t *n) {
   const size_t got = fread(head, 1, sizeof head, fp);
   if (got == 0) return 0;
   if (got < sizeof head) return -1;
-  const uint64_t len = get_le64(head);
-  if (get_le32(head + 8) != at_crc32c_masked(head, 8) || len > MAX_RECORD) return -2;
+  const uint64_t len = at_get_le64(head);
+  if (at_get_le32(head + 8) != at_crc32c_masked(head, 8) || len > MAX_RECORD) return -2;
   if (len + 4 > *cap) {
     *cap = (size_t)len + 4;
     *data = at_realloc(*data, *cap, "TensorBoard record");
   }
   if (fread(*data, 1, (size_t)len + 4, fp) != len + 4) return -1;
-  if (get_le32(*data + len) != at_crc32c_masked(*data, (size_t)len)) return -2;
+  if (at_get_le32(*data + len) != at_crc32c_masked(*data, (size_t)len)) return -2;
   *n = (size_t)len;
   return 1;
 }
