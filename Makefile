@@ -28,7 +28,7 @@ HDF5_LIBS   := $(shell pkg-config --libs hdf5 2>/dev/null || echo -L/usr/lib/x86
 CFLAGS  := -std=c11 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
            -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L $(OPENMP) $(OPT) \
            -Ihost -I$(BLAS_INC) $(HDF5_CFLAGS)
-LDLIBS  := $(HDF5_LIBS) -linih -lfftw3f -lfluidsynth -lsndfile -lsoxr -lpng -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas -ldnnl -lprotobuf-c -lzip -llinear -lsvm -llapacke -lm $(OPENMP)
+LDLIBS  := $(HDF5_LIBS) -linih -lfftw3f -lfluidsynth -lsndfile -lsoxr -lpng -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas -ldnnl -lprotobuf-c -lzip -llinear -lsvm -llapacke -lcjson -lm $(OPENMP)
 ifeq ($(SAN),1)
   CFLAGS  += -fsanitize=address,undefined -fno-sanitize-recover=undefined
   LDLIBS  += -fsanitize=address,undefined

@@ -14,6 +14,8 @@ PACKAGES=(
   libzip-dev             # PyTorch export: a .pt file is a zip archive
   liblinear-dev libsvm-dev liblapacke-dev  # auratag probe: LIBLINEAR, LIBSVM, LAPACK for the ELM
   libopenmpi-dev openmpi-bin python3-matplotlib
+  libcjson-dev           # auratag report reads results.json and log.jsonl
+  chromium python3-websocket fonts-dejavu-core  # the report's check in a real browser (tests/report)
   sox chromium-bsu-data  # real recorded music for the tests: a game soundtrack (WAV), sox to convert it
   drascula-music extremetuxracer-data fretsonfire-songs-muldjord fretsonfire-songs-sectoid  # soundtracks: the few-data task
   python3-pip            # downloads the published musicnn models (scripts/fetch-musicnn.sh)

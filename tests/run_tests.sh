@@ -64,6 +64,7 @@ run "kernels do not spill registers (ptxas)" bash tests/cuda/check_ptxas.sh
 run "PyTorch oracle" bash tests/oracle/run_oracle.sh
 run "training end to end" bash tests/train/test_train.sh
 run "TensorBoard events vs log.jsonl (tensorboard's reader, resume)" bash tests/train/test_tensorboard.sh
+run "HTML report (auratag report; headless Chromium)" bash tests/report/test_report.sh
 run "prototypical networks end to end (episodes, eval --support)" bash tests/train/test_few_shot.sh
 run "random-weights probe (auratag probe)" bash tests/train/test_probe.sh
 run "few-data transfer learning (musicnn-msd vs from scratch)" bash tests/train/test_few_data.sh

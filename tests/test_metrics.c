@@ -14,7 +14,11 @@
  *    fatal errors (exit status 1);
  *  - a random 3000 x 7 matrix against an O(n^2) Mann-Whitney reference and AP
  *    by its definition; metrics_multilabel bitwise equal to the single-column
- *    functions, and (60000 x 8, the parallel path) with 1 and 2 threads.
+ *    functions, and (60000 x 8, the parallel path) with 1 and 2 threads;
+ *  - the operating points (the report's ROC and precision-recall curves):
+ *    by hand on ties, and on the random matrix their trapezoidal area and
+ *    step-wise average precision equal ROC-AUC and AP, the last point counts
+ *    every positive and negative, and both counts never decrease.
  * Prints one line per check; exits 1 if any check fails. */
 #include <math.h>
 #include <omp.h>
@@ -363,12 +367,64 @@ static void test_random(void) {
   free(l);
 }
 
+/* Trapezoids under the ROC points and AP as a sum over them, the curves'
+ * own reading of the metrics. */
+static void curve_areas(const long *tp, const long *fp, int k, double *roc, double *ap) {
+  double area = 0, sum = 0;
+  long pos = tp[k - 1], neg = fp[k - 1], ptp = 0, pfp = 0;
+  for (int i = 0; i < k; i++) {
+    area += (double)(fp[i] - pfp) * (double)(tp[i] + ptp) / 2.0;
+    sum += (double)(tp[i] - ptp) * (double)tp[i] / (double)(tp[i] + fp[i]);
+    ptp = tp[i], pfp = fp[i];
+  }
+  *roc = area / ((double)pos * (double)neg);
+  *ap = sum / (double)pos;
+}
+
+static void test_operating_points(void) {
+  /* ties: scores 3 3 2 1 1 with labels 1 0 1 1 0: thresholds 3, 2, 1 */
+  const float s[5] = {3, 3, 2, 1, 1};
+  const uint8_t l[5] = {1, 0, 1, 1, 0};
+  long tp[5], fp[5];
+  int k = metric_operating_points(s, l, 5, 1, tp, fp);
+  check_int("operating points: 3 distinct scores", k, 3);
+  report(tp[0] == 1 && fp[0] == 1 && tp[1] == 2 && fp[1] == 1 && tp[2] == 3 && fp[2] == 2,
+         "operating points by hand: (1,1) (2,1) (3,2)", tp[2], 3);
+  enum { N = 3000, T = 5 };
+  float *sr = malloc(sizeof(float) * N * T);
+  uint8_t *lr = malloc(N * T);
+  for (int i = 0; i < N * T; i++) {
+    int y = urand() < 0.2;
+    double x = urand() + 0.6 * y;
+    if (i % T >= 3) x = floor(x * 5.0) / 5.0; /* heavy ties */
+    sr[i] = (float)x, lr[i] = (uint8_t)y;
+  }
+  long *tpr = malloc(sizeof(long) * N), *fpr = malloc(sizeof(long) * N);
+  double worst = 0;
+  int sane = 1;
+  for (int j = 0; j < T; j++) {
+    k = metric_operating_points(sr + j, lr + j, N, T, tpr, fpr);
+    long pos = 0;
+    for (int i = 0; i < N; i++) pos += lr[i * T + j];
+    sane &= k > 0 && tpr[k - 1] == pos && fpr[k - 1] == N - pos;
+    for (int i = 1; i < k; i++) sane &= tpr[i] >= tpr[i - 1] && fpr[i] >= fpr[i - 1] && tpr[i] + fpr[i] > tpr[i - 1] + fpr[i - 1];
+    double roc, ap;
+    curve_areas(tpr, fpr, k, &roc, &ap);
+    worst = fmax(worst, fabs(roc - metric_roc_auc(sr + j, lr + j, N, T)));
+    worst = fmax(worst, fabs(ap - metric_average_precision(sr + j, lr + j, N, T)));
+  }
+  check("operating points: areas == ROC-AUC and AP (random, ties), max dev", worst, 0.0, 1e-12);
+  report(sane, "operating points: end at (positives, negatives), counts grow", sane, 1);
+  free(sr), free(lr), free(tpr), free(fpr);
+}
+
 int main(void) {
   test_fatal(); /* first: fork before any OpenMP thread pool exists */
   test_binary();
   test_multilabel();
   test_single_label();
   test_random();
+  test_operating_points();
   printf("%d checks, %d failed\n", g_checks, g_failures);
   return g_failures ? 1 : 0;
 }

@@ -76,7 +76,7 @@ void cli_refuse_output_over_inputs(const CliCommand *command, const char *option
 
 /* Each command's table (usage, options, example), listed by `auratag help`. */
 extern const CliCommand k_cli_model, k_cli_init, k_cli_train, k_cli_eval, k_cli_predict, k_cli_synth, k_cli_prep,
-    k_cli_tag, k_cli_auralise, k_cli_stimuli, k_cli_activations, k_cli_selftest, k_cli_demo_data, k_cli_import, k_cli_models, k_cli_embed, k_cli_export, k_cli_probe;
+    k_cli_tag, k_cli_auralise, k_cli_stimuli, k_cli_activations, k_cli_selftest, k_cli_demo_data, k_cli_import, k_cli_models, k_cli_embed, k_cli_export, k_cli_probe, k_cli_report;
 
 int cmd_model(int argc, char **argv);
 int cmd_init(int argc, char **argv);
@@ -93,6 +93,7 @@ int cmd_stimuli(int argc, char **argv);
 int cmd_activations(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_models(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 int cmd_embed(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_probe(int argc, char **argv);

@@ -1,6 +1,5 @@
 /* auratag eval WEIGHTS_OR_RUN CACHE.h5 [--json F] [--csv F] [--crops K] [--batch B]
  * auratag predict WEIGHTS_OR_RUN CACHE.h5 -o PREDICTIONS.h5 [--crops K] [--batch B] */
-#include <hdf5.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +15,7 @@
 #include "io/weights_h5.h"
 #include "train/evaluate.h"
 #include "train/experiment.h"
+#include "train/predictions.h"
 
 typedef struct EvalArgs {
   const char *weights, *cache, *json, *csv, *out;
@@ -52,7 +52,8 @@ const CliCommand k_cli_eval = {
     k_eval_options, "auratag eval checkpoints/demo-fcn3 data/demo/cache/test.h5 --json test-eval.json"};
 
 static const CliOption k_predict_options[] = {
-    {"out", 'o', "PREDICTIONS.h5", NULL, "the file to write (required): /probabilities and /logits [N, tags] (means over the crops), /ids, /tags"},
+    {"out", 'o', "PREDICTIONS.h5", NULL, "the file to write (required): /probabilities and /logits [N, tags] (means over the crops), /ids, /tags, and the "
+     "cache's truth (/labels [N, tags] or /label [N])"},
     {"crops", 0, "K", "the run's data.eval_crops, else enough to cover each example", "crops averaged per example"},
     {"batch", 0, "B", "the run's train.batch, else 16", "examples per forward pass"},
     {"threads", 0, "N", "2", "loader threads"},
@@ -174,26 +175,8 @@ int cmd_predict(int argc, char **argv) {
   Evaluated ev;
   evaluate_args(&k_cli_predict, &a, &ev);
   const Model *m = ev.m;
-  const Cache *c = ev.c;
   const EvalResult *r = &ev.r;
-  char tmp[4300];
-  snprintf(tmp, sizeof tmp, "%s.tmp.%d", a.out, (int)getpid());
-  at_make_parent_dirs(a.out);
-  hid_t file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-  if (file < 0) at_fatal("cannot create '%s' (is its folder writable?)", tmp);
-  at_temp_file_register(tmp);
-  h5_write_string_attr(file, "format", "auratag-predictions");
-  h5_write_string_attr(file, "model", m->name);
-  h5_write_string_attr(file, "cache", c->path);
-  h5_write_string_attr(file, "activation", m->output == OUTPUT_SIGMOID ? "sigmoid" : "softmax");
-  const unsigned long long dims[2] = {(unsigned long long)r->n, (unsigned long long)r->n_tags};
-  h5_write_floats(file, "probabilities", r->probs, 2, dims, tmp);
-  h5_write_floats(file, "logits", r->logits, 2, dims, tmp);
-  h5_write_strings(file, "ids", (const char *const *)c->ids, c->n, tmp);
-  h5_write_strings(file, "tags", (const char *const *)c->tags, c->n_tags, tmp);
-  if (H5Fclose(file) < 0) at_fatal("cannot finish '%s' (is the disk full?)", tmp);
-  h5_commit_file(tmp, a.out);
-  at_temp_file_clear();
+  predictions_write(a.out, m->name, r, ev.c);
   printf("wrote %s: %d examples x %d %s (mean over %d crop%s)\n", a.out, r->n, r->n_tags,
          m->output == OUTPUT_SIGMOID ? "tag probabilities" : "class probabilities", ev.o.crops, ev.o.crops == 1 ? "" : "s");
   evaluated_free(&ev);

@@ -30,7 +30,7 @@ static const Command k_commands[] = {
     {&k_cli_stimuli, cmd_stimuli},   {&k_cli_activations, cmd_activations},
     {&k_cli_selftest, cmd_selftest}, {&k_cli_demo_data, cmd_demo_data}, {&k_cli_import, cmd_import},
     {&k_cli_models, cmd_models},     {&k_cli_embed, cmd_embed},       {&k_cli_export, cmd_export},
-    {&k_cli_probe, cmd_probe},
+    {&k_cli_probe, cmd_probe},       {&k_cli_report, cmd_report},
 };
 enum { N_COMMANDS = sizeof k_commands / sizeof k_commands[0] };
 

@@ -26,17 +26,24 @@ void at_write_file(const char *path, const void *data, size_t size) {
   free(tmp);
 }
 
-char *at_read_text_file(const char *path, size_t limit) {
+void *at_read_file(const char *path, size_t limit, size_t *size) {
   FILE *fp = fopen(path, "rb");
   if (!fp) at_fatal("cannot open '%s': %s", path, strerror(errno));
   struct stat st;
   if (fstat(fileno(fp), &st) != 0 || !S_ISREG(st.st_mode) || (size_t)st.st_size > limit)
     at_fatal("'%s' is not a regular file of at most %zu bytes", path, limit);
-  char *text = at_malloc((size_t)st.st_size + 1, "file text");
-  const size_t got = fread(text, 1, (size_t)st.st_size, fp);
+  char *data = at_malloc((size_t)st.st_size + 1, "file contents");
+  const size_t got = fread(data, 1, (size_t)st.st_size, fp);
   fclose(fp);
   if (got != (size_t)st.st_size) at_fatal("cannot read '%s'", path);
-  text[got] = '\0';
+  *size = got;
+  return data;
+}
+
+char *at_read_text_file(const char *path, size_t limit) {
+  size_t size;
+  char *text = at_read_file(path, limit, &size);
+  text[size] = '\0'; /* at_read_file leaves a byte for it */
   return text;
 }
 

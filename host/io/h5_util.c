@@ -153,19 +153,54 @@ int h5_read_double_attr(long long loc, const char *name, double *v, const char *
   return ok;
 }
 
-void h5_write_floats(long long loc, const char *name, const float *data, int ndim, const unsigned long long *dims,
-                     const char *path) {
+static void write_array(long long loc, const char *name, hid_t file_type, hid_t mem_type, const void *data, int ndim,
+                        const unsigned long long *dims, const char *path) {
   hsize_t d[8];
   for (int i = 0; i < ndim && i < 8; i++) d[i] = (hsize_t)dims[i];
   hid_t space = H5Screate_simple(ndim, d, NULL);
   hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
   H5Pset_create_intermediate_group(lcpl, 1);
-  hid_t ds = space >= 0 ? H5Dcreate2((hid_t)loc, name, H5T_IEEE_F32LE, space, lcpl, H5P_DEFAULT, H5P_DEFAULT) : -1;
-  herr_t st = ds >= 0 ? H5Dwrite(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) : -1;
+  hid_t ds = space >= 0 ? H5Dcreate2((hid_t)loc, name, file_type, space, lcpl, H5P_DEFAULT, H5P_DEFAULT) : -1;
+  herr_t st = ds >= 0 ? H5Dwrite(ds, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) : -1;
   if (ds >= 0) H5Dclose(ds);
   H5Pclose(lcpl);
   if (space >= 0) H5Sclose(space);
   if (st < 0) at_fatal("cannot write dataset '%s' to '%s' (is the disk full?)", name, path);
+}
+
+void h5_write_floats(long long loc, const char *name, const float *data, int ndim, const unsigned long long *dims,
+                     const char *path) {
+  write_array(loc, name, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, data, ndim, dims, path);
+}
+
+void h5_write_uint8s(long long loc, const char *name, const uint8_t *data, int ndim, const unsigned long long *dims,
+                     const char *path) {
+  write_array(loc, name, H5T_STD_U8LE, H5T_NATIVE_UINT8, data, ndim, dims, path);
+}
+
+void h5_write_int32s(long long loc, const char *name, const int32_t *data, int ndim, const unsigned long long *dims,
+                     const char *path) {
+  write_array(loc, name, H5T_STD_I32LE, H5T_NATIVE_INT32, data, ndim, dims, path);
+}
+
+void *h5_read_array(long long loc, const char *name, H5ReadAs as, int ndim, long long *dims, const char *path) {
+  if (H5Lexists((hid_t)loc, name, H5P_DEFAULT) <= 0) return NULL;
+  hid_t ds = H5Dopen2((hid_t)loc, name, H5P_DEFAULT);
+  if (ds < 0) at_fatal("%s: cannot open dataset '%s' (a corrupt file?)", path, name);
+  hid_t space = H5Dget_space(ds);
+  hsize_t d[8];
+  int rank = space >= 0 ? H5Sget_simple_extent_ndims(space) : -1;
+  if (rank != ndim || ndim > 8 || H5Sget_simple_extent_dims(space, d, NULL) != rank)
+    at_fatal("%s: dataset '%s' has %d dimensions where %d belong (a corrupt or foreign file?)", path, name, rank, ndim);
+  size_t count = 1;
+  for (int i = 0; i < ndim; i++) dims[i] = (long long)d[i], count *= (size_t)d[i];
+  const hid_t mem_type = as == H5_AS_FLOAT ? H5T_NATIVE_FLOAT : as == H5_AS_UINT8 ? H5T_NATIVE_UINT8 : H5T_NATIVE_INT32;
+  void *data = at_malloc((count ? count : 1) * (as == H5_AS_UINT8 ? 1 : 4), name);
+  if (H5Dread(ds, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
+    at_fatal("%s: cannot read dataset '%s' (a corrupt file, or not numbers?)", path, name);
+  H5Sclose(space);
+  H5Dclose(ds);
+  return data;
 }
 
 void h5_write_strings(long long loc, const char *name, const char *const *values, int n, const char *path) {

@@ -3,6 +3,8 @@
 #ifndef AT_H5_UTIL_H
 #define AT_H5_UTIL_H
 
+#include <stdint.h>
+
 /* Turns HDF5's automatic error printing off: auratag says what failed itself. */
 void h5_quiet(void);
 void h5_write_string_attr(long long loc, const char *name, const char *value); /* UTF-8, variable length */
@@ -16,6 +18,17 @@ void h5_write_long_attr(long long loc, const char *name, long v);
 /* A float32 dataset (intermediate groups created); stops naming path on failure. */
 void h5_write_floats(long long loc, const char *name, const float *data, int ndim, const unsigned long long *dims,
                      const char *path);
+/* The same for uint8 and int32 datasets (labels, classes). */
+void h5_write_uint8s(long long loc, const char *name, const uint8_t *data, int ndim, const unsigned long long *dims,
+                     const char *path);
+void h5_write_int32s(long long loc, const char *name, const int32_t *data, int ndim, const unsigned long long *dims,
+                     const char *path);
+/* A dataset of `ndim` dimensions read whole, converted to float, uint8 or
+ * int32 (element_bytes 4, 1 or 4 with is_float saying which 4); dims[ndim]
+ * receives its shape. NULL when absent; stops, naming path, when it has
+ * another rank or cannot be read. Caller frees. */
+typedef enum { H5_AS_FLOAT, H5_AS_UINT8, H5_AS_INT32 } H5ReadAs;
+void *h5_read_array(long long loc, const char *name, H5ReadAs as, int ndim, long long *dims, const char *path);
 /* A 1-D dataset of n UTF-8 variable-length strings; stops naming path on failure. */
 void h5_write_strings(long long loc, const char *name, const char *const *values, int n, const char *path);
 /* A 1-D dataset of strings (variable- or fixed-length) as a NULL-terminated

@@ -160,6 +160,28 @@ double metric_average_precision(const float *scores, const uint8_t *labels, int 
   return ap;
 }
 
+int metric_operating_points(const float *scores, const uint8_t *labels, int n, int stride, long *tp, long *fp) {
+  check_column(scores, labels, n, stride, "operating points");
+  SortBuf sb;
+  sortbuf_init(&sb, n);
+  const uint64_t *v = sort_column(scores, labels, n, stride, &sb);
+  long pos = 0, neg = 0;
+  int points = 0;
+  for (int i = 0; i < n;) {
+    uint32_t key = (uint32_t)(v[i] >> 32);
+    do {
+      pos += (long)(v[i] & 1u);
+      neg += (long)(1u - (v[i] & 1u));
+      i++;
+    } while (i < n && (uint32_t)(v[i] >> 32) == key);
+    tp[points] = pos;
+    fp[points] = neg;
+    points++;
+  }
+  sortbuf_free(&sb);
+  return points;
+}
+
 /* ---------- multi-label ---------- */
 
 static void macro_mean(const double *v, int k, double *mean, int *excluded) {

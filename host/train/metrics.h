@@ -16,6 +16,14 @@
 double metric_roc_auc(const float *scores, const uint8_t *labels, int n, int stride);
 double metric_average_precision(const float *scores, const uint8_t *labels, int n, int stride);
 
+/* The operating points of one column, one per distinct score from the
+ * highest down (ties move together, as the metrics count them): after point
+ * k, tp[k] positives and fp[k] negatives score at or above its threshold.
+ * The ROC curve is (fp / negatives, tp / positives), the precision-recall
+ * curve (tp / positives, tp / (tp + fp)). Returns the number of points
+ * (<= n); tp and fp hold n values. */
+int metric_operating_points(const float *scores, const uint8_t *labels, int n, int stride, long *tp, long *fp);
+
 typedef struct TagMetrics {
   int n_tags;
   double *roc_auc;   /* [n_tags], NaN where undefined */

@@ -36,6 +36,7 @@
 #include "train/prototypical.h"
 #include "train/prototypical_eval.h"
 #include "train/features.h"
+#include "train/predictions.h"
 #include "train/schedule.h"
 #include "train/tensorboard.h"
 #include "train/tensorboard_run.h"
@@ -580,6 +581,10 @@ static void final_results(Trainer *t) {
     if (i == 1) { /* TensorBoard: the test metrics at the last step */
       tb_log_eval(t->tb, t->st.step, "test", &r, sources[i]);
       tb_log_results_table(t->tb, t->st.step, t->st.best_epoch + 1, &r, sources[i]);
+      /* the scores behind them, for the report's curves */
+      char predictions[4600];
+      snprintf(predictions, sizeof predictions, "%s/test-predictions.h5", t->dir);
+      if (t->rank == 0) predictions_write(predictions, t->m->name, &r, sources[i]);
     }
     eval_result_free(&r);
   }

@@ -1,0 +1,71 @@
+/* Self-contained HTML pieces (report/html.h). */
+#include "report/html.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core/error.h"
+#include "core/files.h"
+
+void html_text(FILE *out, const char *s) {
+  for (; s && *s; s++) {
+    switch (*s) {
+    case '<': fputs("&lt;", out); break;
+    case '>': fputs("&gt;", out); break;
+    case '&': fputs("&amp;", out); break;
+    case '"': fputs("&quot;", out); break;
+    case '\'': fputs("&#39;", out); break;
+    default: fputc(*s, out);
+    }
+  }
+}
+
+/* RFC 4648 base64, padded. */
+static void base64(FILE *out, const unsigned char *p, size_t n) {
+  static const char digits[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  size_t i = 0;
+  for (; i + 2 < n; i += 3) {
+    unsigned v = (unsigned)p[i] << 16 | (unsigned)p[i + 1] << 8 | p[i + 2];
+    fputc(digits[v >> 18], out), fputc(digits[(v >> 12) & 63], out);
+    fputc(digits[(v >> 6) & 63], out), fputc(digits[v & 63], out);
+  }
+  if (i < n) {
+    unsigned v = (unsigned)p[i] << 16 | (i + 1 < n ? (unsigned)p[i + 1] << 8 : 0u);
+    fputc(digits[v >> 18], out), fputc(digits[(v >> 12) & 63], out);
+    fputc(i + 1 < n ? digits[(v >> 6) & 63] : '=', out), fputc('=', out);
+  }
+}
+
+void html_image(FILE *out, const void *data, size_t size, const char *mime, const char *alt, const char *attributes) {
+  fputs("<img alt=\"", out);
+  html_text(out, alt);
+  fprintf(out, "\"%s%s src=\"data:%s;base64,", attributes ? " " : "", attributes ? attributes : "", mime);
+  base64(out, data, size);
+  fputs("\">", out);
+}
+
+void html_svg(FILE *out, const char *svg, const char *alt) { html_image(out, svg, strlen(svg), "image/svg+xml", alt, NULL); }
+
+static int ends_with(const char *s, const char *suffix) {
+  size_t n = strlen(s), k = strlen(suffix);
+  return n >= k && !strcmp(s + n - k, suffix);
+}
+
+int html_file(FILE *out, const char *path, const char *alt, size_t limit) {
+  struct stat st;
+  if (stat(path, &st) != 0 || !S_ISREG(st.st_mode) || (size_t)st.st_size > limit) return 0;
+  size_t size;
+  void *data = at_read_file(path, limit, &size);
+  if (ends_with(path, ".wav")) {
+    fputs("<audio controls preload=\"metadata\" title=\"", out);
+    html_text(out, alt);
+    fputs("\" src=\"data:audio/wav;base64,", out);
+    base64(out, data, size);
+    fputs("\"></audio>", out);
+  } else {
+    html_image(out, data, size, ends_with(path, ".svg") ? "image/svg+xml" : "image/png", alt, NULL);
+  }
+  free(data);
+  return 1;
+}

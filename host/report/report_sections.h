@@ -1,0 +1,22 @@
+/* The parts of the report page (report.c: the page, the comparison;
+ * report_run.c: one run's section). Internal to host/report. */
+#ifndef AT_REPORT_SECTIONS_H
+#define AT_REPORT_SECTIONS_H
+
+#include <stdio.h>
+
+#include "report/run_folder.h"
+#include "report/svg_chart.h"
+
+/* One run's <section class="run" data-run="NAME">. */
+void report_run_section(FILE *out, const RunFolder *r);
+
+/* A table cell carrying the exact value for sorting and checking
+ * (data-value) and a rounded one for reading; NaN shows as "–". */
+void report_number_cell(FILE *out, double v, int decimals);
+/* The number of a JSON object's key, NaN when absent or null. */
+double report_json_number(const cJSON *o, const char *key);
+/* An SVG line chart inlined as an image, then freed. */
+void report_chart(FILE *out, const Chart *chart, const ChartSeries *series, int n_series, const char *alt);
+
+#endif
