@@ -7,7 +7,10 @@
 #     architectures and a narrowed FCN-3;
 #  4. `auratag eval` prints each model's per-tag ROC-AUC on the test split, and
 #     a summary shows Pons et al.'s claim: temporal filters hear tempo,
-#     frequency filters hear timbre.
+#     frequency filters hear timbre;
+#  5. `auratag auralise` lets FCN-3's first-layer features be heard, published
+#     musicnn models tag real recorded music, and `auratag report` writes one
+#     HTML page of the four runs (curves, per-tag results, the auralisation).
 set -eu
 cd "$(dirname "$0")/.."
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-$(nproc)} OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
@@ -21,6 +24,7 @@ if [ ! -f data/demo/cache/test.h5 ]; then
 fi
 stamp=$(date +%Y%m%d-%H%M%S)
 summary=()
+run_dirs=()
 for model in pons_time pons_frequency pons_timefreq fcn3; do
   run="demo-$stamp-$model"
   echo
@@ -29,6 +33,7 @@ for model in pons_time pons_frequency pons_timefreq fcn3; do
   echo "== auratag eval checkpoints/$run data/demo/cache/test.h5"
   ./auratag eval "checkpoints/$run" data/demo/cache/test.h5 --json "checkpoints/$run/test-eval.json"
   summary+=("$model=checkpoints/$run/test-eval.json")
+  run_dirs+=("checkpoints/$run")
 done
 echo
 echo "== test-split ROC-AUC by tag group (Pons et al. 2016: time filters for rhythm, frequency filters for timbre)"
@@ -69,4 +74,9 @@ for model in musicnn-mtt vgg-mtt; do
   ./auratag tag "$model" data/real/music_game.wav data/real/music_menu.wav --top 5 | grep -v "^weights:\|^front end:"
 done
 echo
-echo "run folders: checkpoints/demo-$stamp-* (config.ini, log.jsonl, best.h5, last.h5, results.json, test-eval.json)"
+echo "== auratag report ${run_dirs[*]} -o checkpoints/demo-$stamp.html"
+./auratag report "${run_dirs[@]}" --title "auratag demo: Pons et al.'s filter shapes and FCN-3 ($stamp)" \
+  -o "checkpoints/demo-$stamp.html"
+echo
+echo "run folders: checkpoints/demo-$stamp-* (config.ini, log.jsonl, best.h5, last.h5, results.json, test-predictions.h5, test-eval.json, tb/)"
+echo "report: checkpoints/demo-$stamp.html (open it in a browser)"

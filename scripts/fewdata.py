@@ -78,6 +78,8 @@ wall_s, run: one row per finished run), summary.csv (task, strategy, k,
 draws, mean, std), a printed table of mean +- std, and fewdata.png (the five
 strategies against k; hollow markers: the k = 1 prototypes without
 training). The plot needs matplotlib (Debian: python3-matplotlib).
+report.html: `auratag report` of every finished training run, the plot first
+(docs/report.md).
 
 --slurm writes ROOT/fewdata.sbatch (a job array, one task per run, each
 running this script with the same grid and --run-index $SLURM_ARRAY_TASK_ID)
@@ -422,7 +424,23 @@ def collect(root, task_name, task, runs, ks, strategies, seeds):
     say("results: %s, %s" % (rel(os.path.join(root, "results.csv")), rel(os.path.join(root, "summary.csv"))))
     if done:
         plot(root, task_name, task, cells, ks, strategies)
+        report(root, task_name, done)
     return missing
+
+
+def report(root, task_name, done):
+    """ROOT/report.html: `auratag report` of the finished training runs (the
+    k = 1 prototype evaluations train nothing and have no run folder), the
+    plot first. Failing to write it is said, not fatal."""
+    dirs = [os.path.join(root, r.name) for r in done if os.path.exists(os.path.join(root, r.name, "results.json"))]
+    if not dirs:
+        return
+    path = os.path.join(root, "report.html")
+    cmd = [AURATAG, "--quiet", "report", *dirs, "--title", "few-data experiment: %s" % task_name, "-o", path]
+    if os.path.exists(os.path.join(root, "fewdata.png")):
+        cmd += ["--figure", os.path.join(root, "fewdata.png")]
+    res = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    say("report: %s" % rel(path) if res.returncode == 0 else "report: not written: %s" % res.stderr.strip())
 
 
 def sd(v):

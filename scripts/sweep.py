@@ -33,6 +33,8 @@ epoch's), best_epoch, epochs, train_wall_s (seconds the sweep spent in
 eval`'s), run. ROOT/auc_vs_size.png
 plots test ROC-AUC against training examples (log axis), one line per model,
 as Choi et al.'s figure; it needs matplotlib (Debian: python3-matplotlib).
+ROOT/report.html is `auratag report` of every finished cell's run, that plot
+first (docs/report.md).
 
 The sweep config (INI; paths relative to the file, except root, which like
 train.root is relative to the current folder):
@@ -688,7 +690,27 @@ def collect(sweep, selected):
             print(line)
     print(f"results: {csv_path}")
     plot(sweep, done)
+    report(sweep, [c for c, row in rows if row])
     return [c for c, row in rows if not row and c in selected]
+
+
+def report(sweep, finished):
+    """ROOT/report.html: `auratag report` of every finished cell's run, the
+    sweep's plot shown first. A report that cannot be written is said, not
+    fatal: results.csv and the plot are the sweep's results."""
+    if not finished:
+        return
+    path = os.path.join(sweep.root, "report.html")
+    png = os.path.join(sweep.root, "auc_vs_size.png")
+    cmd = [auratag_binary(), "--quiet", "report", *[c.dir for c in finished], "--title", f"sweep {sweep.name}",
+           "-o", path]
+    if os.path.exists(png):
+        cmd += ["--figure", png]
+    done = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    if done.returncode == 0:
+        print(f"report: {path}")
+    else:
+        print(f"report: not written: {done.stderr.strip()}")
 
 
 def plot(sweep, done):

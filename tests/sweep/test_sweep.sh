@@ -108,6 +108,15 @@ else
   grep -q "python3-matplotlib" "$work/run1.txt" && pass "no matplotlib: the script names python3-matplotlib" \
     || failed "no matplotlib and no hint: $(cat "$work/run1.txt")"
 fi
+# the report of the finished cells: a comparison row per cell's run, the plot inlined first
+rows=$(grep -o '<tr data-run="[^"]*">' "$R/report.html" 2>/dev/null | sort | tr '\n' ' ')
+want=$(for c in "${cells[@]}"; do echo "<tr data-run=\"$c\">"; done | sort | tr '\n' ' ')
+if [ -n "$rows" ] && [ "$rows" = "$want" ] && grep -q "^report: $R/report.html" "$work/run1.txt" &&
+  { ! "$PY" -c "import matplotlib" 2>/dev/null || grep -q '<figure class="extra"><img alt="[^"]*auc_vs_size.png" src="data:image/png;base64,' "$R/report.html"; }; then
+  pass "report.html: the ${#cells[@]} runs compared, the plot first"
+else
+  failed "report.html: rows '$rows' (want '$want'): $(grep '^report' "$work/run1.txt")"
+fi
 # without matplotlib (hidden behind a package that fails to import): a hint, not an error
 mkdir -p "$work/nompl/matplotlib"
 echo 'raise ImportError("hidden by the test")' >"$work/nompl/matplotlib/__init__.py"
@@ -117,7 +126,7 @@ if PYTHONPATH=$work/nompl sweep "$work/sweep.ini" --collect >"$work/nompl.txt" 2
 else failed "matplotlib missing: $(cat "$work/nompl.txt")"; fi
 
 # ---- a second run skips every cell ----
-snapshot() { (cd "$R" && find . -type f ! -name results.csv ! -name '*.png' -printf '%p %s %T@\n' | sort); }
+snapshot() { (cd "$R" && find . -type f ! -name results.csv ! -name '*.png' ! -name report.html -printf '%p %s %T@\n' | sort); }
 snapshot >"$work/before.txt"
 t0=$(date +%s.%N)
 sweep "$work/sweep.ini" >"$work/run2.txt" 2>&1
