@@ -24,7 +24,8 @@ static const char k_style[] =
     ".charts{display:flex;flex-wrap:wrap;gap:12px;align-items:flex-start}"
     ".multiples{display:flex;flex-wrap:wrap;gap:6px}figure{margin:0;display:flex;gap:2px}"
     ".partial{background:#fff3cd;border:1px solid #e0c36a;padding:8px}.note{color:#555;font-style:italic}"
-    "pre{background:#f7f7f7;padding:8px;overflow-x:auto;font-size:12px}table.gallery td{vertical-align:top}"
+    "pre{background:#f7f7f7;padding:8px;overflow-x:auto;font-size:12px}img{max-width:100%;height:auto}"
+    "table.gallery td,table.gallery th{vertical-align:top;text-align:left}table.gallery img{max-width:520px}"
     "code{background:#f3f3f3;padding:0 3px}";
 
 /* Sorting: a click on a heading orders the rows by that column's data-value

@@ -90,7 +90,7 @@ static void read_log(RunFolder *r, const char *path, char *last_event, size_t la
     }
     if (cJSON_IsString(type) && !strcmp(type->valuestring, "epoch")) {
       double e = number_at(o, "epoch");
-      if (isfinite(e) && e >= 0 && e < 1e7) {
+      if (isfinite(e) && e >= 0 && e < 1e6) { /* a corrupt line cannot ask for gigabytes */
         int i = (int)e;
         curves_grow(&r->curves, i + 1);
         RunCurves *c = &r->curves;

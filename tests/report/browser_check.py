@@ -416,7 +416,7 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("report")
     p.add_argument("--screenshot", required=True, help="write a full-page PNG here")
-    p.add_argument("--results", action="append", default=[], help="a run's results.json (repeatable)")
+    p.add_argument("--results", action="extend", nargs="+", default=[], help="runs' results.json (one or more; repeatable)")
     p.add_argument("--chromium", default="/usr/bin/chromium")
     p.add_argument("--timeout", type=float, default=60, help="seconds for the whole check (default 60)")
     args = p.parse_args()
