@@ -234,12 +234,7 @@ static void write_activations(const ActArgs *a, const EvalModel *em, const char 
                               const Blocks *bl) {
   const Model *m = em->m;
   char tmp[4300];
-  snprintf(tmp, sizeof tmp, "%s.tmp.%d", a->out, (int)getpid());
-  h5_quiet();
-  at_make_parent_dirs(a->out);
-  hid_t file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-  if (file < 0) at_fatal("cannot create '%s' (is its folder writable?)", tmp);
-  at_temp_file_register(tmp);
+  hid_t file = (hid_t)h5_create_staged(a->out, tmp, sizeof tmp);
   h5_write_string_attr(file, "format", "auratag-activations");
   h5_write_string_attr(file, "model", m->name);
   h5_write_string_attr(file, "weights", em->path);

@@ -144,12 +144,7 @@ static void embed_file(Model *m, ModelInput *in, int layer, const EmbedArgs *a, 
 
 static void write_embeddings(const EmbedArgs *a, const EvalModel *em, const Rows *rows, const Dims shape) {
   char tmp[4300];
-  snprintf(tmp, sizeof tmp, "%s.tmp.%d", a->out, (int)getpid());
-  h5_quiet();
-  at_make_parent_dirs(a->out);
-  hid_t file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-  if (file < 0) at_fatal("cannot create '%s' (is its folder writable?)", tmp);
-  at_temp_file_register(tmp);
+  hid_t file = (hid_t)h5_create_staged(a->out, tmp, sizeof tmp);
   static const char *const pools[] = {"none", "mean", "max"};
   h5_write_string_attr(file, "format", "auratag-embeddings");
   h5_write_string_attr(file, "model", em->m->name);

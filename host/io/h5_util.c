@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "core/files.h"
 
 void h5_quiet(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
 
@@ -115,6 +116,16 @@ char **h5_read_strings(long long loc, const char *name, const char *kind, const 
   H5Dclose(ds);
   *count = n;
   return out;
+}
+
+long long h5_create_staged(const char *path, char *tmp, unsigned long tmp_size) {
+  snprintf(tmp, tmp_size, "%s.tmp.%d", path, (int)getpid());
+  h5_quiet();
+  at_make_parent_dirs(path);
+  hid_t file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  if (file < 0) at_fatal("cannot create '%s' (is its folder writable?)", tmp);
+  at_temp_file_register(tmp);
+  return file;
 }
 
 void h5_commit_file(const char *tmp_path, const char *path) {

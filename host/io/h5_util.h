@@ -39,6 +39,11 @@ char **h5_read_strings(long long loc, const char *name, const char *kind, const 
  * stops, naming path and what, unless the attribute (is_attribute = 1) or
  * dataset `id` holds exactly one value. Call before reading a scalar. */
 void h5_require_one_value(long long id, int is_attribute, const char *path, const char *what);
+/* Creates the file that h5_commit_file will move to `path`: PATH.tmp.PID
+ * (its name into tmp), its folders made, registered so that a fatal error
+ * removes it; HDF5's error printing off. Returns the hid_t; stops, naming it,
+ * when it cannot be created. */
+long long h5_create_staged(const char *path, char *tmp, unsigned long tmp_size);
 /* fsync + rename a file written under a temporary name: a crash leaves the old file intact. */
 void h5_commit_file(const char *tmp_path, const char *path);
 

@@ -61,11 +61,7 @@ void weights_save_extra(const Model *m, const char *path, void (*extra)(long lon
   m->be->to_host(w, m->weights, sizeof(float) * m->n_weights);
   m->be->to_host(st, m->state, sizeof(float) * m->n_state);
   char tmp[4096];
-  snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
-  at_make_parent_dirs(path);
-  hid_t file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-  if (file < 0) at_fatal("cannot create '%s' (is its folder writable?)", tmp);
-  at_temp_file_register(tmp);
+  hid_t file = (hid_t)h5_create_staged(path, tmp, sizeof tmp);
   h5_write_string_attr(file, "format", AT_WEIGHTS_FORMAT);
   h5_write_int_attr(file, "version", AT_WEIGHTS_VERSION);
   h5_write_string_attr(file, "config", m->config_text);

@@ -61,6 +61,14 @@ void report_number_cell(FILE *out, double v, int decimals) {
   fprintf(out, "<td data-value=\"%.17g\">%.*f</td>", v, decimals, v);
 }
 
+void report_text_cell(FILE *out, const char *text) {
+  fputs("<td data-value=\"", out);
+  html_text(out, text);
+  fputs("\">", out);
+  html_text(out, text);
+  fputs("</td>", out);
+}
+
 void report_chart(FILE *out, const Chart *chart, const ChartSeries *series, int n_series, const char *alt) {
   char *svg = svg_line_chart(chart, series, n_series);
   html_svg(out, svg, alt);
@@ -106,22 +114,15 @@ static void comparison(FILE *out, const RunFolder *runs, int n) {
     html_text(out, r->name);
     fputs("\">", out);
     html_text(out, r->name);
-    fputs("</a></td><td data-value=\"", out);
-    html_text(out, r->model_name ? r->model_name : "");
-    fputs("\">", out);
-    html_text(out, r->model_name ? r->model_name : "");
-    fputs("</td>", out);
+    fputs("</a></td>", out);
+    report_text_cell(out, r->model_name ? r->model_name : "");
     report_number_cell(out, r->model_name ? (double)r->parameters : NAN, 0);
     report_number_cell(out, (double)r->curves.n, 0);
     report_number_cell(out, report_json_number(r->results, "best_epoch"), 0);
     /* the selection score is negated for the loss (higher is better there) */
     const cJSON *select = cJSON_GetObjectItemCaseSensitive(r->results, "select");
     const char *by = cJSON_IsString(select) ? select->valuestring : "";
-    fputs("<td data-value=\"", out);
-    html_text(out, by);
-    fputs("\">", out);
-    html_text(out, by);
-    fputs("</td>", out);
+    report_text_cell(out, by);
     double score = report_json_number(r->results, "best_score");
     report_number_cell(out, strcmp(by, "loss") ? score : -score, 4);
     double m1, m2;
@@ -129,7 +130,8 @@ static void comparison(FILE *out, const RunFolder *runs, int n) {
     report_number_cell(out, m1, 4);
     report_number_cell(out, m2, 4);
     const char *status = r->status == RUN_FINISHED ? "finished" : r->status == RUN_TRAINING ? "training" : "stopped";
-    fprintf(out, "<td data-value=\"%s\">%s</td></tr>\n", status, status);
+    report_text_cell(out, status);
+    fputs("</tr>\n", out);
   }
   fputs("</tbody></table>\n<div class=\"charts\">\n", out);
   ChartSeries *series = at_malloc((size_t)n * sizeof *series, "chart series");

@@ -100,11 +100,8 @@ static void tag_table(FILE *out, const RunFolder *r, const cJSON *metrics, const
     const char *text = cJSON_IsString(name) ? name->valuestring : "?";
     fputs("<tr data-tag=\"", out);
     html_text(out, text);
-    fputs("\"><td data-value=\"", out);
-    html_text(out, text);
     fputs("\">", out);
-    html_text(out, text);
-    fputs("</td>", out);
+    report_text_cell(out, text);
     report_number_cell(out, report_json_number(tag, "positives"), 0);
     report_number_cell(out, report_json_number(tag, "roc_auc"), 4);
     report_number_cell(out, report_json_number(tag, "pr_auc"), 4);
@@ -141,11 +138,8 @@ static void class_results(FILE *out, const RunFolder *r, const cJSON *metrics, c
     }
     fputs("<tr data-tag=\"", out);
     html_text(out, labels[i]);
-    fputs("\"><td data-value=\"", out);
-    html_text(out, labels[i]);
     fputs("\">", out);
-    html_text(out, labels[i]);
-    fputs("</td>", out);
+    report_text_cell(out, labels[i]);
     report_number_cell(out, (double)total, 0);
     report_number_cell(out, cJSON_IsNumber(item) ? item->valuedouble : NAN, 4);
     fputs("</tr>\n", out);

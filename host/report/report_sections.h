@@ -14,6 +14,8 @@ void report_run_section(FILE *out, const RunFolder *r);
 /* A table cell carrying the exact value for sorting and checking
  * (data-value) and a rounded one for reading; NaN shows as "–". */
 void report_number_cell(FILE *out, double v, int decimals);
+/* A text cell: its text as the data-value too (sorting by it). */
+void report_text_cell(FILE *out, const char *text);
 /* The number of a JSON object's key, NaN when absent or null. */
 double report_json_number(const cJSON *o, const char *key);
 /* An SVG line chart inlined as an image, then freed. */

@@ -16,6 +16,18 @@ enum { MARGIN_LEFT = 62, MARGIN_RIGHT = 14, MARGIN_TOP = 28, MARGIN_BOTTOM = 46,
 
 static const char *palette(int i) { return k_palette[((i % 10) + 10) % 10]; }
 
+/* A stream for an SVG document of W x H pixels, its white background drawn. */
+static FILE *svg_begin(char **text, size_t *size, int W, int H) {
+  FILE *out = open_memstream(text, size);
+  if (!out) at_fatal("out of memory drawing a chart");
+  fprintf(out,
+          "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
+          "font-family=\"DejaVu Sans, Arial, sans-serif\" font-size=\"%d\">\n"
+          "<rect width=\"%d\" height=\"%d\" fill=\"white\"/>\n",
+          W, H, W, H, FONT, W, H);
+  return out;
+}
+
 Chart chart_defaults(const char *title, const char *x_label, const char *y_label) {
   Chart c = {title, x_label, y_label, 480, 300, NAN, NAN, NAN, NAN, 0, 0, 0, 0};
   return c;
@@ -92,13 +104,7 @@ char *svg_line_chart(const Chart *chart, const ChartSeries *series, int n_series
 
   char *text = NULL;
   size_t size = 0;
-  FILE *out = open_memstream(&text, &size);
-  if (!out) at_fatal("out of memory drawing a chart");
-  fprintf(out,
-          "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
-          "font-family=\"DejaVu Sans, Arial, sans-serif\" font-size=\"%d\">\n"
-          "<rect width=\"%d\" height=\"%d\" fill=\"white\"/>\n",
-          W, H, W, H, FONT, W, H);
+  FILE *out = svg_begin(&text, &size, W, H);
   if (chart->title) {
     fprintf(out, "<text x=\"%.1f\" y=\"18\" text-anchor=\"middle\" font-weight=\"bold\">", (px0 + px1) / 2);
     html_text(out, chart->title);
@@ -189,13 +195,7 @@ char *svg_heatmap(const char *title, const char *row_axis, const char *col_axis,
   const int W = label_w + 30 + cell * n + 20, H = top + cell * n + label_w + 20;
   char *text = NULL;
   size_t size = 0;
-  FILE *out = open_memstream(&text, &size);
-  if (!out) at_fatal("out of memory drawing a heat map");
-  fprintf(out,
-          "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
-          "font-family=\"DejaVu Sans, Arial, sans-serif\" font-size=\"%d\">\n<rect width=\"%d\" height=\"%d\" "
-          "fill=\"white\"/>\n",
-          W, H, W, H, FONT, W, H);
+  FILE *out = svg_begin(&text, &size, W, H);
   fprintf(out, "<text x=\"%d\" y=\"18\" text-anchor=\"middle\" font-weight=\"bold\">", W / 2);
   html_text(out, title);
   fputs("</text>\n", out);

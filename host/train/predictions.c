@@ -6,20 +6,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "core/error.h"
-#include "core/files.h"
 #include "io/h5_guard.h"
 #include "io/h5_util.h"
 
 void predictions_write(const char *path, const char *model_name, const EvalResult *r, const Cache *c) {
   char tmp[4300];
-  snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
-  at_make_parent_dirs(path);
-  hid_t file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-  if (file < 0) at_fatal("cannot create '%s' (is its folder writable?)", tmp);
-  at_temp_file_register(tmp);
+  hid_t file = (hid_t)h5_create_staged(path, tmp, sizeof tmp);
   h5_write_string_attr(file, "format", "auratag-predictions");
   h5_write_string_attr(file, "model", model_name);
   h5_write_string_attr(file, "cache", c->path);
