@@ -203,8 +203,14 @@ void *h5_read_array(long long loc, const char *name, H5ReadAs as, int ndim, long
   int rank = space >= 0 ? H5Sget_simple_extent_ndims(space) : -1;
   if (rank != ndim || ndim > 8 || H5Sget_simple_extent_dims(space, d, NULL) != rank)
     at_fatal("%s: dataset '%s' has %d dimensions where %d belong (a corrupt or foreign file?)", path, name, rank, ndim);
+  /* at most 2^31 values: a corrupt shape cannot overflow the size below */
   size_t count = 1;
-  for (int i = 0; i < ndim; i++) dims[i] = (long long)d[i], count *= (size_t)d[i];
+  for (int i = 0; i < ndim; i++) {
+    dims[i] = (long long)d[i];
+    if (d[i] > 0 && count > ((size_t)1 << 31) / d[i])
+      at_fatal("%s: dataset '%s' claims more than 2^31 values (a corrupt file?)", path, name);
+    count *= (size_t)d[i];
+  }
   const hid_t mem_type = as == H5_AS_FLOAT ? H5T_NATIVE_FLOAT : as == H5_AS_UINT8 ? H5T_NATIVE_UINT8 : H5T_NATIVE_INT32;
   void *data = at_malloc((count ? count : 1) * (as == H5_AS_UINT8 ? 1 : 4), name);
   if (H5Dread(ds, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)

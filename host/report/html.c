@@ -47,9 +47,15 @@ void html_image(FILE *out, const void *data, size_t size, const char *mime, cons
 
 void html_svg(FILE *out, const char *svg, const char *alt) { html_image(out, svg, strlen(svg), "image/svg+xml", alt, NULL); }
 
-static int ends_with(const char *s, const char *suffix) {
-  size_t n = strlen(s), k = strlen(suffix);
-  return n >= k && !strcmp(s + n - k, suffix);
+/* What a file holds, by its first bytes (not its name): a PNG, an SVG
+ * document or a RIFF WAVE; NULL for anything else. */
+static const char *media_type(const unsigned char *p, size_t n) {
+  if (n >= 8 && !memcmp(p, "\x89PNG\r\n\x1a\n", 8)) return "image/png";
+  if (n >= 12 && !memcmp(p, "RIFF", 4) && !memcmp(p + 8, "WAVE", 4)) return "audio/wav";
+  size_t i = 0;
+  while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '\n' || p[i] == '\r')) i++;
+  if (n - i >= 5 && (!memcmp(p + i, "<svg", 4) || !memcmp(p + i, "<?xml", 5))) return "image/svg+xml";
+  return NULL;
 }
 
 int html_file(FILE *out, const char *path, const char *alt, size_t limit) {
@@ -57,14 +63,19 @@ int html_file(FILE *out, const char *path, const char *alt, size_t limit) {
   if (stat(path, &st) != 0 || !S_ISREG(st.st_mode) || (size_t)st.st_size > limit) return 0;
   size_t size;
   void *data = at_read_file(path, limit, &size);
-  if (ends_with(path, ".wav")) {
+  const char *type = media_type(data, size);
+  if (!type) {
+    free(data);
+    return 0;
+  }
+  if (!strcmp(type, "audio/wav")) {
     fputs("<audio controls preload=\"metadata\" title=\"", out);
     html_text(out, alt);
     fputs("\" src=\"data:audio/wav;base64,", out);
     base64(out, data, size);
     fputs("\"></audio>", out);
   } else {
-    html_image(out, data, size, ends_with(path, ".svg") ? "image/svg+xml" : "image/png", alt, NULL);
+    html_image(out, data, size, type, alt, NULL);
   }
   free(data);
   return 1;

@@ -13,9 +13,9 @@ void html_text(FILE *out, const char *s);
 void html_image(FILE *out, const void *data, size_t size, const char *mime, const char *alt, const char *attributes);
 /* The same for an SVG document (a NUL-terminated string). */
 void html_svg(FILE *out, const char *svg, const char *alt);
-/* An image or sound file inlined (<img> for .png / .svg, <audio controls> for
- * .wav); returns 0, writing nothing, when the file is missing or bigger than
- * `limit` bytes. */
+/* An image or sound file inlined (<img> for PNG and SVG, <audio controls> for
+ * WAV, told by its contents); returns 0, writing nothing, when the file is
+ * missing, bigger than `limit` bytes or none of these. */
 int html_file(FILE *out, const char *path, const char *alt, size_t limit);
 
 #endif

@@ -48,9 +48,9 @@ static const char k_script[] =
     "return ascending?x-y:y-x;});"
     "rows.forEach(function(r){body.appendChild(r);});});});});";
 
-double report_json_number(const cJSON *o, const char *key) {
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-  return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+void report_number(FILE *out, double v, int decimals) {
+  if (isnan(v)) fputs("&ndash;", out);
+  else fprintf(out, "%.*f", decimals, v);
 }
 
 void report_number_cell(FILE *out, double v, int decimals) {
@@ -58,7 +58,9 @@ void report_number_cell(FILE *out, double v, int decimals) {
     fputs("<td data-value=\"NaN\">&ndash;</td>", out);
     return;
   }
-  fprintf(out, "<td data-value=\"%.17g\">%.*f</td>", v, decimals, v);
+  fprintf(out, "<td data-value=\"%.17g\">", v);
+  report_number(out, v, decimals);
+  fputs("</td>", out);
 }
 
 void report_text_cell(FILE *out, const char *text) {
@@ -78,8 +80,8 @@ void report_chart(FILE *out, const Chart *chart, const ChartSeries *series, int 
 /* A run's test macro metrics: ROC-AUC / PR-AUC or accuracy / balanced accuracy. */
 static void test_metrics(const RunFolder *r, double *m1, double *m2) {
   const cJSON *clip = r->test ? cJSON_GetObjectItemCaseSensitive(r->test, "clip") : NULL;
-  *m1 = report_json_number(clip, r->multi_label == 0 ? "accuracy" : "macro_roc_auc");
-  *m2 = report_json_number(clip, r->multi_label == 0 ? "balanced_accuracy" : "macro_pr_auc");
+  *m1 = json_number_at(clip, r->multi_label == 0 ? "accuracy" : "macro_roc_auc");
+  *m2 = json_number_at(clip, r->multi_label == 0 ? "balanced_accuracy" : "macro_pr_auc");
 }
 
 /* The length of the prefix all run names share, up to and including its
@@ -110,20 +112,18 @@ static void comparison(FILE *out, const RunFolder *runs, int n) {
     html_text(out, r->name);
     fputs("\"><td data-value=\"", out);
     html_text(out, r->name);
-    fputs("\"><a href=\"#run-", out);
-    html_text(out, r->name);
-    fputs("\">", out);
+    fprintf(out, "\"><a href=\"#run-%d\">", i + 1);
     html_text(out, r->name);
     fputs("</a></td>", out);
     report_text_cell(out, r->model_name ? r->model_name : "");
     report_number_cell(out, r->model_name ? (double)r->parameters : NAN, 0);
     report_number_cell(out, (double)r->curves.n, 0);
-    report_number_cell(out, report_json_number(r->results, "best_epoch"), 0);
+    report_number_cell(out, json_number_at(r->results, "best_epoch"), 0);
     /* the selection score is negated for the loss (higher is better there) */
     const cJSON *select = cJSON_GetObjectItemCaseSensitive(r->results, "select");
     const char *by = cJSON_IsString(select) ? select->valuestring : "";
     report_text_cell(out, by);
-    double score = report_json_number(r->results, "best_score");
+    double score = json_number_at(r->results, "best_score");
     report_number_cell(out, strcmp(by, "loss") ? score : -score, 4);
     double m1, m2;
     test_metrics(r, &m1, &m2);
@@ -150,7 +150,8 @@ static void comparison(FILE *out, const RunFolder *runs, int n) {
     for (int i = 0; i < n; i++) {
       const RunCurves *c = &runs[i].curves;
       const double *y = panel == 0 ? c->valid_metric1 : panel == 1 ? c->train_loss : c->valid_loss;
-      ChartSeries s = {runs[i].name + prefix, c->epoch, y, c->n, i, 0, 1};
+      /* the palette has ten colours: the next ten runs are dashed */
+      ChartSeries s = {runs[i].name + prefix, c->epoch, y, c->n, i, (i / 10) % 2, 1};
       series[i] = s;
       multi += runs[i].multi_label == 1, single += runs[i].multi_label == 0;
     }
@@ -167,9 +168,27 @@ static void comparison(FILE *out, const RunFolder *runs, int n) {
   fputs("</div>\n</section>\n", out);
 }
 
+/* Runs of one folder name (a/s1, b/s1) are named by their last two path
+ * components, so that tables and legends tell them apart. */
+static void distinct_names(RunFolder *runs, int n) {
+  int *shared = at_calloc((size_t)(n ? n : 1), sizeof *shared, "run names");
+  for (int i = 0; i < n; i++)
+    for (int j = 0; j < n; j++) shared[i] |= j != i && !strcmp(runs[i].name, runs[j].name);
+  for (int i = 0; i < n; i++) {
+    if (!shared[i]) continue;
+    const char *p = runs[i].dir + strlen(runs[i].dir);
+    int slashes = 0;
+    while (p > runs[i].dir && !(p[-1] == '/' && ++slashes == 2)) p--;
+    free(runs[i].name);
+    runs[i].name = at_strdup(p);
+  }
+  free(shared);
+}
+
 void report_write(const char *out_path, const char *const *run_dirs, int n_runs, const ReportOptions *o) {
   RunFolder *runs = at_calloc((size_t)n_runs, sizeof *runs, "run folders");
   for (int i = 0; i < n_runs; i++) run_folder_read(run_dirs[i], &runs[i]);
+  distinct_names(runs, n_runs);
   char *page = NULL;
   size_t size = 0;
   FILE *out = open_memstream(&page, &size);
@@ -187,11 +206,11 @@ void report_write(const char *out_path, const char *const *run_dirs, int n_runs,
   for (int i = 0; o && i < o->n_figures; i++) {
     fputs("<figure class=\"extra\">", out);
     if (!html_file(out, o->figures[i], o->figures[i], FIGURE_LIMIT))
-      at_fatal("--figure '%s': not a readable PNG or SVG file of at most 32 MiB", o->figures[i]);
+      at_fatal("--figure '%s': not a readable PNG or SVG file of at most 32 MiB (told by its contents)", o->figures[i]);
     fputs("</figure>\n", out);
   }
   if (n_runs > 1) comparison(out, runs, n_runs);
-  for (int i = 0; i < n_runs; i++) report_run_section(out, &runs[i]);
+  for (int i = 0; i < n_runs; i++) report_run_section(out, &runs[i], i + 1);
   fprintf(out, "<script>%s</script>\n</body></html>\n", k_script);
   fclose(out);
   at_make_parent_dirs(out_path);

@@ -16,7 +16,7 @@ static void status_paragraph(FILE *out, const RunFolder *r) {
   const RunCurves *c = &r->curves;
   if (r->status == RUN_FINISHED) {
     fprintf(out, "<p class=\"status\">Finished: %d epoch%s, %ld steps", c->n, c->n == 1 ? "" : "s", r->last_step);
-    double best_epoch = report_json_number(r->results, "best_epoch"), best = report_json_number(r->results, "best_score");
+    double best_epoch = json_number_at(r->results, "best_epoch"), best = json_number_at(r->results, "best_score");
     const cJSON *select = cJSON_GetObjectItemCaseSensitive(r->results, "select");
     if (isfinite(best_epoch) && cJSON_IsString(select)) {
       fprintf(out, "; the weights kept (best.h5) are those of epoch %.0f, chosen by validation ", best_epoch);
@@ -27,13 +27,16 @@ static void status_paragraph(FILE *out, const RunFolder *r) {
   } else if (r->status == RUN_TRAINING) {
     fprintf(out, "<p class=\"partial\">Partial: this run is still training");
     if (r->training_pid > 0) fprintf(out, " (process %ld holds the folder)", r->training_pid);
-    fprintf(out, "; this report shows the %d epoch%s logged so far (step %ld) and has no test results yet. Run "
-                 "<code>auratag report</code> again when it ends.</p>\n",
-            c->n, c->n == 1 ? "" : "s", r->last_step);
+    fprintf(out, "; this report shows the %d epoch%s logged so far (step %ld)%s. Run <code>auratag report</code> "
+                 "again when it ends.</p>\n",
+            c->n, c->n == 1 ? "" : "s", r->last_step,
+            r->test ? "; the test results below are those of an earlier end of the run (results.json) and will be "
+                      "replaced"
+                    : " and has no test results yet");
   } else {
     fprintf(out, "<p class=\"partial\">Partial: this run stopped before it finished (%d epoch%s logged, step %ld",
             c->n, c->n == 1 ? "" : "s", r->last_step);
-    if (r->stop_detail[0]) fputs("; its last event: ", out), html_text(out, r->stop_detail);
+    if (r->stop_detail[0]) fputs("; its last event before that: ", out), html_text(out, r->stop_detail);
     fputs("). <code>auratag train --resume ", out);
     html_text(out, r->dir);
     fputs("</code> continues it.</p>\n", out);
@@ -85,9 +88,12 @@ static void training_curves(FILE *out, const RunFolder *r) {
 
 /* The rows of a per-tag table from an evaluation's "tags" array. */
 static void tag_table(FILE *out, const RunFolder *r, const cJSON *metrics, const char *kind) {
-  fprintf(out, "<p>Macro ROC-AUC <b>%.4f</b>, macro PR-AUC <b>%.4f</b>", report_json_number(metrics, "macro_roc_auc"),
-          report_json_number(metrics, "macro_pr_auc"));
-  double excluded = report_json_number(metrics, "excluded_roc_auc");
+  fputs("<p>Macro ROC-AUC <b>", out);
+  report_number(out, json_number_at(metrics, "macro_roc_auc"), 4);
+  fputs("</b>, macro PR-AUC <b>", out);
+  report_number(out, json_number_at(metrics, "macro_pr_auc"), 4);
+  fputs("</b>", out);
+  double excluded = json_number_at(metrics, "excluded_roc_auc");
   if (excluded > 0) fprintf(out, " (%.0f tag%s without positives or negatives left out)", excluded, excluded == 1 ? "" : "s");
   fprintf(out, ". Click a column's heading to sort by it.</p>\n<table class=\"sortable\" data-table=\"%s\" data-run=\"", kind);
   html_text(out, r->name);
@@ -102,9 +108,9 @@ static void tag_table(FILE *out, const RunFolder *r, const cJSON *metrics, const
     html_text(out, text);
     fputs("\">", out);
     report_text_cell(out, text);
-    report_number_cell(out, report_json_number(tag, "positives"), 0);
-    report_number_cell(out, report_json_number(tag, "roc_auc"), 4);
-    report_number_cell(out, report_json_number(tag, "pr_auc"), 4);
+    report_number_cell(out, json_number_at(tag, "positives"), 0);
+    report_number_cell(out, json_number_at(tag, "roc_auc"), 4);
+    report_number_cell(out, json_number_at(tag, "pr_auc"), 4);
     fputs("</tr>\n", out);
   }
   fputs("</tbody></table>\n", out);
@@ -112,8 +118,11 @@ static void tag_table(FILE *out, const RunFolder *r, const cJSON *metrics, const
 
 /* Per-class recall and the confusion matrix of a single-label evaluation. */
 static void class_results(FILE *out, const RunFolder *r, const cJSON *metrics, const char *kind, const char *what) {
-  fprintf(out, "<p>Accuracy <b>%.4f</b>, balanced accuracy <b>%.4f</b>.</p>\n", report_json_number(metrics, "accuracy"),
-          report_json_number(metrics, "balanced_accuracy"));
+  fputs("<p>Accuracy <b>", out);
+  report_number(out, json_number_at(metrics, "accuracy"), 4);
+  fputs("</b>, balanced accuracy <b>", out);
+  report_number(out, json_number_at(metrics, "balanced_accuracy"), 4);
+  fputs("</b>.</p>\n", out);
   const cJSON *recall = cJSON_GetObjectItemCaseSensitive(metrics, "per_class_accuracy");
   const cJSON *confusion = cJSON_GetObjectItemCaseSensitive(metrics, "confusion");
   int n = cJSON_GetArraySize(recall);
@@ -156,9 +165,12 @@ static void class_results(FILE *out, const RunFolder *r, const cJSON *metrics, c
   free(counts);
 }
 
-/* Thins a monotone curve to about CURVE_POINTS points: a point is kept when
- * it moved by at least 1/CURVE_POINTS in x or y; the last is always kept. */
+/* Thins a curve in [0, 1]^2 to about CURVE_POINTS points per unit of travel:
+ * a point is kept when it moved by at least 1/CURVE_POINTS in x or y from the
+ * last one kept; the last is always kept. Below 1,000 points nothing is left
+ * out, so the drawn areas are exactly the metrics. */
 static int thin_curve(double *x, double *y, int n) {
+  if (n < 1000) return n;
   int kept = 0;
   for (int i = 0; i < n; i++) {
     if (kept && i < n - 1 && fabs(x[i] - x[kept - 1]) < 1.0 / CURVE_POINTS &&
@@ -180,9 +192,10 @@ static void tag_curves(FILE *out, const RunFolder *r) {
     return;
   }
   long *tp = at_malloc((size_t)(p->n ? p->n : 1) * sizeof *tp, "curve"), *fp = at_malloc((size_t)(p->n ? p->n : 1) * sizeof *fp, "curve");
-  double *x = at_malloc((size_t)(p->n + 1) * sizeof *x, "curve"), *y = at_malloc((size_t)(p->n + 1) * sizeof *y, "curve");
-  fputs("<p>From test-predictions.h5: one operating point per distinct score; dashed: chance (ROC) or the share of "
-        "positives (precision-recall).</p>\n<div class=\"multiples\">\n",
+  double *x = at_malloc(2 * (size_t)(p->n + 1) * sizeof *x, "curve"), *y = at_malloc(2 * (size_t)(p->n + 1) * sizeof *y, "curve");
+  fputs("<p>From test-predictions.h5: one operating point per distinct score (the ROC curve joins them, the "
+        "precision-recall curve is the step function whose area is the average precision); dashed: chance (ROC) or "
+        "the share of positives (precision-recall).</p>\n<div class=\"multiples\">\n",
         out);
   for (int j = 0; j < p->n_tags; j++) {
     int points = metric_operating_points(p->probs + j, p->labels + j, p->n, p->n_tags, tp, fp);
@@ -205,8 +218,16 @@ static void tag_curves(FILE *out, const RunFolder *r) {
     chart.diagonal = 1;
     fputs("<figure>", out);
     report_chart(out, &chart, &roc, 1, title);
+    /* (recall, precision) of each point, then the steps: precision P_k held
+     * from recall R_(k-1) to R_k, as average precision sums them */
     for (int k = 0; k < points; k++) x[k] = (double)tp[k] / pos, y[k] = (double)tp[k] / (double)(tp[k] + fp[k]);
     n = thin_curve(x, y, points);
+    for (int k = n - 1; k >= 0; k--) {
+      x[2 * k + 1] = x[k], y[2 * k + 1] = y[k];
+      y[2 * k] = y[k];
+    }
+    for (int k = 0; k < n; k++) x[2 * k] = k ? x[2 * k - 1] : 0.0;
+    n *= 2;
     double base_x[2] = {0, 1}, base_y[2] = {(double)pos / (pos + neg), (double)pos / (pos + neg)};
     ChartSeries pr[2] = {{NULL, x, y, n, 1, 0, 0}, {NULL, base_x, base_y, 2, 7, 1, 0}};
     snprintf(title, sizeof title, "%s: PR-AUC %.3f", p->tags[j],
@@ -234,9 +255,13 @@ static void test_results(FILE *out, const RunFolder *r) {
     return;
   }
   const cJSON *cache = cJSON_GetObjectItemCaseSensitive(r->test, "cache");
-  fprintf(out, "<p>%.0f examples of <code>", report_json_number(r->test, "examples"));
+  fputs("<p>", out);
+  report_number(out, json_number_at(r->test, "examples"), 0);
+  fputs(" examples of <code>", out);
   html_text(out, cJSON_IsString(cache) ? cache->valuestring : "?");
-  fprintf(out, "</code>, evaluated with the kept weights; mean loss %.4f.</p>\n", report_json_number(r->test, "loss"));
+  fputs("</code>, evaluated with the kept weights; mean loss ", out);
+  report_number(out, json_number_at(r->test, "loss"), 4);
+  fputs(".</p>\n", out);
   const cJSON *clip = cJSON_GetObjectItemCaseSensitive(r->test, "clip");
   if (r->multi_label == 1) {
     tag_table(out, r, clip, "test-tags");
@@ -246,9 +271,9 @@ static void test_results(FILE *out, const RunFolder *r) {
   }
   const cJSON *song = cJSON_GetObjectItemCaseSensitive(r->test, "song");
   if (cJSON_IsObject(song)) {
-    fprintf(out, "<h4>Song level</h4>\n<p>%.0f songs: each song's score is the mean of its chunks' (tags) or their "
-                 "majority vote (classes).</p>\n",
-            report_json_number(r->test, "songs"));
+    fputs("<h4>Song level</h4>\n<p>", out);
+    report_number(out, json_number_at(r->test, "songs"), 0);
+    fputs(" songs: each song's score is the mean of its chunks' (tags) or their majority vote (classes).</p>\n", out);
     if (r->multi_label == 1) tag_table(out, r, song, "song-tags");
     else class_results(out, r, song, "song-classes", "songs");
   }
@@ -259,17 +284,24 @@ static int is_feature_sound(const char *name) {
   return n > 4 && !strcmp(name + n - 4, ".wav") && strcmp(name, "original.wav");
 }
 
-static int compare_names(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+/* A picture or sound of the gallery, or a note that it is missing. */
+static void media(FILE *out, const char *path, const char *alt) {
+  if (html_file(out, path, alt, MEDIA_LIMIT)) return;
+  const char *slash = strrchr(path, '/');
+  fputs("<span class=\"note\">", out);
+  html_text(out, slash ? slash + 1 : path);
+  fputs(" is missing, unreadable or over 32 MiB</span>", out);
+}
 
 static void auralisation(FILE *out, const RunFolder *r, const char *sub) {
   char dir[4200], path[4800];
   snprintf(dir, sizeof dir, "%s/%s", r->dir, sub);
   fputs("<h4>", out), html_text(out, sub), fputs("</h4>\n<div class=\"charts\">", out);
   snprintf(path, sizeof path, "%s/input.png", dir);
-  html_file(out, path, "the model's input (spectrogram)", MEDIA_LIMIT);
+  media(out, path, "the model's input (spectrogram)");
   snprintf(path, sizeof path, "%s/original.wav", dir);
   fputs("<p>original, resynthesised: ", out);
-  html_file(out, path, "original", MEDIA_LIMIT);
+  media(out, path, "original");
   fputs("</p></div>\n", out);
   DIR *d = opendir(dir);
   if (!d) return;
@@ -278,8 +310,7 @@ static void auralisation(FILE *out, const RunFolder *r, const char *sub) {
   struct dirent *e;
   while ((e = readdir(d)))
     if (is_feature_sound(e->d_name)) {
-      if (n == cap) names = realloc(names, (size_t)(cap = cap ? 2 * cap : 8) * sizeof *names);
-      if (!names) at_fatal("out of memory listing '%s'", dir);
+      if (n == cap) names = at_realloc(names, (size_t)(cap = cap ? 2 * cap : 8) * sizeof *names, "auralisation files");
       names[n++] = at_strdup(e->d_name);
     }
   closedir(d);
@@ -292,13 +323,13 @@ static void auralisation(FILE *out, const RunFolder *r, const char *sub) {
     snprintf(stem, sizeof stem, "%.*s", (int)(strlen(names[i]) - 4), names[i]);
     fputs("<tr><td>", out), html_text(out, stem), fputs("</td><td>", out);
     snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-    html_file(out, path, stem, MEDIA_LIMIT);
+    media(out, path, stem);
     fputs("</td><td>", out);
     snprintf(path, sizeof path, "%s/%s_deconv.png", dir, stem);
-    html_file(out, path, "deconvolved map", MEDIA_LIMIT);
+    media(out, path, "deconvolved map");
     fputs("</td><td>", out);
     snprintf(path, sizeof path, "%s/%s_masked.png", dir, stem);
-    html_file(out, path, "masked spectrogram", MEDIA_LIMIT);
+    media(out, path, "masked spectrogram");
     fputs("</td></tr>\n", out);
     free(names[i]);
   }
@@ -306,12 +337,11 @@ static void auralisation(FILE *out, const RunFolder *r, const char *sub) {
   free(names);
 }
 
-void report_run_section(FILE *out, const RunFolder *r) {
+void report_run_section(FILE *out, const RunFolder *r, int index) {
+  /* ids by position: two runs may share a folder name (a/s1, b/s1) */
   fputs("<section class=\"run\" data-run=\"", out);
   html_text(out, r->name);
-  fputs("\" id=\"run-", out);
-  html_text(out, r->name);
-  fputs("\">\n<h2>", out);
+  fprintf(out, "\" id=\"run-%d\">\n<h2>", index);
   html_text(out, r->name);
   fputs("</h2>\n<p class=\"where\"><code>", out);
   html_text(out, r->dir);

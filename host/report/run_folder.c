@@ -32,18 +32,18 @@ static char *joined(const char *dir, const char *name) {
   return p;
 }
 
-/* A number of a JSON object, NaN when absent or null. */
-static double number_at(const cJSON *o, const char *key) {
+double json_number_at(const cJSON *o, const char *key) {
   const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
   return cJSON_IsNumber(v) ? v->valuedouble : NAN;
 }
+
+int compare_names(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 static void curves_grow(RunCurves *c, int epochs) {
   if (epochs <= c->n) return;
   double **arrays[6] = {&c->epoch, &c->train_loss, &c->valid_loss, &c->valid_metric1, &c->valid_metric2, &c->lr};
   for (int a = 0; a < 6; a++) {
-    *arrays[a] = realloc(*arrays[a], (size_t)epochs * sizeof(double));
-    if (!*arrays[a]) at_fatal("out of memory reading a training log");
+    *arrays[a] = at_realloc(*arrays[a], (size_t)epochs * sizeof(double), "training curves");
     for (int i = c->n; i < epochs; i++) (*arrays[a])[i] = a == 0 ? i + 1 : NAN;
   }
   c->n = epochs;
@@ -56,12 +56,12 @@ static void clip_metrics(const cJSON *eval, int *multi_label, double *m1, double
   if (!cJSON_IsObject(clip)) return;
   if (cJSON_GetObjectItemCaseSensitive(clip, "macro_roc_auc")) {
     *multi_label = 1;
-    *m1 = number_at(clip, "macro_roc_auc");
-    *m2 = number_at(clip, "macro_pr_auc");
+    *m1 = json_number_at(clip, "macro_roc_auc");
+    *m2 = json_number_at(clip, "macro_pr_auc");
   } else if (cJSON_GetObjectItemCaseSensitive(clip, "accuracy")) {
     *multi_label = 0;
-    *m1 = number_at(clip, "accuracy");
-    *m2 = number_at(clip, "balanced_accuracy");
+    *m1 = json_number_at(clip, "accuracy");
+    *m2 = json_number_at(clip, "balanced_accuracy");
   }
 }
 
@@ -81,24 +81,25 @@ static void read_log(RunFolder *r, const char *path, char *last_event, size_t la
       continue;
     }
     const cJSON *type = cJSON_GetObjectItemCaseSensitive(o, "type");
-    double step = number_at(o, "step");
+    double step = json_number_at(o, "step");
     if (isfinite(step) && step > r->last_step) r->last_step = (long)step;
-    if (cJSON_IsString(type) && strcmp(type->valuestring, "step")) {
+    /* the last event that says something: not a step or an epoch */
+    if (cJSON_IsString(type) && strcmp(type->valuestring, "step") && strcmp(type->valuestring, "epoch")) {
       const cJSON *detail = cJSON_GetObjectItemCaseSensitive(o, "detail");
       snprintf(last_event, last_size, "%s%s%s", type->valuestring, cJSON_IsString(detail) ? ": " : "",
                cJSON_IsString(detail) ? detail->valuestring : "");
     }
     if (cJSON_IsString(type) && !strcmp(type->valuestring, "epoch")) {
-      double e = number_at(o, "epoch");
-      if (isfinite(e) && e >= 0 && e < 1e6) { /* a corrupt line cannot ask for gigabytes */
+      double e = json_number_at(o, "epoch");
+      if (e >= 0 && e < 1e6 && e == floor(e)) { /* a corrupt line cannot ask for gigabytes */
         int i = (int)e;
         curves_grow(&r->curves, i + 1);
         RunCurves *c = &r->curves;
-        c->train_loss[i] = number_at(o, "train_loss");
-        c->lr[i] = number_at(o, "lr");
+        c->train_loss[i] = json_number_at(o, "train_loss");
+        c->lr[i] = json_number_at(o, "lr");
         const cJSON *valid = cJSON_GetObjectItemCaseSensitive(o, "valid");
         if (cJSON_IsObject(valid)) {
-          c->valid_loss[i] = number_at(valid, "loss");
+          c->valid_loss[i] = json_number_at(valid, "loss");
           clip_metrics(valid, &r->multi_label, &c->valid_metric1[i], &c->valid_metric2[i]);
         }
       }
@@ -112,6 +113,9 @@ static void read_log(RunFolder *r, const char *path, char *last_event, size_t la
 /* Is a live process training into this folder? It holds RUN/.lock (flock,
  * see train/trainer.c); the lock goes with the process, so a killed run
  * does not count. */
+/* The probe holds a shared lock for an instant: a `train --resume` starting
+ * in that instant would find the folder busy and say so (it never corrupts
+ * anything), which is rare enough to accept for a report. */
 static long training_pid(const char *dir) {
   char *path = joined(dir, ".lock");
   int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -151,6 +155,20 @@ static void read_model(RunFolder *r) {
   model_free(m);
 }
 
+/* Do the predictions' tags equal the test results' (names, in order)? */
+static int same_tags(const RunFolder *r, const Predictions *p) {
+  const cJSON *tags = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(r->test, "clip"), "tags");
+  if (cJSON_GetArraySize(tags) != p->n_tags) return 0;
+  int j = 0;
+  const cJSON *t;
+  cJSON_ArrayForEach(t, tags) {
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(t, "tag");
+    if (!cJSON_IsString(name) || strcmp(name->valuestring, p->tags[j++])) return 0;
+  }
+  return 1;
+}
+
+/* The per-example test scores behind the per-tag curves (multi-label runs). */
 static void read_predictions(RunFolder *r) {
   char *path = joined(r->dir, "test-predictions.h5");
   if (!is_file(path)) {
@@ -159,19 +177,23 @@ static void read_predictions(RunFolder *r) {
              "`auratag predict RUN TEST.h5 -o RUN/test-predictions.h5` makes it for an older run)");
   } else {
     predictions_read(path, &r->predictions);
-    if (!r->predictions.labels && !r->predictions.label) {
+    const Predictions *p = &r->predictions;
+    if (!p->labels && !p->label) {
       snprintf(r->predictions_note, sizeof r->predictions_note,
                "test-predictions.h5 holds no labels (an older auratag wrote it); `auratag predict RUN TEST.h5 -o "
                "RUN/test-predictions.h5` writes them");
-      predictions_free(&r->predictions);
+    } else if (!p->labels || !same_tags(r, p)) {
+      snprintf(r->predictions_note, sizeof r->predictions_note,
+               "test-predictions.h5 does not belong to this run (its %s are not the tags of results.json); `auratag "
+               "predict RUN TEST.h5 -o RUN/test-predictions.h5` writes it again",
+               p->labels ? "tags" : "classes");
     } else {
       r->has_predictions = 1;
     }
+    if (!r->has_predictions) predictions_free(&r->predictions);
   }
   free(path);
 }
-
-static int compare_names(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 static void find_auralisations(RunFolder *r) {
   DIR *d = opendir(r->dir);
@@ -185,8 +207,7 @@ static void find_auralisations(RunFolder *r) {
     if (is_file(original)) {
       if (r->n_auralisations == cap) {
         cap = cap ? 2 * cap : 4;
-        r->auralisations = realloc(r->auralisations, (size_t)cap * sizeof(char *));
-        if (!r->auralisations) at_fatal("out of memory listing '%s'", r->dir);
+        r->auralisations = at_realloc(r->auralisations, (size_t)cap * sizeof(char *), "auralisation folders");
       }
       r->auralisations[r->n_auralisations++] = at_strdup(e->d_name);
     }
@@ -225,6 +246,9 @@ void run_folder_read(const char *dir, RunFolder *r) {
                "results again",
                results, r->dir, results);
     const cJSON *test = cJSON_GetObjectItemCaseSensitive(r->results, "test");
+    /* `auratag eval RUN TEST.h5 --json RUN/results.json` writes the test
+     * evaluation itself, without the training's wrapper */
+    if (!test && cJSON_GetObjectItemCaseSensitive(r->results, "clip")) test = r->results;
     if (cJSON_IsObject(test)) {
       r->test = test;
       double m1, m2;
@@ -239,7 +263,7 @@ void run_folder_read(const char *dir, RunFolder *r) {
     snprintf(r->stop_detail, sizeof r->stop_detail, "%s", last_event);
   }
   read_model(r);
-  if (r->test) read_predictions(r);
+  if (r->test && r->multi_label == 1) read_predictions(r);
   find_auralisations(r);
   free(config);
   free(log);

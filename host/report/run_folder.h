@@ -44,6 +44,11 @@ typedef struct RunFolder {
   int n_auralisations;
 } RunFolder;
 
+/* The number of a JSON object's key, NaN when absent or null. */
+double json_number_at(const cJSON *o, const char *key);
+/* qsort's comparison of two strings (char *). */
+int compare_names(const void *a, const void *b);
+
 /* Reads what exists; stops with a clear message only when `dir` is not a
  * run folder or a file in it is corrupt beyond reading. */
 void run_folder_read(const char *dir, RunFolder *r);

@@ -12,7 +12,7 @@
 /* Tableau's ten colours: distinct, readable on white, kind to colour blindness. */
 static const char *const k_palette[10] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
                                           "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
-enum { MARGIN_LEFT = 62, MARGIN_RIGHT = 14, MARGIN_TOP = 28, MARGIN_BOTTOM = 46, LEGEND_WIDTH = 170, FONT = 12 };
+enum { MAX_TICKS = 40, MARGIN_LEFT = 62, MARGIN_RIGHT = 14, MARGIN_TOP = 28, MARGIN_BOTTOM = 46, LEGEND_WIDTH = 170, FONT = 12 };
 
 static const char *palette(int i) { return k_palette[((i % 10) + 10) % 10]; }
 
@@ -54,7 +54,8 @@ static double plotted(const Axis *a, double v) { return a->log ? log10(v) : v; }
 static Axis make_axis(double data_lo, double data_hi, double fixed_lo, double fixed_hi, int log_scale, int integer) {
   Axis a = {0, 1, 0.2, log_scale};
   double lo = isnan(fixed_lo) ? data_lo : fixed_lo, hi = isnan(fixed_hi) ? data_hi : fixed_hi;
-  if (!isfinite(lo) || !isfinite(hi)) lo = log_scale ? 1e-3 : 0.0, hi = log_scale ? 1.0 : 1.0;
+  /* beyond 1e300 the span overflows: such values are drawn as if absent */
+  if (!isfinite(lo) || !isfinite(hi) || fabs(lo) > 1e300 || fabs(hi) > 1e300) lo = log_scale ? 1e-3 : 0.0, hi = 1.0;
   if (log_scale) {
     lo = log10(lo > 0 ? lo : 1e-12), hi = log10(hi > 0 ? hi : 1e-12);
     if (hi - lo < 1e-9) lo -= 0.5, hi += 0.5;
@@ -64,12 +65,16 @@ static Axis make_axis(double data_lo, double data_hi, double fixed_lo, double fi
     a.step = ceil((a.hi - a.lo) / 6.0);
     return a;
   }
-  if (hi - lo < 1e-12) {
-    double pad = fabs(lo) > 1e-12 ? fabs(lo) * 0.05 : 0.5;
+  /* a (nearly) constant series: a span relative to its size, so that the
+   * ticks stay distinct numbers (a loss stuck at ln 2, a value near 1e6) */
+  const double size = fmax(fabs(lo), fabs(hi));
+  if (hi - lo < 1e-3 * size || hi - lo < 1e-12) {
+    double pad = size > 1e-12 ? size * 0.05 : 0.5;
     lo -= pad, hi += pad;
   }
   a.step = nice_step(hi - lo, 5);
   if (integer && a.step < 1) a.step = 1;
+  if (!(a.step > 0) || !isfinite(a.step)) a.step = hi - lo; /* never: the span is finite and positive */
   a.lo = isnan(fixed_lo) ? floor(lo / a.step) * a.step : lo;
   a.hi = isnan(fixed_hi) ? ceil(hi / a.step) * a.step : hi;
   return a;
@@ -81,6 +86,10 @@ static void tick_label(char *buf, size_t size, const Axis *a, double v) {
     return;
   }
   if (fabs(v) < a->step * 1e-6) v = 0.0;
+  if (fabs(v) >= 1e5 || (v != 0.0 && a->step < 1e-4)) { /* short enough for the margin */
+    snprintf(buf, size, "%.4g", v);
+    return;
+  }
   double digits = a->step >= 1 ? 0 : ceil(-log10(a->step) - 1e-9);
   if (digits > 6) digits = 6;
   snprintf(buf, size, "%.*f", (int)digits, v);
@@ -97,7 +106,10 @@ char *svg_line_chart(const Chart *chart, const ChartSeries *series, int n_series
   const Axis ax = make_axis(xlo, xhi, chart->x_min, chart->x_max, 0, chart->integer_x);
   const Axis ay = make_axis(ylo, yhi, chart->y_min, chart->y_max, chart->log_y, 0);
   const int legend = chart->legend && n_series > 0;
-  const int W = chart->width + (legend ? LEGEND_WIDTH : 0), H = chart->height;
+  int legend_rows = 0;
+  for (int s = 0; legend && s < n_series; s++) legend_rows += series[s].name != NULL;
+  const int W = chart->width + (legend ? LEGEND_WIDTH : 0);
+  const int H = chart->height > MARGIN_TOP + 18 * legend_rows + 10 ? chart->height : MARGIN_TOP + 18 * legend_rows + 10;
   const double px0 = MARGIN_LEFT, px1 = chart->width - MARGIN_RIGHT, py0 = H - MARGIN_BOTTOM, py1 = MARGIN_TOP;
 #define SX(v) (px0 + ((v) - ax.lo) / (ax.hi - ax.lo) * (px1 - px0))
 #define SY(v) (py0 - (plotted(&ay, (v)) - ay.lo) / (ay.hi - ay.lo) * (py0 - py1))
@@ -106,19 +118,24 @@ char *svg_line_chart(const Chart *chart, const ChartSeries *series, int n_series
   size_t size = 0;
   FILE *out = svg_begin(&text, &size, W, H);
   if (chart->title) {
-    fprintf(out, "<text x=\"%.1f\" y=\"18\" text-anchor=\"middle\" font-weight=\"bold\">", (px0 + px1) / 2);
+    fprintf(out, "<text x=\"%.1f\" y=\"18\" text-anchor=\"middle\" font-weight=\"bold\">", chart->width / 2.0); /* over the whole picture: small charts have long titles */
     html_text(out, chart->title);
     fputs("</text>\n", out);
   }
   /* grid and ticks */
   char label[64];
-  for (double v = ceil(ax.lo / ax.step - 1e-9) * ax.step; v <= ax.hi + ax.step * 1e-9; v += ax.step) {
+  /* ticks by index, at most MAX_TICKS: no float accumulation can stall */
+  for (int t = 0, first = (int)ceil(ax.lo / ax.step - 1e-9); t < MAX_TICKS; t++) {
+    double v = (first + t) * ax.step;
+    if (v > ax.hi + ax.step * 1e-9) break;
     double x = SX(v);
     tick_label(label, sizeof label, &ax, v);
     fprintf(out, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#e4e4e4\"/>", x, py0, x, py1);
     fprintf(out, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%s</text>\n", x, py0 + 15, label);
   }
-  for (double v = ceil(ay.lo / ay.step - 1e-9) * ay.step; v <= ay.hi + ay.step * 1e-9; v += ay.step) {
+  for (int t = 0, first = (int)ceil(ay.lo / ay.step - 1e-9); t < MAX_TICKS; t++) {
+    double v = (first + t) * ay.step;
+    if (v > ay.hi + ay.step * 1e-9) break;
     double y = py0 - (v - ay.lo) / (ay.hi - ay.lo) * (py0 - py1);
     tick_label(label, sizeof label, &ay, v);
     fprintf(out, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#e4e4e4\"/>", px0, y, px1, y);
@@ -174,10 +191,15 @@ char *svg_line_chart(const Chart *chart, const ChartSeries *series, int n_series
               chart->width + 4, y, chart->width + 26, y, palette(series[s].color),
               series[s].dashed ? " stroke-dasharray=\"6 3\"" : "");
       fprintf(out, "<text x=\"%d\" y=\"%.1f\">", chart->width + 31, y + 4);
-      /* long run names are cut to fit the column; the tables carry them whole */
+      /* long run names are cut to fit the column, at a character (UTF-8)
+       * boundary; the tables carry them whole */
       char name[26];
       snprintf(name, sizeof name, "%s", series[s].name);
-      if (strlen(series[s].name) >= sizeof name) strcpy(name + sizeof name - 4, "...");
+      if (strlen(series[s].name) >= sizeof name) {
+        size_t cut = sizeof name - 4;
+        while (cut > 0 && ((unsigned char)name[cut] & 0xC0) == 0x80) cut--;
+        strcpy(name + cut, "...");
+      }
       html_text(out, name);
       fputs("</text>\n", out);
     }

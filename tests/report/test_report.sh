@@ -15,9 +15,14 @@
 #    every image decodes with a non-zero size, the per-tag tables equal
 #    results.json, sorting reorders rows; its screenshot is kept in
 #    $AURATAG_TEST_OUT (default build/test-output/report/);
+#  - odd runs: UTF-8 names cut in legends, two runs of one folder name, a
+#    loss stuck at one value or near 1e6 (the ticks stay distinct and finite),
+#    the predictions of another run (said, no curves), a results.json that
+#    `auratag eval --json` wrote;
 #  - a run still training and one that stopped are reported as partial; a
 #    run without a test split says so; not a run folder, a corrupt
-#    results.json or a missing --figure are one clear error each.
+#    results.json or a --figure that is missing or no picture are one clear
+#    error each.
 set -u
 . "$(dirname "$0")/../lib.sh"  # BUILD, AT, PY, $work, pass, failed, fails, $fail
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
@@ -208,7 +213,39 @@ else
   failed "a run without a test split: $(cat "$work/out.txt")"
 fi
 
+# ---- odd runs: names in UTF-8 cut in the legends, two runs of one name, a
+# loss stuck at one value (and one near 1e6), predictions of another run, a
+# results.json written by `auratag eval`
+odd=$work/odd
+mkdir -p "$odd/a" "$odd/b"
+cp -r "$runs/tags" "$odd/a/réééééééééééééééééééé-tags"
+cp -r "$runs/tags" "$odd/b/tags"
+cp -r "$runs/tags" "$odd/a/tags"
+cp "$runs/tones/test-predictions.h5" "$odd/a/réééééééééééééééééééé-tags/test-predictions.h5"
+$PY - "$odd/b/tags/log.jsonl" "$odd/a/tags/log.jsonl" <<'PYEOF'
+import json, sys
+for path, values in zip(sys.argv[1:], ([0.6931471805599453, 0.6931472], [1000000.0, 1000000.0000000002])):
+    lines = [json.loads(l) for l in open(path)]
+    epochs = [l for l in lines if l["type"] == "epoch"]
+    for i, l in enumerate(epochs):
+        l["train_loss"] = values[i % 2]
+    open(path, "w").write("".join(json.dumps(l) + "\n" for l in lines))
+PYEOF
+"$AT" eval "$runs/tags" "$work/d/test.h5" --json "$odd/a/tags/results.json" >/dev/null 2>&1 || failed "eval --json"
+if timeout 60 "$AT" report "$odd/a/réééééééééééééééééééé-tags" "$odd/b/tags" "$odd/a/tags" -o "$work/odd.html" \
+  >"$work/out.txt" 2>&1 && grep -q "does not belong to this run" "$work/odd.html" &&
+  [ "$(grep -c 'id="run-[123]"' "$work/odd.html")" = 3 ] && grep -q 'data-table="test-tags" data-run="a/tags"' "$work/odd.html" &&
+  grep -q '<tr data-run="b/tags">' "$work/odd.html" &&
+  $PY tests/report/browser_check.py "$work/odd.html" --screenshot "$keep/odd.png" >"$work/odd.txt" 2>&1; then
+  pass "odd runs (UTF-8 names cut, one name twice, a flat loss, a foreign predictions file, eval's results.json): $(tail -1 "$work/odd.txt")"
+else
+  failed "odd runs: $(cat "$work/out.txt" "$work/odd.txt" 2>/dev/null | grep -v '^ok' | tail -8)"
+fi
+
 # ---- bad input
+printf 'not a picture\n' >"$work/notes.txt"
+fails "a --figure that is no picture" "not a readable PNG or SVG" \
+  "$AT" report "$runs/tags" --figure "$work/notes.txt" -o "$work/x.html"
 mkdir -p "$work/empty"
 fails "not a run folder" "is not a run folder: it has neither config.ini nor log.jsonl" \
   "$AT" report "$work/empty" -o "$work/x.html"
