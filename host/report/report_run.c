@@ -19,9 +19,12 @@ static void status_paragraph(FILE *out, const RunFolder *r) {
     double best_epoch = json_number_at(r->results, "best_epoch"), best = json_number_at(r->results, "best_score");
     const cJSON *select = cJSON_GetObjectItemCaseSensitive(r->results, "select");
     if (isfinite(best_epoch) && cJSON_IsString(select)) {
-      fprintf(out, "; the weights kept (best.h5) are those of epoch %.0f, chosen by validation ", best_epoch);
-      html_text(out, select->valuestring);
-      if (isfinite(best)) fprintf(out, " (%.4f)", best);
+      /* the selection score is the negated loss when the loss selects (higher is better there) */
+      const int by_loss = !strcmp(select->valuestring, "loss");
+      fprintf(out, "; the weights kept (best.h5) are those of epoch %.0f, chosen by %s", best_epoch,
+              by_loss ? "the lowest loss" : "validation ");
+      if (!by_loss) html_text(out, select->valuestring);
+      if (isfinite(best)) fprintf(out, " (%.4f)", by_loss ? -best : best);
     }
     fputs(".</p>\n", out);
   } else if (r->status == RUN_TRAINING) {
