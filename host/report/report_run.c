@@ -253,7 +253,9 @@ static void test_results(FILE *out, const RunFolder *r) {
     else {
       fputs(": its experiment has no test split. <code>auratag eval ", out);
       html_text(out, r->dir);
-      fputs(" TEST.h5</code> evaluates it.</p>\n", out);
+      fputs(" TEST.h5 --json ", out);
+      html_text(out, r->dir);
+      fputs("/test-eval.json</code> evaluates it, and the report shows that.</p>\n", out);
     }
     return;
   }
@@ -262,7 +264,9 @@ static void test_results(FILE *out, const RunFolder *r) {
   report_number(out, json_number_at(r->test, "examples"), 0);
   fputs(" examples of <code>", out);
   html_text(out, cJSON_IsString(cache) ? cache->valuestring : "?");
-  fputs("</code>, evaluated with the kept weights; mean loss ", out);
+  fputs("</code>, evaluated with the kept weights (", out);
+  html_text(out, r->test_from);
+  fputs("); mean loss ", out);
   report_number(out, json_number_at(r->test, "loss"), 4);
   fputs(".</p>\n", out);
   const cJSON *clip = cJSON_GetObjectItemCaseSensitive(r->test, "clip");

@@ -133,6 +133,19 @@ static long training_pid(const char *dir) {
   return pid;
 }
 
+/* A JSON file of the run; one that does not parse is an error that says how
+ * to write it again. */
+static cJSON *read_json(const char *path, const char *dir) {
+  char *text = at_read_text_file(path, TEXT_LIMIT);
+  cJSON *json = cJSON_Parse(text);
+  free(text);
+  if (!json)
+    at_fatal("'%s' is not valid JSON (cut short or edited?); `auratag eval %s TEST.h5 --json %s` writes the test "
+             "results again",
+             path, dir, path);
+  return json;
+}
+
 static void read_model(RunFolder *r) {
   char *best = joined(r->dir, "best.h5"), *last = joined(r->dir, "last.h5");
   if (is_file(best)) r->weights_path = best, best = NULL;
@@ -238,22 +251,27 @@ void run_folder_read(const char *dir, RunFolder *r) {
   char last_event[256] = "";
   read_log(r, log, last_event, sizeof last_event);
   if (is_file(results)) {
-    char *text = at_read_text_file(results, TEXT_LIMIT);
-    r->results = cJSON_Parse(text);
-    free(text);
-    if (!r->results)
-      at_fatal("'%s' is not valid JSON (cut short or edited?); `auratag eval %s TEST.h5 --json %s` writes the test "
-               "results again",
-               results, r->dir, results);
+    r->results = read_json(results, r->dir);
     const cJSON *test = cJSON_GetObjectItemCaseSensitive(r->results, "test");
     /* `auratag eval RUN TEST.h5 --json RUN/results.json` writes the test
      * evaluation itself, without the training's wrapper */
     if (!test && cJSON_GetObjectItemCaseSensitive(r->results, "clip")) test = r->results;
-    if (cJSON_IsObject(test)) {
-      r->test = test;
-      double m1, m2;
-      clip_metrics(test, &r->multi_label, &m1, &m2);
+    if (cJSON_IsObject(test)) r->test = test, r->test_from = "results.json";
+  }
+  /* no test split in training: an evaluation written beside it by `auratag
+   * eval --json` (make demo's test-eval.json, a sweep cell's test.json) */
+  static const char *const eval_files[] = {"test-eval.json", "test.json"};
+  for (int i = 0; i < 2 && !r->test; i++) {
+    char *path = joined(r->dir, eval_files[i]);
+    if (is_file(path)) {
+      r->test_file = read_json(path, r->dir);
+      if (cJSON_GetObjectItemCaseSensitive(r->test_file, "clip")) r->test = r->test_file, r->test_from = eval_files[i];
     }
+    free(path);
+  }
+  if (r->test) {
+    double m1, m2;
+    clip_metrics(r->test, &r->multi_label, &m1, &m2);
   }
   r->training_pid = training_pid(r->dir);
   if (r->training_pid) r->status = RUN_TRAINING;
@@ -285,6 +303,7 @@ void run_folder_free(RunFolder *r) {
   free(c->valid_metric2);
   free(c->lr);
   cJSON_Delete(r->results);
+  cJSON_Delete(r->test_file);
   predictions_free(&r->predictions);
   for (int i = 0; i < r->n_auralisations; i++) free(r->auralisations[i]);
   free(r->auralisations);

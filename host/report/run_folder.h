@@ -36,7 +36,9 @@ typedef struct RunFolder {
   int multi_label;     /* -1: unknown (nothing evaluated yet) */
   RunCurves curves;
   cJSON *results;      /* results.json, or NULL */
-  const cJSON *test;   /* results.json's "test", or NULL */
+  cJSON *test_file;    /* test-eval.json or test.json (auratag eval --json), or NULL */
+  const cJSON *test;   /* the test evaluation: results.json's "test", else that file's; or NULL */
+  const char *test_from; /* the file it came from */
   int has_predictions; /* test-predictions.h5 read, with labels */
   char predictions_note[512]; /* why there are no curves, when there are none */
   Predictions predictions;

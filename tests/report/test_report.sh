@@ -212,6 +212,15 @@ if "$AT" report "$runs/notest" -o "$work/notest.html" >"$work/out.txt" 2>&1 &&
 else
   failed "a run without a test split: $(cat "$work/out.txt")"
 fi
+# ... then evaluated beside it by `auratag eval --json` (as make demo and sweeps do): shown
+quiet "$AT" eval "$runs/notest" "$work/d/test.h5" --json "$runs/notest/test-eval.json" || failed "eval --json"
+if "$AT" report "$runs/notest" -o "$work/notest.html" >"$work/out.txt" 2>&1 &&
+  grep -q 'data-table="test-tags" data-run="notest"' "$work/notest.html" &&
+  grep -q "evaluated with the kept weights (test-eval.json)" "$work/notest.html"; then
+  pass "... and its test-eval.json (auratag eval --json) shown"
+else
+  failed "test-eval.json not shown: $(cat "$work/out.txt")"
+fi
 
 # ---- odd runs: names in UTF-8 cut in the legends, two runs of one name, a
 # loss stuck at one value (and one near 1e6), predictions of another run, a
