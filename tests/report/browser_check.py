@@ -372,7 +372,10 @@ def screenshot(cdp, path, ok, fail):
     size = metrics.get("cssContentSize") or metrics["contentSize"]
     height = max(1, min(16000, math.ceil(size["height"])))
     cdp.send("Emulation.setDeviceMetricsOverride", width=1400, height=height, deviceScaleFactor=1, mobile=False)
-    png = base64.b64decode(cdp.send("Page.captureScreenshot", format="png", captureBeyondViewport=True)["data"])
+    # captureBeyondViewport alone captures the whole page: the clip holds it to the cap
+    clip = {"x": 0, "y": 0, "width": 1400, "height": height, "scale": 1}
+    png = base64.b64decode(cdp.send("Page.captureScreenshot", format="png", captureBeyondViewport=True,
+                                    clip=clip)["data"])
     if not png:
         return fail("screenshot is empty")
     with open(path, "wb") as f:
