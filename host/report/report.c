@@ -77,13 +77,6 @@ void report_chart(FILE *out, const Chart *chart, const ChartSeries *series, int 
   free(svg);
 }
 
-/* A run's test macro metrics: ROC-AUC / PR-AUC or accuracy / balanced accuracy. */
-static void test_metrics(const RunFolder *r, double *m1, double *m2) {
-  const cJSON *clip = r->test ? cJSON_GetObjectItemCaseSensitive(r->test, "clip") : NULL;
-  *m1 = json_number_at(clip, r->multi_label == 0 ? "accuracy" : "macro_roc_auc");
-  *m2 = json_number_at(clip, r->multi_label == 0 ? "balanced_accuracy" : "macro_pr_auc");
-}
-
 /* The length of the prefix all run names share, up to and including its
  * last '-' or '_' (runs of one sweep or one demo differ only after it):
  * the legends leave it out so that the names fit. */
@@ -125,10 +118,8 @@ static void comparison(FILE *out, const RunFolder *runs, int n) {
     report_text_cell(out, by);
     double score = json_number_at(r->results, "best_score");
     report_number_cell(out, strcmp(by, "loss") ? score : -score, 4);
-    double m1, m2;
-    test_metrics(r, &m1, &m2);
-    report_number_cell(out, m1, 4);
-    report_number_cell(out, m2, 4);
+    report_number_cell(out, r->test_metric1, 4);
+    report_number_cell(out, r->test_metric2, 4);
     const char *status = r->status == RUN_FINISHED ? "finished" : r->status == RUN_TRAINING ? "training" : "stopped";
     report_text_cell(out, status);
     fputs("</tr>\n", out);

@@ -200,7 +200,11 @@ static void tag_curves(FILE *out, const RunFolder *r) {
         "precision-recall curve is the step function whose area is the average precision); dashed: chance (ROC) or "
         "the share of positives (precision-recall).</p>\n<div class=\"multiples\">\n",
         out);
+  /* the titles quote the table (the same tags in the same order: run_folder.c
+   * checks it), which the curves' areas equal */
+  const cJSON *tags = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(r->test, "clip"), "tags");
   for (int j = 0; j < p->n_tags; j++) {
+    const cJSON *tag = cJSON_GetArrayItem(tags, j);
     int points = metric_operating_points(p->probs + j, p->labels + j, p->n, p->n_tags, tp, fp);
     long pos = points ? tp[points - 1] : 0, neg = points ? fp[points - 1] : 0;
     char title[160];
@@ -212,8 +216,7 @@ static void tag_curves(FILE *out, const RunFolder *r) {
     x[0] = y[0] = 0;
     for (int k = 0; k < points; k++) x[k + 1] = (double)fp[k] / neg, y[k + 1] = (double)tp[k] / pos;
     int n = thin_curve(x, y, points + 1);
-    double auc = metric_roc_auc(p->probs + j, p->labels + j, p->n, p->n_tags);
-    snprintf(title, sizeof title, "%s: ROC-AUC %.3f", p->tags[j], auc);
+    snprintf(title, sizeof title, "%s: ROC-AUC %.3f", p->tags[j], json_number_at(tag, "roc_auc"));
     ChartSeries roc = {NULL, x, y, n, 0, 0, 0};
     Chart chart = chart_defaults(title, "false positive rate", "true positive rate");
     chart.width = 250, chart.height = 230;
@@ -233,8 +236,7 @@ static void tag_curves(FILE *out, const RunFolder *r) {
     n *= 2;
     double base_x[2] = {0, 1}, base_y[2] = {(double)pos / (pos + neg), (double)pos / (pos + neg)};
     ChartSeries pr[2] = {{NULL, x, y, n, 1, 0, 0}, {NULL, base_x, base_y, 2, 7, 1, 0}};
-    snprintf(title, sizeof title, "%s: PR-AUC %.3f", p->tags[j],
-             metric_average_precision(p->probs + j, p->labels + j, p->n, p->n_tags));
+    snprintf(title, sizeof title, "%s: PR-AUC %.3f", p->tags[j], json_number_at(tag, "pr_auc"));
     chart = chart_defaults(title, "recall", "precision");
     chart.width = 250, chart.height = 230;
     chart.x_min = chart.y_min = 0, chart.x_max = chart.y_max = 1;

@@ -269,10 +269,8 @@ void run_folder_read(const char *dir, RunFolder *r) {
     }
     free(path);
   }
-  if (r->test) {
-    double m1, m2;
-    clip_metrics(r->test, &r->multi_label, &m1, &m2);
-  }
+  r->test_metric1 = r->test_metric2 = NAN;
+  if (r->test) clip_metrics(r->test, &r->multi_label, &r->test_metric1, &r->test_metric2);
   r->training_pid = training_pid(r->dir);
   if (r->training_pid) r->status = RUN_TRAINING;
   else if (!strncmp(last_event, "finished", 8) && r->results) r->status = RUN_FINISHED;

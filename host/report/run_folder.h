@@ -39,6 +39,7 @@ typedef struct RunFolder {
   cJSON *test_file;    /* test-eval.json or test.json (auratag eval --json), or NULL */
   const cJSON *test;   /* the test evaluation: results.json's "test", else that file's; or NULL */
   const char *test_from; /* the file it came from */
+  double test_metric1, test_metric2; /* its macro ROC-AUC and PR-AUC, or accuracy and balanced accuracy; NaN if none */
   int has_predictions; /* test-predictions.h5 read, with labels */
   char predictions_note[512]; /* why there are no curves, when there are none */
   Predictions predictions;
